@@ -1,0 +1,190 @@
+#include "vsphere/soap.h"
+
+#include <array>
+#include <utility>
+
+namespace vsray::vsphere {
+namespace {
+
+struct FaultMapping {
+  std::string_view type;
+  StatusCode code;
+  bool transient;
+};
+
+constexpr std::array<FaultMapping, 36> kFaults = {{
+    {"NotAuthenticated", StatusCode::kUnauthenticated, false},
+    {"InvalidLogin", StatusCode::kUnauthenticated, false},
+    {"InvalidCredentials", StatusCode::kUnauthenticated, false},
+    {"NoPermission", StatusCode::kPermissionDenied, false},
+    {"RestrictedVersion", StatusCode::kPermissionDenied, false},
+    {"ManagedObjectNotFound", StatusCode::kNotFound, false},
+    {"NotFound", StatusCode::kNotFound, false},
+    {"FileNotFound", StatusCode::kNotFound, false},
+    {"InvalidPowerState", StatusCode::kFailedPrecondition, false},
+    {"InvalidState", StatusCode::kFailedPrecondition, false},
+    {"InvalidHostState", StatusCode::kFailedPrecondition, false},
+    {"InvalidDatastore", StatusCode::kFailedPrecondition, false},
+    {"VmConfigFault", StatusCode::kFailedPrecondition, false},
+    {"DisallowedOperationOnFailoverHost", StatusCode::kFailedPrecondition, false},
+    {"TaskInProgress", StatusCode::kAborted, true},
+    {"ConcurrentAccess", StatusCode::kAborted, true},
+    {"DuplicateName", StatusCode::kAlreadyExists, false},
+    {"AlreadyExists", StatusCode::kAlreadyExists, false},
+    {"InvalidArgument", StatusCode::kInvalidArgument, false},
+    {"InvalidRequest", StatusCode::kInvalidArgument, false},
+    {"InvalidProperty", StatusCode::kInvalidArgument, false},
+    {"InvalidType", StatusCode::kInvalidArgument, false},
+    {"InvalidName", StatusCode::kInvalidArgument, false},
+    {"MethodNotFound", StatusCode::kUnimplemented, false},
+    {"NotSupported", StatusCode::kUnimplemented, false},
+    {"NotImplemented", StatusCode::kUnimplemented, false},
+    {"HostCommunication", StatusCode::kUnavailable, true},
+    {"HostNotConnected", StatusCode::kUnavailable, true},
+    {"HostNotReachable", StatusCode::kUnavailable, true},
+    {"SystemError", StatusCode::kUnavailable, true},
+    {"RuntimeFault", StatusCode::kInternal, false},
+    {"RequestCanceled", StatusCode::kCancelled, false},
+    {"Timedout", StatusCode::kDeadlineExceeded, true},
+    {"InsufficientResourcesFault", StatusCode::kFailedPrecondition, false},
+    {"OutOfBounds", StatusCode::kOutOfRange, false},
+    {"SecurityError", StatusCode::kPermissionDenied, false},
+}};
+
+const FaultMapping* FindFault(std::string_view type) {
+  for (const auto& mapping : kFaults) {
+    if (mapping.type == type) return &mapping;
+  }
+  return nullptr;
+}
+
+std::string_view StripFaultSuffix(std::string_view name) {
+  constexpr std::string_view kSuffix = "Fault";
+  // Detail elements are named "<Type>Fault" (e.g. InvalidPowerStateFault), except types whose
+  // own name ends in Fault (InsufficientResourcesFault).
+  if (name.ends_with(kSuffix) && FindFault(name) == nullptr) {
+    name.remove_suffix(kSuffix.size());
+  }
+  return name;
+}
+
+}  // namespace
+
+std::string SoapEnvelope(std::string_view body) {
+  std::string out;
+  out.reserve(body.size() + 320);
+  out +=
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+      "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\""
+      " xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\""
+      " xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"><soapenv:Body>";
+  out += body;
+  out += "</soapenv:Body></soapenv:Envelope>";
+  return out;
+}
+
+void OpenMethod(XmlWriter& w, std::string_view method, const MoRef& this_ref) {
+  std::string open(method);
+  open += " xmlns=\"urn:vim25\"";
+  w.Open(open);
+  w.Ref("_this", this_ref);
+}
+
+StatusCode FaultCode(std::string_view fault_type) {
+  const FaultMapping* mapping = FindFault(fault_type);
+  return mapping == nullptr ? StatusCode::kUnknown : mapping->code;
+}
+
+bool IsTransientFault(std::string_view fault_type) {
+  const FaultMapping* mapping = FindFault(fault_type);
+  return mapping != nullptr && mapping->transient;
+}
+
+Status FaultStatus(std::string_view fault_type, std::string_view message) {
+  std::string text(fault_type);
+  if (!message.empty() && message != fault_type) {
+    text += ": ";
+    text += message;
+  }
+  Status status(FaultCode(fault_type), std::move(text));
+  status.set_fault(std::string(fault_type));
+  return status;
+}
+
+Status StatusFromMethodFault(const Any& fault) {
+  // LocalizedMethodFault { fault: MethodFault (xsi:type = concrete type), localizedMessage }.
+  const Any* inner = fault.Get("fault");
+  std::string type;
+  if (inner != nullptr && !inner->xsi_type.empty()) {
+    type = inner->xsi_type;
+  } else if (!fault.xsi_type.empty() && fault.xsi_type != "LocalizedMethodFault") {
+    type = fault.xsi_type;
+  } else {
+    type = "SystemError";
+  }
+  std::string message(fault.TextAt("localizedMessage"));
+  if (message.empty() && inner != nullptr) {
+    for (const Any* m : inner->All("faultMessage")) {
+      message = m->TextAt("message");
+      if (!message.empty()) break;
+    }
+  }
+  return FaultStatus(type, message);
+}
+
+StatusOr<Any> DecodeSoapResponse(std::string_view xml, std::string_view method) {
+  pugi::xml_document doc;
+  const pugi::xml_parse_result parsed =
+      doc.load_buffer(xml.data(), xml.size(), pugi::parse_default, pugi::encoding_utf8);
+  if (!parsed) {
+    return DataLossError("malformed reply to " + std::string(method) + ": not XML (" +
+                         parsed.description() + " at offset " +
+                         std::to_string(parsed.offset) + ")");
+  }
+  const pugi::xml_node envelope = doc.document_element();
+  pugi::xml_node body;
+  if (LocalName(envelope) == "Envelope") {
+    for (const pugi::xml_node& child : envelope.children()) {
+      if (LocalName(child) == "Body") body = child;
+    }
+  }
+  pugi::xml_node payload;
+  if (body) {
+    for (const pugi::xml_node& child : body.children()) {
+      if (child.type() == pugi::node_element) {
+        payload = child;
+        break;
+      }
+    }
+  }
+  if (!payload) {
+    return DataLossError("malformed reply to " + std::string(method) +
+                         ": not a SOAP envelope with a body");
+  }
+  if (LocalName(payload) == "Fault") {
+    std::string message;
+    std::string type;
+    for (const pugi::xml_node& child : payload.children()) {
+      const std::string_view name = LocalName(child);
+      if (name == "faultstring") message = child.text().get();
+      if (name == "detail") {
+        for (const pugi::xml_node& detail : child.children()) {
+          if (detail.type() != pugi::node_element) continue;
+          const std::string_view xsi = XsiType(detail);
+          type = xsi.empty() ? std::string(StripFaultSuffix(LocalName(detail))) : std::string(xsi);
+          break;
+        }
+      }
+    }
+    if (type.empty()) type = "SystemError";
+    return FaultStatus(type, message);
+  }
+  const std::string expected = std::string(method) + "Response";
+  if (LocalName(payload) != expected) {
+    return DataLossError("malformed reply to " + std::string(method) + ": got <" +
+                         std::string(LocalName(payload)) + "> instead of <" + expected + ">");
+  }
+  return DecodeAny(payload);
+}
+
+}  // namespace vsray::vsphere
