@@ -68,6 +68,19 @@ std::string_view StripFaultSuffix(std::string_view name) {
   return name;
 }
 
+// vim25 values nest a few dozen levels at most; a deeper reply is refused before the
+// recursive decoder sees it.
+constexpr int kMaxDepth = 256;
+
+class DepthCheck : public pugi::xml_tree_walker {
+ public:
+  bool for_each(pugi::xml_node& /*node*/) override {
+    too_deep = depth() > kMaxDepth;
+    return !too_deep;
+  }
+  bool too_deep = false;
+};
+
 }  // namespace
 
 std::string SoapEnvelope(std::string_view body) {
@@ -140,6 +153,11 @@ StatusOr<Any> DecodeSoapResponse(std::string_view xml, std::string_view method) 
     return DataLossError("malformed reply to " + std::string(method) + ": not XML (" +
                          parsed.description() + " at offset " +
                          std::to_string(parsed.offset) + ")");
+  }
+  DepthCheck depth;
+  doc.traverse(depth);
+  if (depth.too_deep) {
+    return DataLossError("malformed reply to " + std::string(method) + ": nested too deeply");
   }
   const pugi::xml_node envelope = doc.document_element();
   pugi::xml_node body;

@@ -84,8 +84,8 @@ std::string_view Any::TextAt(std::string_view dotted) const {
 Any& Any::Add(std::string name, std::string text_value) {
   Any child;
   child.text = std::move(text_value);
-  fields.emplace_back(std::move(name), std::move(child));
-  return fields.back().second;
+  fields.push_back({std::move(name), std::move(child)});
+  return fields.back().value;
 }
 
 std::string_view LocalName(const pugi::xml_node& node) { return StripPrefix(node.name()); }
@@ -107,7 +107,7 @@ Any DecodeAny(const pugi::xml_node& node) {
   if (mo_type) out.mo_type = mo_type.value();
   for (const pugi::xml_node& child : node.children()) {
     if (child.type() == pugi::node_element) {
-      out.fields.emplace_back(std::string(LocalName(child)), DecodeAny(child));
+      out.fields.push_back({std::string(LocalName(child)), DecodeAny(child)});
     } else if (child.type() == pugi::node_pcdata || child.type() == pugi::node_cdata) {
       out.text += child.value();
     }

@@ -22,13 +22,15 @@ struct MoRef {
   friend auto operator<=>(const MoRef&, const MoRef&) = default;
 };
 
+struct AnyField;
+
 // One decoded element: its xsi:type (if any), its text (leaves), and its child elements in
 // document order (a repeated name is an array).
 struct Any {
   std::string xsi_type;
   std::string mo_type;  // the plain `type` attribute of a ManagedObjectReference
   std::string text;
-  std::vector<std::pair<std::string, Any>> fields;
+  std::vector<AnyField> fields;
 
   // The first child called `name`, or nullptr.
   const Any* Get(std::string_view name) const;
@@ -43,6 +45,12 @@ struct Any {
   MoRef AsMoRef() const { return {mo_type, text}; }
   // Adds a child and returns it.
   Any& Add(std::string name, std::string text_value = "");
+};
+
+// A named child element of an Any.
+struct AnyField {
+  std::string name;
+  Any value;
 };
 
 // Element name without its namespace prefix.

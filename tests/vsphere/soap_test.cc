@@ -116,6 +116,16 @@ TEST(SoapDecodeTest, GarbageIsDataLossNamingTheMethod) {
   }
 }
 
+TEST(SoapDecodeTest, DeepNestingIsRefusedNotRecursedInto) {
+  std::string deep = "<Envelope><Body><XResponse>";
+  for (int i = 0; i < 100000; ++i) deep += "<a>";
+  for (int i = 0; i < 100000; ++i) deep += "</a>";
+  auto reply = DecodeSoapResponse(deep + "</XResponse></Body></Envelope>", "X");
+  ASSERT_FALSE(reply.ok());
+  EXPECT_EQ(reply.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(reply.status().message().find("nested too deeply"), std::string::npos);
+}
+
 TEST(SoapDecodeTest, WrongResponseElementIsDataLoss) {
   auto reply = DecodeSoapResponse(kSimulatorReply, "CreateFilter");
   ASSERT_FALSE(reply.ok());

@@ -1,0 +1,200 @@
+#include "vsphere/task_waiter.h"
+
+#include "common/log.h"
+#include "vsphere/soap.h"
+
+namespace vsray::vsphere {
+namespace {
+
+constexpr int kMaxWaitSeconds = 5;
+constexpr std::size_t kMaxFinishedKept = 2000;
+// A waited task the collector hasn't reported after this long is read directly (it may have
+// dropped out of recentTask, which keeps only the latest tasks).
+constexpr auto kDirectReadAfter = std::chrono::seconds(10);
+
+bool Finished(const std::string& state) { return state == "success" || state == "error"; }
+
+}  // namespace
+
+TaskWaiter::TaskWaiter(std::shared_ptr<Session> session)
+    : session_(std::move(session)), vim_(*session_, session_->content()) {}
+
+TaskWaiter::~TaskWaiter() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) {
+    if (!collector_.empty()) (void)vim_.CancelWaitForUpdates(collector_);
+    thread_.join();
+  }
+}
+
+void TaskWaiter::EnsureStarted() {
+  // Caller holds mu_.
+  if (started_) return;
+  started_ = true;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+Status TaskWaiter::SetUp() {
+  VSRAY_ASSIGN_OR_RETURN(auto collector, vim_.CreatePropertyCollector());
+  FilterSpec spec;
+  spec.props.push_back({"Task", {"info.state", "info.result", "info.error"}});
+  ObjectSpec object;
+  object.obj = session_->content().task_manager;
+  object.skip = true;
+  object.traversals.push_back({"recentTask", "TaskManager", "recentTask", false, {}});
+  spec.objects.push_back(std::move(object));
+  auto filter = vim_.CreateFilter(collector, spec, false);
+  if (!filter.ok()) {
+    (void)vim_.DestroyPropertyCollector(collector);
+    return filter.status();
+  }
+  std::lock_guard lock(mu_);
+  collector_ = collector;
+  return OkStatus();
+}
+
+void TaskWaiter::TearDown() {
+  MoRef collector;
+  {
+    std::lock_guard lock(mu_);
+    collector = collector_;
+    collector_ = {};
+  }
+  if (!collector.empty()) (void)vim_.DestroyPropertyCollector(collector);
+}
+
+void TaskWaiter::Apply(const UpdateSet& updates) {
+  std::lock_guard lock(mu_);
+  for (const auto& object : updates.objects) {
+    if (object.obj.type != "Task" || object.kind == "leave") continue;
+    TaskState& state = tasks_[object.obj.value];
+    const bool was_finished = Finished(state.state);
+    for (const auto& change : object.changes) {
+      if (change.name == "info.state") state.state = change.val.text;
+      if (change.name == "info.result") state.result = change.val;
+      if (change.name == "info.error") state.error = change.val;
+    }
+    if (!was_finished && Finished(state.state) && !state.waited) {
+      finished_order_.push_back(object.obj.value);
+    }
+  }
+  // Forget the oldest finished tasks nobody waits for (other clients' tasks, mostly).
+  while (finished_order_.size() > kMaxFinishedKept) {
+    auto it = tasks_.find(finished_order_.front());
+    if (it != tasks_.end() && !it->second.waited) tasks_.erase(it);
+    finished_order_.pop_front();
+  }
+  cv_.notify_all();
+}
+
+void TaskWaiter::Poll(const MoRef& task) {
+  auto content = vim_.RetrieveOne(task, {"info.state", "info.result", "info.error"});
+  UpdateSet set;
+  ObjectUpdate update;
+  update.obj = task;
+  update.kind = "modify";
+  if (!content.ok()) {
+    if (content.status().code() != StatusCode::kNotFound) return;
+    // The task object is gone: report it as an error rather than wait forever.
+    Any error;
+    Any& fault = error.Add("fault");
+    fault.xsi_type = "ManagedObjectNotFound";
+    error.Add("localizedMessage", "task " + task.value + " no longer exists");
+    update.changes.push_back({"info.state", "assign", Any{"", "", "error", {}}});
+    update.changes.push_back({"info.error", "assign", error});
+  } else {
+    for (auto& [name, value] : content->props) update.changes.push_back({name, "assign", value});
+  }
+  set.objects.push_back(std::move(update));
+  Apply(set);
+}
+
+void TaskWaiter::Loop() {
+  std::string version;
+  bool ready = false;
+  for (;;) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) break;
+    }
+    if (!ready) {
+      Status status = SetUp();
+      if (!status.ok()) {
+        Log()->warn("task watcher: cannot watch tasks: {}", status.message());
+        std::unique_lock lock(mu_);
+        cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
+        continue;
+      }
+      ready = true;
+      version.clear();
+    }
+    MoRef collector;
+    {
+      std::lock_guard lock(mu_);
+      collector = collector_;
+    }
+    auto updates = vim_.WaitForUpdatesEx(collector, version, kMaxWaitSeconds);
+    ++rounds_;
+    if (!updates.ok()) {
+      {
+        std::lock_guard lock(mu_);
+        if (stopping_) break;
+      }
+      // The collector lives in the session: after a re-login it is gone. Start over; the
+      // first round of a new filter reports every recent task's current state.
+      Log()->debug("task watcher: {}; re-creating the collector", updates.status().message());
+      TearDown();
+      ready = false;
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_; });
+      continue;
+    }
+    if (updates->has_value()) {
+      version = (*updates)->version;
+      Apply(**updates);
+    }
+  }
+  TearDown();
+}
+
+StatusOr<Any> TaskWaiter::Wait(const MoRef& task, std::chrono::milliseconds timeout,
+                               const std::atomic<bool>* cancel) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + timeout;
+  bool polled = false;
+  std::unique_lock lock(mu_);
+  EnsureStarted();
+  tasks_[task.value].waited = true;
+  for (;;) {
+    TaskState& state = tasks_[task.value];
+    if (Finished(state.state)) {
+      TaskState done = std::move(state);
+      tasks_.erase(task.value);
+      if (done.state == "success") return std::move(done.result);
+      return StatusFromMethodFault(done.error).WithContext("task " + task.value);
+    }
+    if (stopping_) return CancelledError("task " + task.value + ": shutting down");
+    if (cancel != nullptr && cancel->load()) {
+      return CancelledError("task " + task.value + ": wait cancelled");
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) {
+      return DeadlineExceededError("task " + task.value + " did not finish within " +
+                                   std::to_string(timeout.count() / 1000) + " s");
+    }
+    if (!polled && state.state.empty() && now - start >= kDirectReadAfter) {
+      polled = true;
+      lock.unlock();
+      Poll(task);
+      lock.lock();
+      continue;
+    }
+    cv_.wait_until(lock, std::min(deadline, now + std::chrono::milliseconds(500)));
+  }
+}
+
+}  // namespace vsray::vsphere

@@ -1,0 +1,70 @@
+// Waits for vCenter tasks: one property-collector long poll serves every task in flight (a
+// filter over TaskManager.recentTask), instead of a polling loop per task.
+#ifndef VSRAY_VSPHERE_TASK_WAITER_H_
+#define VSRAY_VSPHERE_TASK_WAITER_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "common/status.h"
+#include "vsphere/session.h"
+#include "vsphere/vim.h"
+
+namespace vsray::vsphere {
+
+class TaskWaiter {
+ public:
+  explicit TaskWaiter(std::shared_ptr<Session> session);
+  ~TaskWaiter();
+  TaskWaiter(const TaskWaiter&) = delete;
+  TaskWaiter& operator=(const TaskWaiter&) = delete;
+
+  // Blocks until `task` ends. Returns its info.result (an empty Any when the task has none),
+  // the task's fault as a Status (fault() set), DEADLINE_EXCEEDED after `timeout`, or
+  // CANCELLED when `cancel` becomes true or the waiter shuts down. Thread-safe.
+  StatusOr<Any> Wait(const MoRef& task, std::chrono::milliseconds timeout,
+                     const std::atomic<bool>* cancel = nullptr);
+
+  // Number of WaitForUpdatesEx rounds so far (for tests and benchmarks).
+  std::int64_t rounds() const { return rounds_.load(); }
+
+ private:
+  struct TaskState {
+    std::string state;  // queued | running | success | error
+    Any result;
+    Any error;
+    bool waited = false;
+  };
+
+  void Loop();
+  Status SetUp();
+  void TearDown();
+  void Apply(const UpdateSet& updates);
+  // Reads a task's info directly (for a task the collector did not report in time).
+  void Poll(const MoRef& task);
+  void EnsureStarted();
+
+  std::shared_ptr<Session> session_;
+  Vim vim_;
+  MoRef collector_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, TaskState> tasks_;  // by task id
+  std::deque<std::string> finished_order_;  // to bound memory of unwaited finished tasks
+  bool stopping_ = false;
+  bool started_ = false;
+  std::thread thread_;
+  std::atomic<std::int64_t> rounds_{0};
+};
+
+}  // namespace vsray::vsphere
+
+#endif  // VSRAY_VSPHERE_TASK_WAITER_H_

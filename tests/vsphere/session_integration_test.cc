@@ -1,0 +1,521 @@
+// The vim25 client against vsray-sim over verified HTTPS.
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <thread>
+
+#include "support/sim_process.h"
+#include "vsphere/session.h"
+#include "vsphere/soap.h"
+#include "vsphere/task_waiter.h"
+#include "vsphere/vim.h"
+
+namespace vsray::vsphere {
+namespace {
+
+using testing::SimProcess;
+
+std::unique_ptr<SimProcess> StartSim(const std::vector<std::string>& args) {
+  auto sim = SimProcess::Start(args);
+  EXPECT_TRUE(sim.ok()) << sim.status();
+  return sim.ok() ? std::move(sim).value() : nullptr;
+}
+
+std::string CertificateThumbprint(const std::string& pem_file) {
+  FILE* f = std::fopen(pem_file.c_str(), "r");
+  if (f == nullptr) return "";
+  X509* cert = PEM_read_X509(f, nullptr, nullptr, nullptr);
+  std::fclose(f);
+  if (cert == nullptr) return "";
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int length = 0;
+  X509_digest(cert, EVP_sha256(), digest.data(), &length);
+  X509_free(cert);
+  return FormatThumbprint(std::string(reinterpret_cast<const char*>(digest.data()), length));
+}
+
+std::string FrozenVmId(const SimProcess& sim) {
+  return sim.ready()["inventory"]["frozen_vms"][0]["id"].get<std::string>();
+}
+
+class VimTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    sim_ = StartSim({"--hosts", "2", "--vms", "3", "--frozen-vm", "frozen-0",
+                     "--guest-ip-delay", "0s"})
+               .release();
+  }
+  static void TearDownTestSuite() {
+    delete sim_;
+    sim_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_NE(sim_, nullptr);
+    auto session = Session::Connect(sim_->Connect());
+    ASSERT_TRUE(session.ok()) << session.status();
+    session_ = *session;
+    vim_ = std::make_unique<Vim>(*session_, session_->content());
+    waiter_ = std::make_unique<TaskWaiter>(session_);
+  }
+
+  StatusOr<MoRef> Folder() {
+    VSRAY_ASSIGN_OR_RETURN(auto folder, vim_->FindByInventoryPath("DC0/vm"));
+    if (!folder) return NotFoundError("DC0/vm");
+    return *folder;
+  }
+
+  StatusOr<MoRef> InstantClone(const std::string& name, std::vector<OptionValue> config = {}) {
+    InstantCloneSpec spec;
+    spec.name = name;
+    spec.config = std::move(config);
+    VSRAY_ASSIGN_OR_RETURN(auto task,
+                           vim_->InstantCloneTask({"VirtualMachine", FrozenVmId(*sim_)}, spec));
+    VSRAY_ASSIGN_OR_RETURN(auto result, waiter_->Wait(task, std::chrono::seconds(60)));
+    return result.AsMoRef();
+  }
+
+  Status Destroy(const MoRef& vm) {
+    auto off = vim_->PowerOffVmTask(vm);
+    if (off.ok()) (void)waiter_->Wait(*off, std::chrono::seconds(60));
+    VSRAY_ASSIGN_OR_RETURN(auto task, vim_->DestroyTask(vm));
+    return waiter_->Wait(task, std::chrono::seconds(60)).status();
+  }
+
+  static SimProcess* sim_;
+  std::shared_ptr<Session> session_;
+  std::unique_ptr<Vim> vim_;
+  std::unique_ptr<TaskWaiter> waiter_;
+};
+
+SimProcess* VimTest::sim_ = nullptr;
+
+TEST_F(VimTest, ConnectsOverVerifiedHttpsAndReadsServiceContent) {
+  EXPECT_EQ(session_->content().api_type, "VirtualCenter");
+  EXPECT_FALSE(session_->content().root_folder.empty());
+  EXPECT_FALSE(session_->content().property_collector.empty());
+  EXPECT_EQ(session_->login_count(), 1);
+  auto now = vim_->CurrentTime();
+  ASSERT_TRUE(now.ok()) << now.status();
+  EXPECT_FALSE(now->empty());
+}
+
+TEST_F(VimTest, WrongPasswordIsRefusedWithoutEchoingIt) {
+  auto session = Session::Connect(sim_->Connect("user", "not-the-password"));
+  ASSERT_FALSE(session.ok());
+  EXPECT_EQ(session.status().code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(session.status().fault(), "InvalidLogin");
+  EXPECT_EQ(session.status().message().find("not-the-password"), std::string::npos);
+}
+
+TEST_F(VimTest, WrongCaIsRefusedWithAClearError) {
+  auto options = sim_->Connect();
+  options.tls.ca_file = "/etc/ssl/certs/ca-certificates.crt";  // real CAs, not the sim's
+  auto session = Session::Connect(options);
+  ASSERT_FALSE(session.ok());
+  EXPECT_EQ(session.status().code(), StatusCode::kUnauthenticated);
+  EXPECT_EQ(session.status().fault(), "TlsVerification");
+  EXPECT_NE(session.status().message().find("not trusted by tls.ca_file"), std::string::npos)
+      << session.status();
+}
+
+TEST_F(VimTest, SystemCasDoNotTrustTheSimulator) {
+  auto options = sim_->Connect();
+  options.tls.ca_file.clear();
+  auto session = Session::Connect(options);
+  ASSERT_FALSE(session.ok());
+  EXPECT_EQ(session.status().fault(), "TlsVerification");
+  EXPECT_NE(session.status().message().find("tls.thumbprint"), std::string::npos);
+}
+
+TEST_F(VimTest, ThumbprintPinAcceptsTheRightCertificateOnly) {
+  auto options = sim_->Connect();
+  options.tls.ca_file.clear();
+  options.tls.thumbprint = CertificateThumbprint(sim_->ca_file());
+  ASSERT_FALSE(options.tls.thumbprint.empty());
+  auto good = Session::Connect(options);
+  EXPECT_TRUE(good.ok()) << good.status();
+
+  options.tls.thumbprint = std::string(64, 'a');
+  auto bad = Session::Connect(options);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().fault(), "TlsVerification");
+  EXPECT_NE(bad.status().message().find("does not match tls.thumbprint"), std::string::npos);
+  EXPECT_NE(bad.status().message().find(CertificateThumbprint(sim_->ca_file())),
+            std::string::npos);
+}
+
+TEST_F(VimTest, InsecureConnectsWithoutVerification) {
+  auto options = sim_->Connect();
+  options.tls.ca_file.clear();
+  options.tls.insecure = true;
+  auto session = Session::Connect(options);
+  EXPECT_TRUE(session.ok()) << session.status();
+}
+
+TEST_F(VimTest, UnreachableServerIsUnavailable) {
+  auto options = sim_->Connect();
+  options.server = "https://127.0.0.1:1";
+  options.retry.max_attempts = 1;
+  auto session = Session::Connect(options);
+  ASSERT_FALSE(session.ok());
+  EXPECT_EQ(session.status().code(), StatusCode::kUnavailable);
+  EXPECT_NE(session.status().message().find("cannot reach"), std::string::npos);
+}
+
+TEST_F(VimTest, InventoryLookups) {
+  auto dc = vim_->FindByInventoryPath("DC0");
+  ASSERT_TRUE(dc.ok()) << dc.status();
+  ASSERT_TRUE(dc->has_value());
+  EXPECT_EQ((*dc)->type, "Datacenter");
+  auto missing = vim_->FindByInventoryPath("DC0/vm/no-such-vm");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing->has_value());
+
+  auto frozen = vim_->FindByName("VirtualMachine", "frozen-0");
+  ASSERT_TRUE(frozen.ok()) << frozen.status();
+  ASSERT_EQ(frozen->size(), 1U);
+  EXPECT_EQ(frozen->front().value, FrozenVmId(*sim_));
+
+  for (const char* type : {"HostSystem", "Datastore", "ResourcePool", "ClusterComputeResource"}) {
+    auto objects = vim_->ListByType(type, {"name"});
+    ASSERT_TRUE(objects.ok()) << objects.status();
+    EXPECT_FALSE(objects->empty()) << type;
+  }
+}
+
+TEST_F(VimTest, RetrievePropertiesFollowsPages) {
+  auto root = session_->content().root_folder;
+  auto view = vim_->CreateContainerView(root, {"VirtualMachine"}, true);
+  ASSERT_TRUE(view.ok()) << view.status();
+  auto all = vim_->RetrieveProperties(
+      ContainerViewFilter(*view, {{"VirtualMachine", {"name", "runtime.powerState"}}}));
+  ASSERT_TRUE(all.ok()) << all.status();
+  auto paged = vim_->RetrieveProperties(
+      ContainerViewFilter(*view, {{"VirtualMachine", {"name", "runtime.powerState"}}}), 1);
+  ASSERT_TRUE(paged.ok()) << paged.status();
+  EXPECT_GE(all->size(), 4U);  // 3 + the frozen VM (+ clones of other tests)
+  EXPECT_EQ(paged->size(), all->size());
+  for (const auto& vm : *all) {
+    ASSERT_NE(vm.Get("runtime.powerState"), nullptr);
+    EXPECT_EQ(vm.Get("runtime.powerState")->xsi_type, "VirtualMachinePowerState");
+  }
+  EXPECT_TRUE(vim_->DestroyView(*view).ok());
+}
+
+TEST_F(VimTest, RetrieveOneOfAMissingObjectIsNotFound) {
+  auto content = vim_->RetrieveOne({"VirtualMachine", "vm-does-not-exist"}, {"name"});
+  ASSERT_FALSE(content.ok());
+  EXPECT_EQ(content.status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(VimTest, InstantCloneLandsOnTheParentHostWithConfigAndIdentity) {
+  const MoRef parent{"VirtualMachine", FrozenVmId(*sim_)};
+  auto clone = InstantClone("ic-identity", {{"guestinfo.vsray.cluster", "c1"},
+                                            {"guestinfo.vsray.node-type", "head"}});
+  ASSERT_TRUE(clone.ok()) << clone.status();
+  EXPECT_EQ(clone->type, "VirtualMachine");
+  auto parent_info = vim_->RetrieveOne(parent, {"runtime.host"});
+  auto info = vim_->RetrieveOne(
+      *clone, {"name", "runtime.host", "runtime.powerState", "config.extraConfig"});
+  ASSERT_TRUE(info.ok() && parent_info.ok());
+  EXPECT_EQ(info->Get("name")->text, "ic-identity");
+  EXPECT_EQ(info->Get("runtime.powerState")->text, "poweredOn");
+  EXPECT_EQ(info->Get("runtime.host")->AsMoRef(), parent_info->Get("runtime.host")->AsMoRef());
+  std::map<std::string, std::string> extra;
+  for (const auto& [name, option] : info->Get("config.extraConfig")->fields) {
+    extra[std::string(option.TextAt("key"))] = option.TextAt("value");
+  }
+  EXPECT_EQ(extra["guestinfo.vsray.cluster"], "c1");
+  EXPECT_EQ(extra["guestinfo.vsray.node-type"], "head");
+  EXPECT_TRUE(Destroy(*clone).ok());
+}
+
+TEST_F(VimTest, DuplicateCloneNameIsAlreadyExists) {
+  auto first = InstantClone("ic-dup");
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = InstantClone("ic-dup");
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kAlreadyExists) << second.status();
+  EXPECT_TRUE(Destroy(*first).ok());
+}
+
+TEST_F(VimTest, ReconfigureConnectsNicsAndSizesTheVm) {
+  auto clone = InstantClone("ic-reconfig");
+  ASSERT_TRUE(clone.ok()) << clone.status();
+  auto devices = vim_->RetrieveOne(*clone, {"config.hardware.device"});
+  ASSERT_TRUE(devices.ok()) << devices.status();
+  ConfigSpec spec;
+  spec.num_cpus = 4;
+  spec.memory_mb = 8192;
+  for (const auto& [name, device] : devices->Get("config.hardware.device")->fields) {
+    if (!IsVirtualNic(device)) continue;
+    Any nic = device;
+    SetNicConnected(nic, true);
+    spec.edit_devices.push_back(nic);
+  }
+  ASSERT_FALSE(spec.edit_devices.empty());
+  auto task = vim_->ReconfigVmTask(*clone, spec);
+  ASSERT_TRUE(task.ok()) << task.status();
+  ASSERT_TRUE(waiter_->Wait(*task, std::chrono::seconds(60)).ok());
+  auto after = vim_->RetrieveOne(*clone, {"config.hardware.numCPU", "config.hardware.memoryMB",
+                                          "config.hardware.device"});
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->Get("config.hardware.numCPU")->text, "4");
+  EXPECT_EQ(after->Get("config.hardware.memoryMB")->text, "8192");
+  int connected = 0;
+  for (const auto& [name, device] : after->Get("config.hardware.device")->fields) {
+    if (IsVirtualNic(device) && device.TextAt("connectable.connected") == "true") ++connected;
+  }
+  EXPECT_EQ(connected, static_cast<int>(spec.edit_devices.size()));
+  EXPECT_TRUE(Destroy(*clone).ok());
+}
+
+TEST_F(VimTest, PowerOnOfARunningVmIsInvalidPowerStateAndDestroyedVmIsGone) {
+  auto clone = InstantClone("ic-power");
+  ASSERT_TRUE(clone.ok()) << clone.status();
+  auto on = vim_->PowerOnVmTask(*clone);
+  Status on_status = on.ok() ? waiter_->Wait(*on, std::chrono::seconds(60)).status() : on.status();
+  EXPECT_EQ(on_status.fault(), "InvalidPowerState") << on_status;
+  // Destroy needs the VM off.
+  auto destroy_on = vim_->DestroyTask(*clone);
+  Status destroy_status = destroy_on.ok()
+                              ? waiter_->Wait(*destroy_on, std::chrono::seconds(60)).status()
+                              : destroy_on.status();
+  EXPECT_FALSE(destroy_status.ok());
+  ASSERT_TRUE(Destroy(*clone).ok());
+  auto gone = vim_->RetrieveOne(*clone, {"name"});
+  EXPECT_EQ(gone.status().code(), StatusCode::kNotFound);
+  auto again = vim_->DestroyTask(*clone);
+  Status again_status = again.ok() ? waiter_->Wait(*again, std::chrono::seconds(60)).status()
+                                   : again.status();
+  EXPECT_EQ(again_status.code(), StatusCode::kNotFound) << again_status;
+}
+
+TEST_F(VimTest, InstantCloneOfAPoweredOffVmFails) {
+  auto vms = vim_->FindByName("VirtualMachine", "DC0_H0_VM0");
+  ASSERT_TRUE(vms.ok() && !vms->empty());
+  auto off = vim_->PowerOffVmTask(vms->front());
+  ASSERT_TRUE(off.ok());
+  (void)waiter_->Wait(*off, std::chrono::seconds(60));
+  InstantCloneSpec spec;
+  spec.name = "ic-from-off";
+  auto task = vim_->InstantCloneTask(vms->front(), spec);
+  Status status = task.ok() ? waiter_->Wait(*task, std::chrono::seconds(60)).status()
+                            : task.status();
+  EXPECT_FALSE(status.ok());
+  EXPECT_EQ(status.fault(), "InvalidPowerState") << status;
+}
+
+TEST_F(VimTest, FullCloneFolderAndCustomFields) {
+  auto folder_parent = Folder();
+  ASSERT_TRUE(folder_parent.ok()) << folder_parent.status();
+  auto folder = vim_->CreateFolder(*folder_parent, "ray-test-folder");
+  ASSERT_TRUE(folder.ok()) << folder.status();
+  auto duplicate = vim_->CreateFolder(*folder_parent, "ray-test-folder");
+  EXPECT_EQ(duplicate.status().code(), StatusCode::kAlreadyExists);
+
+  CloneSpec clone_spec;
+  auto task = vim_->CloneVmTask({"VirtualMachine", FrozenVmId(*sim_)}, *folder, "full-clone",
+                                clone_spec);
+  ASSERT_TRUE(task.ok()) << task.status();
+  auto result = waiter_->Wait(*task, std::chrono::seconds(60));
+  ASSERT_TRUE(result.ok()) << result.status();
+  const MoRef vm = result->AsMoRef();
+
+  auto key = vim_->AddCustomFieldDef("ray-node-status", "VirtualMachine");
+  ASSERT_TRUE(key.ok()) << key.status();
+  EXPECT_EQ(vim_->AddCustomFieldDef("ray-node-status", "VirtualMachine").status().code(),
+            StatusCode::kAlreadyExists);
+  auto defs = vim_->CustomFieldDefs("VirtualMachine");
+  ASSERT_TRUE(defs.ok()) << defs.status();
+  bool found = false;
+  for (const auto& [name, k] : *defs) found |= name == "ray-node-status" && k == *key;
+  EXPECT_TRUE(found);
+  ASSERT_TRUE(vim_->SetField(vm, *key, "up-to-date").ok());
+  auto values = vim_->RetrieveOne(vm, {"customValue", "parent"});
+  ASSERT_TRUE(values.ok());
+  EXPECT_EQ(values->Get("parent")->AsMoRef(), *folder);
+  const Any* custom = values->Get("customValue");
+  ASSERT_NE(custom, nullptr);
+  ASSERT_EQ(custom->fields.size(), 1U);
+  EXPECT_EQ(custom->fields[0].value.TextAt("key"), std::to_string(*key));
+  EXPECT_EQ(custom->fields[0].value.TextAt("value"), "up-to-date");
+  EXPECT_TRUE(Destroy(vm).ok());
+}
+
+TEST_F(VimTest, WaitForUpdatesReportsEnterAndModify) {
+  auto collector = vim_->CreatePropertyCollector();
+  ASSERT_TRUE(collector.ok()) << collector.status();
+  auto folder = Folder();
+  ASSERT_TRUE(folder.ok());
+  auto view = vim_->CreateContainerView(*folder, {"VirtualMachine"}, true);
+  ASSERT_TRUE(view.ok());
+  auto filter = vim_->CreateFilter(
+      *collector, ContainerViewFilter(*view, {{"VirtualMachine", {"name", "runtime.powerState"}}}),
+      false);
+  ASSERT_TRUE(filter.ok()) << filter.status();
+  auto first = vim_->WaitForUpdatesEx(*collector, "", 5);
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(first->has_value());
+  EXPECT_GE((*first)->objects.size(), 3U);
+  for (const auto& object : (*first)->objects) EXPECT_EQ(object.kind, "enter");
+
+  auto clone = InstantClone("ic-watched");
+  ASSERT_TRUE(clone.ok());
+  bool entered = false;
+  std::string version = (*first)->version;
+  for (int round = 0; round < 10 && !entered; ++round) {
+    auto next = vim_->WaitForUpdatesEx(*collector, version, 5);
+    ASSERT_TRUE(next.ok()) << next.status();
+    if (!next->has_value()) continue;
+    version = (*next)->version;
+    for (const auto& object : (*next)->objects) entered |= object.obj == *clone;
+  }
+  EXPECT_TRUE(entered);
+  EXPECT_TRUE(Destroy(*clone).ok());
+  EXPECT_TRUE(vim_->DestroyPropertyCollector(*collector).ok());
+}
+
+TEST_F(VimTest, ManyTasksInParallelShareOneWaiter) {
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 6; ++i) {
+    threads.emplace_back([&, i] {
+      auto clone = InstantClone("ic-par-" + std::to_string(i));
+      if (clone.ok() && Destroy(*clone).ok()) ++ok;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 6);
+}
+
+// Fault injection and session expiry need their own simulator.
+class VimFaultTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    sim_ = StartSim({"--vms", "1", "--frozen-vm", "frozen-0",
+                     "--task-duration", "InstantClone_Task=1500ms"});
+    ASSERT_NE(sim_, nullptr);
+    auto options = sim_->Connect();
+    options.retry.backoff.initial = std::chrono::milliseconds(10);
+    auto session = Session::Connect(options);
+    ASSERT_TRUE(session.ok()) << session.status();
+    session_ = *session;
+    vim_ = std::make_unique<Vim>(*session_, session_->content());
+    waiter_ = std::make_unique<TaskWaiter>(session_);
+  }
+
+  StatusOr<MoRef> StartClone(const std::string& name) {
+    InstantCloneSpec spec;
+    spec.name = name;
+    return vim_->InstantCloneTask({"VirtualMachine", FrozenVmId(*sim_)}, spec);
+  }
+
+  std::unique_ptr<SimProcess> sim_;
+  std::shared_ptr<Session> session_;
+  std::unique_ptr<Vim> vim_;
+  std::unique_ptr<TaskWaiter> waiter_;
+};
+
+TEST_F(VimFaultTest, TaskStaysRunningThenSucceeds) {
+  auto task = StartClone("slow-clone");
+  ASSERT_TRUE(task.ok()) << task.status();
+  auto state = vim_->RetrieveOne(*task, {"info.state"});
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->Get("info.state")->text, "running");
+  auto short_wait = waiter_->Wait(*task, std::chrono::milliseconds(200));
+  EXPECT_EQ(short_wait.status().code(), StatusCode::kDeadlineExceeded);
+  auto result = waiter_->Wait(*task, std::chrono::seconds(30));
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->AsMoRef().type, "VirtualMachine");
+}
+
+TEST_F(VimFaultTest, WaitCanBeCancelled) {
+  auto task = StartClone("cancelled-wait");
+  ASSERT_TRUE(task.ok()) << task.status();
+  std::atomic<bool> cancel{true};
+  auto result = waiter_->Wait(*task, std::chrono::seconds(30), &cancel);
+  EXPECT_EQ(result.status().code(), StatusCode::kCancelled);
+}
+
+TEST_F(VimFaultTest, TaskErrorBecomesStatusWithFault) {
+  ASSERT_TRUE(sim_->InjectFault("InstantClone_Task:1:task:InvalidState").ok());
+  auto task = StartClone("failing-clone");
+  ASSERT_TRUE(task.ok()) << task.status();
+  auto result = waiter_->Wait(*task, std::chrono::seconds(30));
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().fault(), "InvalidState");
+  EXPECT_EQ(result.status().code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_F(VimFaultTest, Injected503IsRetriedForIdempotentCalls) {
+  ASSERT_TRUE(sim_->InjectFault("RetrievePropertiesEx:1:http503").ok());
+  auto dc = vim_->ListByType("Datacenter", {"name"});
+  ASSERT_TRUE(dc.ok()) << dc.status();
+  EXPECT_EQ(dc->size(), 1U);
+}
+
+TEST_F(VimFaultTest, Injected503IsReportedForNonIdempotentCalls) {
+  ASSERT_TRUE(sim_->InjectFault("InstantClone_Task:1:http503").ok());
+  auto task = StartClone("never-made");
+  ASSERT_FALSE(task.ok());
+  EXPECT_EQ(task.status().code(), StatusCode::kUnavailable);
+  auto vms = vim_->FindByName("VirtualMachine", "never-made");
+  ASSERT_TRUE(vms.ok());
+  EXPECT_TRUE(vms->empty());
+}
+
+TEST_F(VimFaultTest, DroppedConnectionOnIdempotentCallIsRetried) {
+  ASSERT_TRUE(sim_->InjectFault("RetrievePropertiesEx:1:drop").ok());
+  auto dc = vim_->ListByType("Datacenter", {"name"});
+  ASSERT_TRUE(dc.ok()) << dc.status();
+}
+
+TEST_F(VimFaultTest, SessionExpiryInTheMiddleOfWorkIsSurvived) {
+  auto task = StartClone("before-expiry");
+  ASSERT_TRUE(task.ok()) << task.status();
+  ASSERT_TRUE(sim_->ExpireSessions().ok());
+  // The waiter's collector died with the session; it must come back and see the task end.
+  auto result = waiter_->Wait(*task, std::chrono::seconds(30));
+  ASSERT_TRUE(result.ok()) << result.status();
+  auto vms = vim_->FindByName("VirtualMachine", "before-expiry");
+  ASSERT_TRUE(vms.ok()) << vms.status();
+  EXPECT_EQ(vms->size(), 1U);
+  EXPECT_GE(session_->login_count(), 2);
+  auto second = StartClone("after-expiry");
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_TRUE(waiter_->Wait(*second, std::chrono::seconds(30)).ok());
+}
+
+TEST(SharedSessionTest, OneSessionPerServerAndUser) {
+  auto sim = StartSim({"--vms", "1"});
+  ASSERT_NE(sim, nullptr);
+  auto a = Session::Shared(sim->Connect());
+  auto b = Session::Shared(sim->Connect());
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->get(), b->get());
+  auto stats = sim->SoapStats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ((*stats)["Login"], 1);
+}
+
+TEST(PlainHttpTest, HttpsClientAgainstPlainServerFailsClearly) {
+  auto sim = StartSim({"--http", "--vms", "1"});
+  ASSERT_NE(sim, nullptr);
+  auto options = sim->Connect();
+  options.server = "https://" + sim->server();
+  options.tls.insecure = false;
+  options.retry.max_attempts = 1;
+  auto session = Session::Connect(options);
+  ASSERT_FALSE(session.ok());
+  EXPECT_NE(session.status().message().find("is it an HTTPS endpoint"), std::string::npos)
+      << session.status();
+}
+
+}  // namespace
+}  // namespace vsray::vsphere
