@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"time"
+)
+
+// controlPrefix is where the control endpoint lives, on the same server.
+// Its calls are neither counted, delayed nor faulted.
+const controlPrefix = "/vsray/"
+
+// controlHandler lets tests and benchmarks inspect and steer the simulator.
+func (s *simulation) controlHandler() http.Handler {
+	mux := http.NewServeMux()
+	handle := func(method, path string, h func(w http.ResponseWriter, r *http.Request)) {
+		mux.HandleFunc(controlPrefix+path, func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != method {
+				w.Header().Set("Allow", method)
+				writeError(w, http.StatusMethodNotAllowed, "use "+method)
+				return
+			}
+			h(w, r)
+		})
+	}
+
+	handle(http.MethodGet, "stats", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.front.stats.snapshot())
+	})
+	handle(http.MethodPost, "stats/reset", func(w http.ResponseWriter, r *http.Request) {
+		s.front.stats.reset()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	handle(http.MethodGet, "inventory", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, countInventory(s.frozen.list()))
+	})
+	mux.HandleFunc(controlPrefix+"faults", func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet:
+			writeJSON(w, http.StatusOK, s.front.faults.list())
+		case http.MethodPost:
+			var req struct {
+				Spec string `json:"spec"`
+			}
+			if !decodeBody(w, r, &req) {
+				return
+			}
+			spec, err := parseFaultSpec(req.Spec)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, err.Error())
+				return
+			}
+			writeJSON(w, http.StatusCreated, map[string]int{"id": s.front.faults.add(spec)})
+		case http.MethodDelete:
+			writeJSON(w, http.StatusOK, map[string]int{"removed": s.front.faults.clear()})
+		default:
+			writeError(w, http.StatusMethodNotAllowed, "use GET, POST or DELETE")
+		}
+	})
+	handle(http.MethodPost, "task-durations", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Method   string `json:"method"`
+			Duration string `json:"duration"`
+		}
+		if !decodeBody(w, r, &req) {
+			return
+		}
+		d, err := time.ParseDuration(req.Duration)
+		if err != nil || req.Method == "" || d < 0 {
+			writeError(w, http.StatusBadRequest, "want {\"method\": \"X_Task\", \"duration\": \"2s\"}")
+			return
+		}
+		s.front.tasks.set(req.Method, d)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	handle(http.MethodPost, "sessions/expire", func(w http.ResponseWriter, r *http.Request) {
+		soapN, restN := s.front.expireAll()
+		writeJSON(w, http.StatusOK, map[string]int{"soap": soapN, "rest": restN})
+	})
+	handle(http.MethodPost, "hosts/maintenance", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Host    string `json:"host"`
+			Enabled bool   `json:"enabled"`
+		}
+		if !decodeBody(w, r, &req) {
+			return
+		}
+		if err := setMaintenanceMode(req.Host, req.Enabled); err != nil {
+			writeError(w, http.StatusNotFound, err.Error())
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	handle(http.MethodPost, "frozen-vms", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Name string `json:"name"`
+			Host string `json:"host"`
+		}
+		if !decodeBody(w, r, &req) {
+			return
+		}
+		if req.Name == "" {
+			writeError(w, http.StatusBadRequest, "name is required")
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
+		defer cancel()
+		vm, err := s.frozen.create(ctx, req.Name, req.Host)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusCreated, vm)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such control route; see sim/README.md")
+	})
+	return mux
+}
+
+func decodeBody(w http.ResponseWriter, r *http.Request, v interface{}) bool {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "bad JSON body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+func writeError(w http.ResponseWriter, status int, message string) {
+	writeJSON(w, status, map[string]string{"error": message})
+}

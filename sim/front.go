@@ -1,0 +1,269 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"time"
+
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+// maxRequestBody bounds what vsray-sim reads of a request.
+const maxRequestBody = 64 << 20
+
+// front is the HTTP handler in front of the simulator's own mux. It counts
+// calls, adds latency, injects faults, keeps tasks running, checks REST
+// credentials, serves /api by translation to /rest and serves the control
+// endpoint under /vsray/.
+type front struct {
+	inner   http.Handler
+	control http.Handler
+	api     *apiGateway
+
+	creds         credentials
+	stats         *callStats
+	faults        *faultSet
+	tasks         *taskDurations
+	sessions      *restSessions
+	latency       time.Duration
+	methodLatency map[string]time.Duration
+}
+
+func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Path
+	switch {
+	case strings.HasPrefix(path, controlPrefix):
+		f.control.ServeHTTP(w, r)
+	case r.Method == http.MethodPost && (path == "/sdk" || path == "/sdk/vimService"):
+		f.serveSOAP(w, r)
+	case path == "/rest" || strings.HasPrefix(path, "/rest/"):
+		f.serveREST(w, r, restRoute(r), f.serveRESTRoute)
+	case path == "/api" || strings.HasPrefix(path, "/api/"):
+		route, id := f.api.match(r)
+		key := r.Method + " " + path
+		if route != nil {
+			key = route.key()
+		}
+		f.serveREST(w, r, key, func(w http.ResponseWriter, r *http.Request) {
+			if route == nil {
+				writeAPIError(w, http.StatusNotFound, "NOT_FOUND", "no such /api route in vsray-sim: "+r.Method+" "+r.URL.Path)
+				return
+			}
+			route.serve(f.api, w, r, id)
+		})
+	default:
+		f.stats.countOther(r.Method + " " + path)
+		f.inner.ServeHTTP(w, r)
+	}
+}
+
+func (f *front) serveSOAP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody))
+	_ = r.Body.Close()
+	if err != nil {
+		http.Error(w, "reading request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	call := parseSOAPCall(body)
+	f.stats.countSOAP(call.method)
+	f.sleep(f.latencyFor(call.method, false))
+
+	if action := f.faults.matchSOAP(call.method); action != nil {
+		f.injectSOAP(w, r, call, action)
+		return
+	}
+	if sessionRequired[call.method] && !hasSOAPSession(r) {
+		writeSOAPFault(w, "The session is not authenticated.", notAuthenticated(call.this))
+		return
+	}
+
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	d := f.tasks.get(call.method)
+	if d == 0 {
+		f.inner.ServeHTTP(w, r)
+		return
+	}
+	// Buffer the answer to find its task and hold it running before the
+	// client can see it.
+	rec := httptest.NewRecorder()
+	f.inner.ServeHTTP(rec, r)
+	if rec.Code == http.StatusOK {
+		if task, ok := taskFromResponse(rec.Body.Bytes()); ok {
+			holdRunning(task, d)
+		}
+	}
+	copyRecorded(w, rec)
+}
+
+func (f *front) injectSOAP(w http.ResponseWriter, r *http.Request, call soapCall, action *faultAction) {
+	switch action.kind {
+	case actionSOAP:
+		writeSOAPFault(w, "vsray-sim injected fault: "+action.fault, newFault(action.fault, call.this))
+	case actionTask:
+		fault := newFault(action.fault, call.this)
+		name := strings.TrimSuffix(call.method, "_Task") + "Task"
+		task := simulator.CreateTask(call.this, lowerFirst(name), func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
+			return nil, fault
+		})
+		ref := task.Run()
+		if d := f.tasks.get(call.method); d > 0 {
+			holdRunning(ref, d)
+		}
+		writeTaskResponse(w, call.method, ref)
+	default:
+		injectHTTP(w, action)
+	}
+}
+
+func (f *front) serveREST(w http.ResponseWriter, r *http.Request, key string, serve http.HandlerFunc) {
+	f.stats.countREST(key)
+	f.sleep(f.latencyFor(key, true))
+	if action := f.faults.matchREST(key, r.Method+" "+r.URL.RequestURI()); action != nil {
+		injectHTTP(w, action)
+		return
+	}
+	serve(w, r)
+}
+
+// serveRESTRoute serves /rest: the simulator's handlers, except for session
+// creation (credentials are checked and the token remembered) and the bulk
+// tagging actions the simulator lacks or gets wrong.
+func (f *front) serveRESTRoute(w http.ResponseWriter, r *http.Request) {
+	if isRESTLogin(r) {
+		if !f.creds.checkBasic(r) {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		rec := httptest.NewRecorder()
+		f.inner.ServeHTTP(rec, r)
+		if rec.Code == http.StatusOK {
+			var reply struct {
+				Value string `json:"value"`
+			}
+			if json.Unmarshal(rec.Body.Bytes(), &reply) == nil && reply.Value != "" {
+				f.sessions.add(reply.Value)
+			}
+		}
+		copyRecorded(w, rec)
+		return
+	}
+	if r.Method == http.MethodDelete && r.URL.Path == restSessionPath {
+		f.sessions.remove(r.Header.Get(sessionHeader))
+	}
+	if f.api.serveRESTBulk(w, r) {
+		return
+	}
+	f.inner.ServeHTTP(w, r)
+}
+
+const restSessionPath = "/rest/com/vmware/cis/session"
+
+func isRESTLogin(r *http.Request) bool {
+	return r.Method == http.MethodPost && r.URL.Path == restSessionPath && r.URL.Query().Get("~action") == ""
+}
+
+// restRoute is the stats key of a /rest call: its method and path with ids
+// replaced by {id}, plus its ~action.
+func restRoute(r *http.Request) string {
+	segments := strings.Split(r.URL.Path, "/")
+	for i, s := range segments {
+		if strings.HasPrefix(s, "id:") {
+			segments[i] = "id:{id}"
+		}
+	}
+	key := r.Method + " " + strings.Join(segments, "/")
+	if action := r.URL.Query().Get("~action"); action != "" {
+		key += "?~action=" + action
+	}
+	return key
+}
+
+// restCall runs a request against the simulator's own handlers, bypassing
+// stats, latency and faults, and returns the status and body.
+func (f *front) restCall(h http.Header, method, path, query string, body []byte) (int, []byte) {
+	target := path
+	if query != "" {
+		target += "?" + query
+	}
+	req := httptest.NewRequest(method, target, bytes.NewReader(body))
+	for _, name := range []string{sessionHeader, "Authorization", "Cookie", "Vmware-Use-Header-Authn"} {
+		if v := h.Get(name); v != "" {
+			req.Header.Set(name, v)
+		}
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	rec := httptest.NewRecorder()
+	f.inner.ServeHTTP(rec, req)
+	return rec.Code, rec.Body.Bytes()
+}
+
+// latencyFor is --latency plus the --method-latency of a SOAP method (exact
+// name) or of the longest REST route prefix matching key.
+func (f *front) latencyFor(key string, rest bool) time.Duration {
+	d := f.latency
+	if !rest {
+		return d + f.methodLatency[key]
+	}
+	best := -1
+	var extra time.Duration
+	for prefix, md := range f.methodLatency {
+		if !strings.Contains(prefix, "/") || len(prefix) <= best {
+			continue
+		}
+		if strings.HasPrefix(key, prefix) || (strings.HasPrefix(prefix, "/") && hasPathPrefix(key, prefix)) {
+			best, extra = len(prefix), md
+		}
+	}
+	return d + extra
+}
+
+func (f *front) sleep(d time.Duration) {
+	if d > 0 {
+		time.Sleep(d)
+	}
+}
+
+// injectHTTP answers with an HTTP error status or drops the connection.
+func injectHTTP(w http.ResponseWriter, action *faultAction) {
+	switch action.kind {
+	case actionDrop:
+		hj, ok := w.(http.Hijacker)
+		if !ok {
+			panic(http.ErrAbortHandler)
+		}
+		conn, _, err := hj.Hijack()
+		if err != nil {
+			panic(http.ErrAbortHandler)
+		}
+		_ = conn.Close()
+	case actionHTTP:
+		http.Error(w, fmt.Sprintf("vsray-sim injected HTTP %d", action.status), action.status)
+	default:
+		log.Printf("fault action %d cannot apply to this call", action.kind)
+		http.Error(w, "vsray-sim: bad fault action", http.StatusInternalServerError)
+	}
+}
+
+func copyRecorded(w http.ResponseWriter, rec *httptest.ResponseRecorder) {
+	for name, values := range rec.Header() {
+		w.Header()[name] = values
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
+}
