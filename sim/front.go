@@ -85,18 +85,20 @@ func (f *front) serveSOAP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	r.Body = io.NopCloser(bytes.NewReader(body))
-	d := f.tasks.get(call.method)
-	if d == 0 {
+	if !strings.HasSuffix(call.method, "_Task") {
 		f.inner.ServeHTTP(w, r)
 		return
 	}
-	// Buffer the answer to find its task and hold it running before the
-	// client can see it.
+	// Buffer the answer to find its task and, before the client can see it,
+	// name it like vCenter does and hold it running if asked to.
 	rec := httptest.NewRecorder()
 	f.inner.ServeHTTP(rec, r)
 	if rec.Code == http.StatusOK {
 		if task, ok := taskFromResponse(rec.Body.Bytes()); ok {
-			holdRunning(task, d)
+			nameTask(task, call.method)
+			if d := f.tasks.get(call.method); d > 0 {
+				holdRunning(task, d)
+			}
 		}
 	}
 	copyRecorded(w, rec)

@@ -43,6 +43,21 @@ func (t *taskDurations) get(method string) time.Duration {
 	return t.d[method]
 }
 
+// nameTask sets info.name to the method that created the task, as vCenter
+// does ("PowerOnVM_Task"); the simulator uses names such as "PowerOn", which
+// pyvmomi cannot resolve to a method.
+func nameTask(ref types.ManagedObjectReference, method string) {
+	task, ok := simulator.Map.Get(ref).(*simulator.Task)
+	if !ok {
+		return
+	}
+	simulator.Map.WithLock(task, func() {
+		if task.Info.Name != method {
+			simulator.Map.Update(task, []types.PropertyChange{{Name: "info.name", Val: method}})
+		}
+	})
+}
+
 // holdRunning makes a finished task read as running (no result, no error)
 // for d, then restores how it ended. The simulator runs every task to the
 // end inside the call; this is how clients get to wait for one. Both changes
