@@ -809,6 +809,20 @@ StatusOr<std::string> RestClient::CreateLocalLibrary(const std::string& name,
   return Decode(r, [&]() -> StatusOr<std::string> { return reply.get<std::string>(); });
 }
 
+StatusOr<std::string> RestClient::CreateLibraryItem(const std::string& library_id,
+                                                    const std::string& name,
+                                                    const std::string& type) {
+  if (library_id.empty() || name.empty()) {
+    return InvalidArgumentError("create content library item: library and name are required");
+  }
+  json spec = {{"library_id", library_id}, {"name", name}, {"type", type}};
+  RestRequest r{"create item " + Quoted(name) + " in content library " + library_id, "POST",
+                std::string(api() ? kApiLibraryItem : kRestLibraryItem),
+                api() ? spec : json{{"create_spec", spec}}, false, {}};
+  VSRAY_ASSIGN_OR_RETURN(json reply, Execute(r));
+  return Decode(r, [&]() -> StatusOr<std::string> { return reply.get<std::string>(); });
+}
+
 StatusOr<std::string> RestClient::FindLibraryItemByName(const std::string& library_id,
                                                         const std::string& name) {
   json spec = {{"library_id", library_id}, {"name", name}};

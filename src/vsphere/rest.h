@@ -196,6 +196,10 @@ class RestClient {
   // ALREADY_EXISTS if the name is taken. Not retried.
   StatusOr<std::string> CreateLocalLibrary(const std::string& name,
                                            const std::string& datastore_id);
+  // Creates an empty item (`type` "ovf", ...) in a library; returns its id. NOT_FOUND if the
+  // library doesn't exist; ALREADY_EXISTS if it has an item of that name. Not retried.
+  StatusOr<std::string> CreateLibraryItem(const std::string& library_id, const std::string& name,
+                                          const std::string& type);
   // The id of the item named `name` in a library: NOT_FOUND if none, FAILED_PRECONDITION if
   // several.
   StatusOr<std::string> FindLibraryItemByName(const std::string& library_id,

@@ -703,6 +703,7 @@ TEST_F(RestClientTest, ContentLibraryOnApi) {
   transport_->On("POST /api/content/library?action=find", Reply(200, json::array()));
   transport_->On("POST /api/content/library?action=find", Reply(200, json::array({"l1", "l2"})));
   transport_->On("POST /api/content/local-library", Reply(201, json("l3")));
+  transport_->On("POST /api/content/library/item", Reply(201, json("i2")));
   transport_->On("GET /api/content/library/item/i1",
                  Reply(200, json{{"id", "i1"}, {"library_id", "l1"}, {"name", "frozen"},
                                  {"type", "ovf"}, {"size", 10}}));
@@ -719,6 +720,12 @@ TEST_F(RestClientTest, ContentLibraryOnApi) {
             (json{{"name", "images"},
                   {"type", "LOCAL"},
                   {"storage_backings", {{{"type", "DATASTORE"}, {"datastore_id", "datastore-1"}}}}}));
+
+  auto created_item = client->CreateLibraryItem("l3", "frozen", "ovf");
+  ASSERT_TRUE(created_item.ok()) << created_item.status();
+  EXPECT_EQ(*created_item, "i2");
+  EXPECT_EQ(BodyOf(transport_->last("POST /api/content/library/item")),
+            (json{{"library_id", "l3"}, {"name", "frozen"}, {"type", "ovf"}}));
 
   auto item = client->GetLibraryItem("i1");
   ASSERT_TRUE(item.ok()) << item.status();
