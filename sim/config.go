@@ -47,6 +47,7 @@ type config struct {
 	seed   int64
 
 	apiVersion string
+	verbose    bool
 }
 
 // passwordEnv fills --password when the flag is not given, so that the
@@ -96,6 +97,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Int64Var(&cfg.seed, "seed", 1, "seed for placement and fractional faults")
 
 	fs.StringVar(&cfg.apiVersion, "api-version", "6.7", "API version reported in the service content (pyvmomi 6.7 needs 6.7)")
+
+	fs.BoolVar(&cfg.verbose, "verbose", false, "also log what govmomi's simulator logs (a line per object change while clients wait for updates)")
 
 	if err := fs.Parse(args); err != nil {
 		return nil, err

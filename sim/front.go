@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -250,7 +249,7 @@ func injectHTTP(w http.ResponseWriter, action *faultAction) {
 	case actionHTTP:
 		http.Error(w, fmt.Sprintf("vsray-sim injected HTTP %d", action.status), action.status)
 	default:
-		log.Printf("fault action %d cannot apply to this call", action.kind)
+		logger.Printf("fault action %d cannot apply to this call", action.kind)
 		http.Error(w, "vsray-sim: bad fault action", http.StatusInternalServerError)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"math/rand"
 	"net"
@@ -30,22 +31,33 @@ func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
-func run(args []string) int {
-	log.SetOutput(os.Stderr)
-	log.SetPrefix("vsray-sim: ")
+// logger is vsray-sim's own log, on stderr. The simulator logs through the
+// standard logger, which only --verbose lets through: it writes a line per
+// object change while a client waits for updates.
+var logger = log.New(os.Stderr, "vsray-sim: ", log.LstdFlags)
 
+func run(args []string) int {
 	cfg, err := parseFlags(args, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
 	if err != nil {
-		log.Print(err)
+		logger.Print(err)
 		return 2
 	}
+	log.SetPrefix("vsray-sim: govmomi: ")
+	if !cfg.verbose {
+		log.SetOutput(io.Discard)
+	}
+
+	// Catch the signals before anyone can know our address: a client may
+	// stop us as soon as it has read the ready line.
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 
 	sim, err := start(cfg)
 	if err != nil {
-		log.Printf("cannot start: %v", err)
+		logger.Printf("cannot start: %v", err)
 		if sim != nil {
 			sim.close()
 		}
@@ -55,17 +67,15 @@ func run(args []string) int {
 
 	line, err := json.Marshal(sim.ready())
 	if err != nil {
-		log.Print(err)
+		logger.Print(err)
 		return 1
 	}
 	if _, err := fmt.Fprintf(os.Stdout, "%s\n", line); err != nil {
 		return 1
 	}
 
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 	sig := <-stop
-	log.Printf("%v: shutting down", sig)
+	logger.Printf("%v: shutting down", sig)
 	return 0
 }
 
@@ -164,11 +174,11 @@ func start(cfg *config) (*simulation, error) {
 	if d := cfg.expireSessionsAfter; d > 0 {
 		s.expire = time.AfterFunc(d, func() {
 			soapN, restN := s.front.expireAll()
-			log.Printf("expired %d SOAP and %d REST sessions", soapN, restN)
+			logger.Printf("expired %d SOAP and %d REST sessions", soapN, restN)
 		})
 	}
 
-	log.Printf("serving %s (%d VMs) after %v", s.ready().URL, len(simulator.Map.All("VirtualMachine")), time.Since(began).Round(time.Millisecond))
+	logger.Printf("serving %s (%d VMs) after %v", s.ready().URL, len(simulator.Map.All("VirtualMachine")), time.Since(began).Round(time.Millisecond))
 	return s, nil
 }
 
@@ -266,7 +276,7 @@ func (s *simulation) close() {
 		select {
 		case <-done:
 		case <-time.After(2 * time.Second):
-			log.Print("requests still running; exiting anyway")
+			logger.Print("requests still running; exiting anyway")
 		}
 	}
 	if s.model != nil {
@@ -274,7 +284,7 @@ func (s *simulation) close() {
 	}
 	if s.tempDir {
 		if err := os.RemoveAll(s.certDir); err != nil {
-			log.Print(err)
+			logger.Print(err)
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
-	"log"
 	"net/http"
 	"regexp"
 
@@ -81,7 +80,7 @@ func writeSOAPFault(w http.ResponseWriter, message string, fault types.BaseMetho
 
 	var buf bytes.Buffer
 	if err := simulator.EncodeFault(&buf, f); err != nil {
-		log.Printf("encoding fault %T: %v", fault, err)
+		logger.Printf("encoding fault %T: %v", fault, err)
 		w.WriteHeader(http.StatusInternalServerError)
 		return
 	}
