@@ -103,9 +103,9 @@ func matchPath(pattern, path string) (string, bool) {
 	return id, true
 }
 
-// restPath fills {id} of a /rest path template.
+// restPath fills {id} of a /rest path template (an unescaped path).
 func restPath(template, id string) string {
-	return strings.Replace(template, "{id}", url.PathEscape(id), 1)
+	return strings.Replace(template, "{id}", id, 1)
 }
 
 func restQuery(action string) string {

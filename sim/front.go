@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"time"
 
@@ -189,11 +190,11 @@ func restRoute(r *http.Request) string {
 // restCall runs a request against the simulator's own handlers, bypassing
 // stats, latency and faults, and returns the status and body.
 func (f *front) restCall(h http.Header, method, path, query string, body []byte) (int, []byte) {
-	target := path
-	if query != "" {
-		target += "?" + query
+	u := url.URL{Scheme: "http", Host: "vsray-sim", Path: path, RawQuery: query}
+	req, err := http.NewRequest(method, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return http.StatusInternalServerError, []byte(err.Error())
 	}
-	req := httptest.NewRequest(method, target, bytes.NewReader(body))
 	for _, name := range []string{sessionHeader, "Authorization", "Cookie", "Vmware-Use-Header-Authn"} {
 		if v := h.Get(name); v != "" {
 			req.Header.Set(name, v)

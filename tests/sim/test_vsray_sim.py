@@ -428,6 +428,18 @@ def test_sessions_expire_after_a_delay(start_sim):
         si.CurrentTime()
 
 
+def test_idle_sessions_time_out(start_sim):
+    sim = start_sim("--vms", "0", "--session-idle-timeout", "500ms")
+    busy = sim.connect()
+    idle = sim.connect()
+    for _ in range(6):  # busy stays active
+        busy.CurrentTime()
+        time.sleep(0.25)
+    busy.CurrentTime()
+    with pytest.raises(vim.fault.NotAuthenticated):
+        idle.CurrentTime()
+
+
 # --- counters -----------------------------------------------------------------
 
 def test_stats_count_soap_and_rest_calls(start_sim):
