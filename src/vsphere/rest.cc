@@ -384,21 +384,20 @@ Status RestClient::Login() {
   };
 
   Outcome outcome{UnknownError("no login attempted"), 0};
-  if (!flavor_chosen_ || flavor_ == RestFlavor::kApi) {
+  if (flavor_chosen_) {
+    // Re-login: the flavor is fixed (other threads read it without a lock).
+    outcome = attempt(flavor_);
+  } else {
     outcome = attempt(RestFlavor::kApi);
-    if (outcome.http_status == 404 && !flavor_chosen_) {
+    if (outcome.http_status == 404) {
       Log()->debug("{} has no /api/session; using /rest", address_.HostPort());
+      outcome = attempt(RestFlavor::kRest);
+      if (outcome.http_status == 404) {
+        return UnimplementedError("vCenter " + address_.HostPort() +
+                                  " has no vAPI REST endpoint (HTTP 404 on /api/session and "
+                                  "/rest/com/vmware/cis/session)");
+      }
       flavor_ = RestFlavor::kRest;
-    } else {
-      flavor_ = RestFlavor::kApi;
-    }
-  }
-  if (flavor_ == RestFlavor::kRest) {
-    outcome = attempt(RestFlavor::kRest);
-    if (outcome.http_status == 404 && !flavor_chosen_) {
-      return UnimplementedError("vCenter " + address_.HostPort() +
-                                " has no vAPI REST endpoint (HTTP 404 on /api/session and "
-                                "/rest/com/vmware/cis/session)");
     }
   }
   if (outcome.http_status == 401) {
@@ -419,7 +418,7 @@ Status RestClient::Login() {
     token_ = reply.get<std::string>();
     ++token_generation_;
   }
-  flavor_chosen_ = true;
+  flavor_chosen_ = true;  // only ever read under login_mu_
   ++login_count_;
   Log()->debug("vAPI session opened on {} ({}) as {}", address_.HostPort(),
                api() ? "/api" : "/rest", options_.credentials.user);
