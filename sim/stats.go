@@ -28,22 +28,16 @@ func (s *callStats) reset() {
 	s.total = 0
 }
 
-func (s *callStats) countSOAP(method string) {
-	s.count(func() map[string]int64 { return s.soap }, method)
-}
-func (s *callStats) countREST(route string) {
-	s.count(func() map[string]int64 { return s.rest }, route)
-}
-func (s *callStats) countOther(what string) {
-	s.count(func() map[string]int64 { return s.other }, what)
-}
+func (s *callStats) countSOAP(method string) { s.count(&s.soap, method) }
+func (s *callStats) countREST(route string)  { s.count(&s.rest, route) }
+func (s *callStats) countOther(what string)  { s.count(&s.other, what) }
 
-// count bumps one counter; which picks the map under the lock, since reset
-// replaces the maps.
-func (s *callStats) count(which func() map[string]int64, key string) {
+// count bumps one counter. It takes the map's field, not the map: reset
+// replaces the maps, so the map is read under the lock.
+func (s *callStats) count(counts *map[string]int64, key string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	which()[key]++
+	(*counts)[key]++
 	s.total++
 }
 
