@@ -285,6 +285,17 @@ StatusOr<std::optional<MoRef>> Vim::FindByInventoryPath(const std::string& path)
   return std::optional<MoRef>(ref->AsMoRef());
 }
 
+StatusOr<std::optional<MoRef>> Vim::FindChild(const MoRef& parent, const std::string& name) {
+  XmlWriter w;
+  w.Ref("entity", parent);
+  w.Leaf("name", name);
+  VSRAY_ASSIGN_OR_RETURN(auto reply,
+                         caller_.Call("FindChild", content_.search_index, w.str(), true));
+  const Any* ref = reply.Get("returnval");
+  if (ref == nullptr || ref->text.empty()) return std::optional<MoRef>();
+  return std::optional<MoRef>(ref->AsMoRef());
+}
+
 StatusOr<std::vector<ObjectContent>> Vim::ListByType(const std::string& type,
                                                      const std::vector<std::string>& paths,
                                                      const MoRef& root) {

@@ -146,6 +146,9 @@ class Vim {
 
   // nullopt if nothing is at that path ("dc/vm/folder/name").
   StatusOr<std::optional<MoRef>> FindByInventoryPath(const std::string& path);
+  // The direct child of `parent` (a folder, or a datacenter's vmFolder...) named `name`;
+  // nullopt if none.
+  StatusOr<std::optional<MoRef>> FindChild(const MoRef& parent, const std::string& name);
   // Every object of `type` named `name` under `root` (default: the root folder).
   StatusOr<std::vector<MoRef>> FindByName(const std::string& type, const std::string& name,
                                           const MoRef& root = {});

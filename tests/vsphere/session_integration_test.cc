@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "common/log.h"
 #include "support/sim_process.h"
 #include "vsphere/session.h"
 #include "vsphere/soap.h"
@@ -55,6 +56,7 @@ class VimTest : public ::testing::Test {
     sim_ = nullptr;
   }
   void SetUp() override {
+    if (const char* level = std::getenv("VSRAY_TEST_LOG")) SetLogLevel(level);  // NOLINT
     ASSERT_NE(sim_, nullptr);
     auto session = Session::Connect(sim_->Connect());
     ASSERT_TRUE(session.ok()) << session.status();
@@ -135,8 +137,10 @@ TEST_F(VimTest, SystemCasDoNotTrustTheSimulator) {
 TEST_F(VimTest, ThumbprintPinAcceptsTheRightCertificateOnly) {
   auto options = sim_->Connect();
   options.tls.ca_file.clear();
-  options.tls.thumbprint = CertificateThumbprint(sim_->ca_file());
+  const std::string cert = sim_->ready()["cert_dir"].get<std::string>() + "/cert.pem";
+  options.tls.thumbprint = CertificateThumbprint(cert);
   ASSERT_FALSE(options.tls.thumbprint.empty());
+  EXPECT_EQ(options.tls.thumbprint, sim_->ready()["thumbprint"].get<std::string>());
   auto good = Session::Connect(options);
   EXPECT_TRUE(good.ok()) << good.status();
 
@@ -145,8 +149,7 @@ TEST_F(VimTest, ThumbprintPinAcceptsTheRightCertificateOnly) {
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().fault(), "TlsVerification");
   EXPECT_NE(bad.status().message().find("does not match tls.thumbprint"), std::string::npos);
-  EXPECT_NE(bad.status().message().find(CertificateThumbprint(sim_->ca_file())),
-            std::string::npos);
+  EXPECT_NE(bad.status().message().find(CertificateThumbprint(cert)), std::string::npos);
 }
 
 TEST_F(VimTest, InsecureConnectsWithoutVerification) {
@@ -297,14 +300,19 @@ TEST_F(VimTest, PowerOnOfARunningVmIsInvalidPowerStateAndDestroyedVmIsGone) {
 }
 
 TEST_F(VimTest, InstantCloneOfAPoweredOffVmFails) {
-  auto vms = vim_->FindByName("VirtualMachine", "DC0_H0_VM0");
-  ASSERT_TRUE(vms.ok() && !vms->empty());
-  auto off = vim_->PowerOffVmTask(vms->front());
+  auto all = vim_->ListByType("VirtualMachine", {"name"});
+  ASSERT_TRUE(all.ok()) << all.status();
+  std::vector<MoRef> vms;
+  for (const auto& vm : *all) {
+    if (vm.Get("name")->text.starts_with("DC0_")) vms.push_back(vm.obj);
+  }
+  ASSERT_FALSE(vms.empty());
+  auto off = vim_->PowerOffVmTask(vms.front());
   ASSERT_TRUE(off.ok());
   (void)waiter_->Wait(*off, std::chrono::seconds(60));
   InstantCloneSpec spec;
   spec.name = "ic-from-off";
-  auto task = vim_->InstantCloneTask(vms->front(), spec);
+  auto task = vim_->InstantCloneTask(vms.front(), spec);
   Status status = task.ok() ? waiter_->Wait(*task, std::chrono::seconds(60)).status()
                             : task.status();
   EXPECT_FALSE(status.ok());

@@ -1,0 +1,85 @@
+// The provider's view of one VM: what the live cache keeps and what the autoscaler asks for.
+#ifndef VSRAY_PROVIDER_NODE_H_
+#define VSRAY_PROVIDER_NODE_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "vsphere/vim.h"
+
+namespace vsray::provider {
+
+using TagMap = std::map<std::string, std::string>;
+
+// Ray's tag keys that vsray itself reads or writes.
+inline constexpr std::string_view kTagClusterName = "ray-cluster-name";
+inline constexpr std::string_view kTagNodeKind = "ray-node-kind";
+inline constexpr std::string_view kTagNodeName = "ray-node-name";
+inline constexpr std::string_view kTagUserNodeType = "ray-user-node-type";
+inline constexpr std::string_view kTagNodeStatus = "vsray-node-status";
+inline constexpr std::string_view kStatusCreating = "creating";
+inline constexpr std::string_view kStatusCreated = "created";
+
+// guestinfo keys set in the instant clone's config: identity from birth.
+inline constexpr std::string_view kGuestinfoCluster = "guestinfo.vsray.cluster";
+inline constexpr std::string_view kGuestinfoNodeType = "guestinfo.vsray.node-type";
+inline constexpr std::string_view kGuestinfoCreatedAt = "guestinfo.vsray.created-at";
+
+// The VM properties the cache follows.
+const std::vector<std::string>& WatchedProperties();
+
+struct NicInfo {
+  std::string network;
+  std::string mac;
+  bool connected = false;
+  std::vector<std::string> addresses;  // as reported, in order
+};
+
+struct Node {
+  std::string id;  // managed object id, e.g. "vm-123"
+  std::string name;
+  std::string power_state;  // poweredOn | poweredOff | suspended
+  std::string host;         // HostSystem id
+  bool frozen = false;      // runtime.instantCloneFrozen
+  std::map<int, std::string> custom;  // customValue: field key -> value
+  std::map<std::string, std::string, std::less<>> identity;  // guestinfo.vsray.* extraConfig
+  std::vector<NicInfo> nics;
+
+  std::string_view Identity(std::string_view key) const;
+  // Seconds since the epoch, from guestinfo.vsray.created-at; 0 if unknown.
+  std::int64_t created_at() const;
+};
+
+// Applies one property (as named in WatchedProperties) to `node`.
+void ApplyProperty(Node& node, std::string_view name, const vsphere::Any& value);
+Node NodeFromContent(const vsphere::ObjectContent& content);
+
+// An IPv4 network, for addresses to ignore.
+struct Cidr {
+  std::uint32_t network = 0;
+  std::uint32_t mask = 0;
+  bool Contains(std::uint32_t address) const { return (address & mask) == network; }
+};
+StatusOr<Cidr> ParseCidr(std::string_view text);
+std::optional<std::uint32_t> ParseIpv4(std::string_view text);
+
+struct AddressPolicy {
+  std::vector<Cidr> ignore;
+  // Port group of the internal network; empty: internal and external are the same address.
+  std::string internal_network;
+};
+
+// First usable IPv4 (not link-local, not loopback-unspecified, not ignored) over all NICs, in
+// NIC order; with `internal_network` set, internal picks NICs on that network and external the
+// others (falling back to any).
+std::optional<std::string> InternalIp(const Node& node, const AddressPolicy& policy);
+std::optional<std::string> ExternalIp(const Node& node, const AddressPolicy& policy);
+
+}  // namespace vsray::provider
+
+#endif  // VSRAY_PROVIDER_NODE_H_

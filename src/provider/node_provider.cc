@@ -1,0 +1,688 @@
+#include "provider/node_provider.h"
+
+#include <algorithm>
+#include <future>
+#include <limits>
+#include <random>
+
+#include "common/log.h"
+
+namespace vsray::provider {
+namespace {
+
+using vsphere::Any;
+using vsphere::MoRef;
+
+const std::vector<std::string> kFrozenVmProperties = {
+    "name",   "runtime.powerState", "runtime.instantCloneFrozen", "runtime.host",
+    "parent", "resourcePool",       "datastore",                  "config.hardware.device"};
+
+std::string Hex8() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(8, '0');
+  for (auto& c : out) c = kHex[rng() & 0xFU];
+  return out;
+}
+
+std::int64_t WallSeconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool IsUnknownOutcome(const Status& status) {
+  return status.code() == StatusCode::kUnavailable ||
+         status.code() == StatusCode::kDeadlineExceeded;
+}
+
+std::string TextOf(const vsphere::ObjectContent& content, std::string_view path) {
+  const Any* value = content.Get(path);
+  return value == nullptr ? std::string() : value->text;
+}
+
+MoRef RefOf(const vsphere::ObjectContent& content, std::string_view path) {
+  const Any* value = content.Get(path);
+  return value == nullptr ? MoRef{} : value->AsMoRef();
+}
+
+}  // namespace
+
+NodeProvider::NodeProvider(ProviderOptions options, std::string cluster_name)
+    : options_(std::move(options)), cluster_name_(std::move(cluster_name)) {
+  if (options_.folder.empty()) options_.folder = "ray-" + cluster_name_;
+  if (!options_.now_seconds) options_.now_seconds = WallSeconds;
+  options_.max_concurrency = std::max(1, options_.max_concurrency);
+}
+
+NodeProvider::~NodeProvider() {
+  watcher_.reset();  // stop reading before the pool and waiter go away
+  pool_.reset();
+  waiter_.reset();
+}
+
+StatusOr<std::unique_ptr<NodeProvider>> NodeProvider::Create(ProviderOptions options,
+                                                             std::string cluster_name) {
+  if (cluster_name.empty()) return InvalidArgumentError("cluster name is empty");
+  std::unique_ptr<NodeProvider> provider(
+      new NodeProvider(std::move(options), std::move(cluster_name)));
+  VSRAY_RETURN_IF_ERROR(provider->Init());
+  return provider;
+}
+
+Status NodeProvider::Init() {
+  VSRAY_ASSIGN_OR_RETURN(session_, vsphere::Session::Shared(options_.connect));
+  vim_ = std::make_unique<vsphere::Vim>(*session_, session_->content());
+  waiter_ = std::make_unique<vsphere::TaskWaiter>(session_);
+  pool_ = std::make_unique<ThreadPool>(static_cast<std::size_t>(options_.max_concurrency));
+  VSRAY_RETURN_IF_ERROR(FindDatacenter());
+  VSRAY_RETURN_IF_ERROR(FindFrozenVms());
+  VSRAY_RETURN_IF_ERROR(EnsureFolder());
+  VSRAY_RETURN_IF_ERROR(LoadFieldKeys());
+  VSRAY_RETURN_IF_ERROR(Refresh());
+  VSRAY_RETURN_IF_ERROR(RecoverCrashedNodes());
+  if (options_.watch) {
+    watcher_ = std::make_unique<FolderWatcher>(session_, folder_, cache_);
+    watcher_->Start();
+  }
+  return OkStatus();
+}
+
+Status NodeProvider::FindDatacenter() {
+  if (options_.datacenter.empty()) {
+    VSRAY_ASSIGN_OR_RETURN(auto dcs, vim_->ListByType("Datacenter", {"name", "vmFolder"}));
+    if (dcs.size() != 1) {
+      std::string names;
+      for (const auto& dc : dcs) names += (names.empty() ? "" : ", ") + TextOf(dc, "name");
+      return InvalidArgumentError("vCenter has " + std::to_string(dcs.size()) +
+                                  " datacenters (" + names +
+                                  "): set vsphere_config.datacenter to one of them");
+    }
+    datacenter_ = dcs.front().obj;
+    vm_root_folder_ = RefOf(dcs.front(), "vmFolder");
+    return OkStatus();
+  }
+  VSRAY_ASSIGN_OR_RETURN(auto found, vim_->FindByInventoryPath(options_.datacenter));
+  if (!found || found->type != "Datacenter") {
+    Status status = NotFoundError("datacenter '" + options_.datacenter + "' not found");
+    status.set_fault("NotFound");
+    return status;
+  }
+  datacenter_ = *found;
+  VSRAY_ASSIGN_OR_RETURN(auto content, vim_->RetrieveOne(datacenter_, {"vmFolder"}));
+  vm_root_folder_ = RefOf(content, "vmFolder");
+  return OkStatus();
+}
+
+StatusOr<MoRef> NodeProvider::FindPlacement(const std::string& type, const std::string& name) {
+  const std::string key = type + "/" + name;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = placement_.find(key); it != placement_.end()) return it->second;
+  }
+  std::vector<MoRef> found;
+  if (name.find('/') != std::string::npos) {
+    VSRAY_ASSIGN_OR_RETURN(auto by_path, vim_->FindByInventoryPath(name));
+    if (by_path && by_path->type == type) found.push_back(*by_path);
+  } else {
+    VSRAY_ASSIGN_OR_RETURN(found, vim_->FindByName(type, name, datacenter_));
+  }
+  if (found.empty()) {
+    return NotFoundError(type + " '" + name + "' not found in the datacenter");
+  }
+  if (found.size() > 1) {
+    return FailedPreconditionError(std::to_string(found.size()) + " objects of type " + type +
+                                   " are named '" + name + "': give its inventory path instead");
+  }
+  std::lock_guard lock(mu_);
+  placement_[key] = found.front();
+  return found.front();
+}
+
+Status NodeProvider::FindFrozenVms() {
+  std::vector<vsphere::ObjectContent> candidates;
+  if (!options_.frozen_vm_name.empty()) {
+    VSRAY_ASSIGN_OR_RETURN(auto vm, FindPlacement("VirtualMachine", options_.frozen_vm_name));
+    VSRAY_ASSIGN_OR_RETURN(auto content, vim_->RetrieveOne(vm, kFrozenVmProperties));
+    candidates.push_back(std::move(content));
+  } else if (!options_.frozen_vm_resource_pool.empty()) {
+    VSRAY_ASSIGN_OR_RETURN(auto pool,
+                           FindPlacement("ResourcePool", options_.frozen_vm_resource_pool));
+    VSRAY_ASSIGN_OR_RETURN(candidates,
+                           vim_->ListByType("VirtualMachine", kFrozenVmProperties, pool));
+  } else {
+    return InvalidArgumentError("no frozen VM: set frozen_vm.name or frozen_vm.resource_pool");
+  }
+  for (const auto& content : candidates) {
+    FrozenVm frozen;
+    frozen.vm = content.obj;
+    frozen.name = TextOf(content, "name");
+    frozen.host = RefOf(content, "runtime.host");
+    frozen.folder = RefOf(content, "parent");
+    frozen.pool = RefOf(content, "resourcePool");
+    if (const Any* datastores = content.Get("datastore"); datastores && !datastores->fields.empty()) {
+      frozen.datastore = datastores->fields.front().value.AsMoRef();
+    }
+    if (const Any* devices = content.Get("config.hardware.device")) {
+      for (const auto& field : devices->fields) {
+        if (vsphere::IsVirtualNic(field.value)) frozen.nics.push_back(field.value);
+      }
+    }
+    const std::string power = TextOf(content, "runtime.powerState");
+    const bool is_frozen = TextOf(content, "runtime.instantCloneFrozen") == "true";
+    if (options_.frozen_vm_name.empty()) {
+      // Pool mode: use what is frozen there, never power on unrelated VMs.
+      if (!is_frozen || power != "poweredOn") {
+        Log()->warn("resource pool '{}': VM '{}' is not a frozen VM; skipped",
+                    options_.frozen_vm_resource_pool, frozen.name);
+        continue;
+      }
+    } else {
+      VSRAY_RETURN_IF_ERROR(EnsureFrozen(frozen, power, is_frozen));
+    }
+    frozen_vms_.push_back(std::move(frozen));
+  }
+  if (frozen_vms_.empty()) {
+    return FailedPreconditionError("resource pool '" + options_.frozen_vm_resource_pool +
+                                   "' holds no frozen VM (powered on, instantCloneFrozen)");
+  }
+  return OkStatus();
+}
+
+Status NodeProvider::EnsureFrozen(FrozenVm& frozen, const std::string& power_state,
+                                  bool is_frozen) {
+  if (power_state == "poweredOn" && is_frozen) return OkStatus();
+  if (power_state == "poweredOn") {
+    return FailedPreconditionError(
+        "frozen VM '" + frozen.name +
+        "' is powered on but not frozen: run `vmware-rpctool \"instantclone.freeze\"` in its "
+        "guest (the frozen-VM image does it at boot), or power it off so that vsray powers it "
+        "on and waits for it to freeze");
+  }
+  Log()->info("powering on frozen VM '{}' and waiting for it to freeze", frozen.name);
+  VSRAY_ASSIGN_OR_RETURN(auto task, vim_->PowerOnVmTask(frozen.vm));
+  auto powered = waiter_->Wait(task, options_.frozen_vm_ready_timeout);
+  if (!powered.ok() && powered.status().fault() != "InvalidPowerState") return powered.status();
+  // Wait for runtime.instantCloneFrozen through a property collector, not a polling loop.
+  VSRAY_ASSIGN_OR_RETURN(auto collector, vim_->CreatePropertyCollector());
+  vsphere::FilterSpec spec;
+  spec.props.push_back({"VirtualMachine", {"runtime.instantCloneFrozen", "runtime.host"}});
+  spec.objects.push_back({frozen.vm, false, {}});
+  Status result = OkStatus();
+  if (auto filter = vim_->CreateFilter(collector, spec, false); !filter.ok()) {
+    result = filter.status();
+  } else {
+    const auto deadline = std::chrono::steady_clock::now() + options_.frozen_vm_ready_timeout;
+    std::string version;
+    bool done = false;
+    while (!done) {
+      const auto left = std::chrono::duration_cast<std::chrono::seconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        result = FailedPreconditionError(
+            "frozen VM '" + frozen.name + "' did not freeze within " +
+            std::to_string(options_.frozen_vm_ready_timeout.count()) +
+            " s of power-on: does its guest run `vmware-rpctool \"instantclone.freeze\"`?");
+        break;
+      }
+      auto updates = vim_->WaitForUpdatesEx(collector, version,
+                                            static_cast<int>(std::min<std::int64_t>(left.count(), 10)));
+      if (!updates.ok()) {
+        result = updates.status();
+        break;
+      }
+      if (!updates->has_value()) continue;
+      version = (*updates)->version;
+      for (const auto& object : (*updates)->objects) {
+        for (const auto& change : object.changes) {
+          if (change.name == "runtime.instantCloneFrozen") done |= change.val.text == "true";
+          if (change.name == "runtime.host") frozen.host = change.val.AsMoRef();
+        }
+      }
+    }
+  }
+  (void)vim_->DestroyPropertyCollector(collector);
+  return result;
+}
+
+Status NodeProvider::EnsureFolder() {
+  const MoRef parent = frozen_vms_.front().folder.empty() ? vm_root_folder_
+                                                          : frozen_vms_.front().folder;
+  VSRAY_ASSIGN_OR_RETURN(auto existing, vim_->FindChild(parent, options_.folder));
+  if (existing) {
+    folder_ = *existing;
+    return OkStatus();
+  }
+  auto created = vim_->CreateFolder(parent, options_.folder);
+  if (created.ok()) {
+    folder_ = *created;
+    return OkStatus();
+  }
+  if (created.status().code() != StatusCode::kAlreadyExists) {
+    return created.status().WithContext("creating VM folder '" + options_.folder + "'");
+  }
+  // Another provider created it meanwhile.
+  VSRAY_ASSIGN_OR_RETURN(existing, vim_->FindChild(parent, options_.folder));
+  if (!existing) return InternalError("VM folder '" + options_.folder + "' vanished");
+  folder_ = *existing;
+  return OkStatus();
+}
+
+Status NodeProvider::LoadFieldKeys() {
+  VSRAY_ASSIGN_OR_RETURN(auto defs, vim_->CustomFieldDefs("VirtualMachine"));
+  std::lock_guard lock(mu_);
+  for (const auto& [name, key] : defs) field_keys_[name] = key;
+  return OkStatus();
+}
+
+StatusOr<int> NodeProvider::FieldKey(const std::string& name) {
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = field_keys_.find(name); it != field_keys_.end()) return it->second;
+  }
+  auto key = vim_->AddCustomFieldDef(name, "VirtualMachine");
+  if (key.ok()) {
+    std::lock_guard lock(mu_);
+    field_keys_[name] = *key;
+    return *key;
+  }
+  if (key.status().code() != StatusCode::kAlreadyExists) {
+    return key.status().WithContext("defining custom attribute '" + name + "'");
+  }
+  VSRAY_RETURN_IF_ERROR(LoadFieldKeys());
+  std::lock_guard lock(mu_);
+  if (auto it = field_keys_.find(name); it != field_keys_.end()) return it->second;
+  return InternalError("custom attribute '" + name + "' exists but cannot be read");
+}
+
+Status NodeProvider::Refresh() {
+  std::lock_guard lock(refresh_mu_);
+  VSRAY_ASSIGN_OR_RETURN(auto nodes, ListFolder(*vim_, folder_));
+  cache_.Reset(std::move(nodes));
+  return OkStatus();
+}
+
+Status NodeProvider::RecoverCrashedNodes() {
+  int status_key = -1;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = field_keys_.find(std::string(kTagNodeStatus)); it != field_keys_.end()) {
+      status_key = it->second;
+    }
+  }
+  const std::int64_t now = options_.now_seconds();
+  std::vector<std::string> stale;
+  cache_.ForEach([&](const Node& node) {
+    if (!IsOurs(node) || node.created_at() == 0) return;
+    const auto status = node.custom.find(status_key);
+    if (status != node.custom.end() && status->second == kStatusCreated) return;
+    if (now - node.created_at() > options_.creating_timeout.count()) stale.push_back(node.id);
+  });
+  for (const auto& id : stale) {
+    Log()->warn("removing node {}: left 'creating' by an earlier run for longer than {} s", id,
+                options_.creating_timeout.count());
+    VSRAY_RETURN_IF_ERROR(TerminateNode(id));
+    recovered_.push_back(id);
+  }
+  return OkStatus();
+}
+
+bool NodeProvider::IsOurs(const Node& node) const {
+  return node.Identity(kGuestinfoCluster) == cluster_name_;
+}
+
+bool NodeProvider::IsFrozenParent(const std::string& id) const {
+  return std::any_of(frozen_vms_.begin(), frozen_vms_.end(),
+                     [&](const FrozenVm& f) { return f.vm.value == id; });
+}
+
+StatusOr<std::vector<std::string>> NodeProvider::NonTerminatedNodes(const TagMap& filters) {
+  if (!watcher_) VSRAY_RETURN_IF_ERROR(Refresh());
+  std::vector<std::pair<int, std::string>> wanted;
+  int status_key = -1;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, value] : filters) {
+      auto it = field_keys_.find(name);
+      if (it == field_keys_.end()) return std::vector<std::string>();  // nobody has that tag
+      wanted.emplace_back(it->second, value);
+    }
+    if (auto it = field_keys_.find(std::string(kTagNodeStatus)); it != field_keys_.end()) {
+      status_key = it->second;
+    }
+  }
+  std::vector<std::string> ids;
+  cache_.ForEach([&](const Node& node) {
+    if (!IsOurs(node) || node.frozen || IsFrozenParent(node.id)) return;
+    if (node.power_state != "poweredOn") {
+      const auto status = node.custom.find(status_key);
+      if (node.power_state != "poweredOff" || status == node.custom.end() ||
+          status->second != kStatusCreating) {
+        return;
+      }
+    }
+    for (const auto& [key, value] : wanted) {
+      const auto it = node.custom.find(key);
+      if (it == node.custom.end() || it->second != value) return;
+    }
+    ids.push_back(node.id);
+  });
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+bool NodeProvider::IsRunning(const std::string& id) const {
+  const auto node = cache_.Get(id);
+  return node && IsOurs(*node) && node->power_state == "poweredOn";
+}
+
+bool NodeProvider::IsTerminated(const std::string& id) const {
+  const auto node = cache_.Get(id);
+  if (!node || !IsOurs(*node)) return true;
+  if (node->power_state == "poweredOn") return false;
+  int status_key = -1;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = field_keys_.find(std::string(kTagNodeStatus)); it != field_keys_.end()) {
+      status_key = it->second;
+    }
+  }
+  const auto status = node->custom.find(status_key);
+  return status == node->custom.end() || status->second != kStatusCreating;
+}
+
+TagMap NodeProvider::NodeTags(const std::string& id) const {
+  TagMap tags;
+  const auto node = cache_.Get(id);
+  if (!node) return tags;
+  std::lock_guard lock(mu_);
+  for (const auto& [name, key] : field_keys_) {
+    if (auto it = node->custom.find(key); it != node->custom.end()) tags[name] = it->second;
+  }
+  return tags;
+}
+
+std::optional<std::string> NodeProvider::ExternalIp(const std::string& id) const {
+  const auto node = cache_.Get(id);
+  if (!node) return std::nullopt;
+  return provider::ExternalIp(*node, options_.addresses);
+}
+
+std::optional<std::string> NodeProvider::InternalIp(const std::string& id) const {
+  const auto node = cache_.Get(id);
+  if (!node) return std::nullopt;
+  return provider::InternalIp(*node, options_.addresses);
+}
+
+std::optional<std::string> NodeProvider::GetNodeId(const std::string& ip,
+                                                   bool use_internal_ip) const {
+  std::optional<std::string> found;
+  cache_.ForEach([&](const Node& node) {
+    if (found || !IsOurs(node)) return;
+    const auto address = use_internal_ip ? provider::InternalIp(node, options_.addresses)
+                                         : provider::ExternalIp(node, options_.addresses);
+    if (address && *address == ip) found = node.id;
+  });
+  return found;
+}
+
+std::string NodeProvider::NewNodeName(const TagMap& tags) {
+  if (auto it = tags.find(std::string(kTagNodeName)); it != tags.end() && !it->second.empty()) {
+    return it->second + "-" + Hex8();
+  }
+  std::string kind = "node";
+  if (auto it = tags.find(std::string(kTagNodeKind)); it != tags.end() && !it->second.empty()) {
+    kind = it->second;
+  }
+  return "ray-" + cluster_name_ + "-" + kind + "-" + Hex8();
+}
+
+const FrozenVm& NodeProvider::PickParent() {
+  std::map<std::string, int> load;
+  cache_.ForEach([&](const Node& node) {
+    if (IsOurs(node) && !node.host.empty()) ++load[node.host];
+  });
+  std::lock_guard lock(mu_);
+  const std::size_t n = frozen_vms_.size();
+  std::size_t best = 0;
+  int best_load = std::numeric_limits<int>::max();
+  for (std::size_t step = 0; step < n; ++step) {
+    const std::size_t i = (round_robin_ + step) % n;
+    const std::string& host = frozen_vms_[i].host.value;
+    const int l = load[host] + inflight_per_host_[host];
+    if (l < best_load) {
+      best_load = l;
+      best = i;
+    }
+  }
+  round_robin_ = best + 1;
+  ++inflight_per_host_[frozen_vms_[best].host.value];
+  return frozen_vms_[best];
+}
+
+void NodeProvider::ReleaseParent(const FrozenVm& parent) {
+  std::lock_guard lock(mu_);
+  --inflight_per_host_[parent.host.value];
+}
+
+Status NodeProvider::DestroyVm(const MoRef& vm) {
+  auto off = vim_->PowerOffVmTask(vm);
+  Status off_status = off.ok() ? waiter_->Wait(*off, options_.clone_timeout).status()
+                               : off.status();
+  if (off_status.code() == StatusCode::kNotFound) return OkStatus();
+  if (!off_status.ok() && off_status.fault() != "InvalidPowerState") return off_status;
+  auto destroy = vim_->DestroyTask(vm);
+  Status destroy_status = destroy.ok()
+                              ? waiter_->Wait(*destroy, options_.clone_timeout).status()
+                              : destroy.status();
+  if (destroy_status.code() == StatusCode::kNotFound) return OkStatus();
+  return destroy_status;
+}
+
+Status NodeProvider::WriteTags(const std::string& id, const TagMap& tags) {
+  const MoRef vm{"VirtualMachine", id};
+  std::map<int, std::string> written;
+  for (const auto& [name, value] : tags) {
+    VSRAY_ASSIGN_OR_RETURN(int key, FieldKey(name));
+    VSRAY_RETURN_IF_ERROR(vim_->SetField(vm, key, value));
+    written[key] = value;
+    // Visible at once, tag by tag, so a reader never sees a stale value after we return.
+    cache_.SetPending(id, {{key, value}});
+  }
+  return OkStatus();
+}
+
+StatusOr<CreatedNode> NodeProvider::CreateOne(const NodeSpec& spec, const TagMap& tags,
+                                              const MoRef& pool, const MoRef& datastore) {
+  const FrozenVm& parent = PickParent();
+  struct Release {
+    NodeProvider* self;
+    const FrozenVm& parent;
+    ~Release() { self->ReleaseParent(parent); }
+  } release{this, parent};
+
+  const std::string name = NewNodeName(tags);
+  const std::string node_type = tags.contains(std::string(kTagUserNodeType))
+                                    ? tags.at(std::string(kTagUserNodeType))
+                                    : std::string();
+  vsphere::InstantCloneSpec clone;
+  clone.name = name;
+  clone.location.folder = folder_;
+  clone.location.pool = pool;
+  clone.location.datastore = datastore;
+  clone.config = {{std::string(kGuestinfoCluster), cluster_name_},
+                  {std::string(kGuestinfoNodeType), node_type},
+                  {std::string(kGuestinfoCreatedAt), std::to_string(options_.now_seconds())}};
+  clone.config.insert(clone.config.end(), spec.extra_config.begin(), spec.extra_config.end());
+
+  MoRef vm;
+  auto task = vim_->InstantCloneTask(parent.vm, clone);
+  Status clone_status;
+  if (task.ok()) {
+    auto result = waiter_->Wait(*task, options_.clone_timeout);
+    if (result.ok()) {
+      vm = result->AsMoRef();
+    } else {
+      clone_status = result.status();
+    }
+  } else {
+    clone_status = task.status();
+  }
+  if (vm.empty() && IsUnknownOutcome(clone_status)) {
+    // The clone may exist even though we didn't hear back: look before reporting a failure.
+    auto found = vim_->FindChild(folder_, name);
+    if (found.ok() && found->has_value()) {
+      if (!task.ok()) {
+        vm = **found;
+      } else {
+        (void)DestroyVm(**found);  // its task is still running past our deadline: give up on it
+      }
+    }
+  }
+  if (vm.empty()) {
+    return clone_status.WithContext("instant clone of '" + parent.name + "' as '" + name + "'");
+  }
+
+  auto finish = [&]() -> Status {
+    VSRAY_RETURN_IF_ERROR(
+        WriteTags(vm.value, {{std::string(kTagNodeStatus), std::string(kStatusCreating)}}));
+    vsphere::ConfigSpec config;
+    config.num_cpus = spec.cpus;
+    config.memory_mb = spec.memory_mb;
+    for (const auto& nic : parent.nics) {
+      Any connected = nic;
+      vsphere::SetNicConnected(connected, true);
+      config.edit_devices.push_back(std::move(connected));
+    }
+    if (config.num_cpus || config.memory_mb || !config.edit_devices.empty()) {
+      VSRAY_ASSIGN_OR_RETURN(auto reconfig, vim_->ReconfigVmTask(vm, config));
+      VSRAY_RETURN_IF_ERROR(waiter_->Wait(reconfig, options_.clone_timeout).status());
+    }
+    TagMap all = tags;
+    all[std::string(kTagClusterName)] = cluster_name_;
+    all.erase(std::string(kTagNodeStatus));
+    VSRAY_RETURN_IF_ERROR(WriteTags(vm.value, all));
+    return WriteTags(vm.value, {{std::string(kTagNodeStatus), std::string(kStatusCreated)}});
+  };
+  if (Status status = finish(); !status.ok()) {
+    Log()->warn("node '{}' ({}) failed while being set up, destroying it: {}", name, vm.value,
+                status.message());
+    if (Status cleanup = DestroyVm(vm); !cleanup.ok()) {
+      Log()->error("could not destroy half-created node {}: {}", vm.value, cleanup.message());
+    }
+    cache_.Remove(vm.value);
+    return status.WithContext("setting up node '" + name + "' (" + vm.value + ")");
+  }
+
+  Node node;
+  node.id = vm.value;
+  node.name = name;
+  node.power_state = "poweredOn";
+  node.host = parent.host.value;
+  node.identity[std::string(kGuestinfoCluster)] = cluster_name_;
+  node.identity[std::string(kGuestinfoNodeType)] = node_type;
+  if (auto existing = cache_.Get(vm.value)) {
+    // The watcher may already know more (guest IPs, fresher values).
+    node.nics = existing->nics;
+    node.custom = existing->custom;
+    node.identity.insert(existing->identity.begin(), existing->identity.end());
+  }
+  cache_.Put(std::move(node));
+  return CreatedNode{vm.value, name, parent.host.value};
+}
+
+StatusOr<CreateResult> NodeProvider::CreateNode(const NodeSpec& spec, const TagMap& tags,
+                                                int count) {
+  if (count <= 0) return InvalidArgumentError("count must be at least 1");
+  MoRef pool;
+  MoRef datastore;
+  if (!spec.resource_pool.empty()) {
+    VSRAY_ASSIGN_OR_RETURN(pool, FindPlacement("ResourcePool", spec.resource_pool));
+  }
+  if (!spec.datastore.empty()) {
+    VSRAY_ASSIGN_OR_RETURN(datastore, FindPlacement("Datastore", spec.datastore));
+  }
+  // Define every custom attribute once, before the parallel work.
+  for (const auto& [name, value] : tags) VSRAY_RETURN_IF_ERROR(FieldKey(name).status());
+  for (const auto name : {kTagClusterName, kTagNodeStatus}) {
+    VSRAY_RETURN_IF_ERROR(FieldKey(std::string(name)).status());
+  }
+
+  std::vector<std::future<StatusOr<CreatedNode>>> futures;
+  futures.reserve(static_cast<std::size_t>(count));
+  for (int i = 0; i < count; ++i) {
+    futures.push_back(pool_->Submit([&] { return CreateOne(spec, tags, pool, datastore); }));
+  }
+  CreateResult result;
+  for (auto& future : futures) {
+    auto node = future.get();
+    if (node.ok()) {
+      result.created.push_back(*std::move(node));
+    } else {
+      result.failures.push_back(node.status());
+    }
+  }
+  if (result.created.empty()) {
+    Status first = result.failures.front();
+    return Status(first.code(), "all " + std::to_string(count) + " node(s) failed; first: " +
+                                    first.message())
+        .set_fault(first.fault());
+  }
+  return result;
+}
+
+Status NodeProvider::SetNodeTags(const std::string& id, const TagMap& tags) {
+  const auto node = cache_.Get(id);
+  if (!node || !IsOurs(*node)) return NotFoundError("node " + id + " is not in cluster '" +
+                                                    cluster_name_ + "'");
+  return WriteTags(id, tags);
+}
+
+Status NodeProvider::TerminateNode(const std::string& id) {
+  if (IsFrozenParent(id)) {
+    return PermissionDeniedError("VM " + id + " is a frozen VM of this cluster: never terminated");
+  }
+  auto node = cache_.Get(id);
+  if (!node) {
+    if (cache_.WasRemoved(id)) return OkStatus();
+    auto content = vim_->RetrieveOne({"VirtualMachine", id}, WatchedProperties());
+    if (!content.ok()) {
+      return content.status().code() == StatusCode::kNotFound ? OkStatus() : content.status();
+    }
+    node = NodeFromContent(*content);
+  }
+  if (node->frozen) {
+    return PermissionDeniedError("VM " + id + " ('" + node->name +
+                                 "') is a frozen VM: never terminated");
+  }
+  if (!IsOurs(*node)) {
+    return PermissionDeniedError("VM " + id + " ('" + node->name +
+                                 "') does not belong to cluster '" + cluster_name_ +
+                                 "': left alone");
+  }
+  VSRAY_RETURN_IF_ERROR(
+      DestroyVm({"VirtualMachine", id}).WithContext("terminating " + id + " ('" + node->name + "')"));
+  cache_.Remove(id);
+  return OkStatus();
+}
+
+Status NodeProvider::TerminateNodes(const std::vector<std::string>& ids) {
+  std::vector<std::future<Status>> futures;
+  futures.reserve(ids.size());
+  for (const auto& id : ids) futures.push_back(pool_->Submit([this, id] { return TerminateNode(id); }));
+  Status first;
+  int failed = 0;
+  for (auto& future : futures) {
+    Status status = future.get();
+    if (!status.ok()) {
+      if (first.ok()) first = status;
+      ++failed;
+    }
+  }
+  if (failed == 0) return OkStatus();
+  return Status(first.code(), std::to_string(failed) + " of " + std::to_string(ids.size()) +
+                                  " node(s) not terminated; first: " + first.message())
+      .set_fault(first.fault());
+}
+
+}  // namespace vsray::provider
