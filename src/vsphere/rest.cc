@@ -111,17 +111,26 @@ std::optional<StatusCode> CodeForErrorType(std::string_view type) {
 
 StatusCode CodeForHttpStatus(long status) {  // NOLINT(google-runtime-int)
   switch (status) {
-    case 400: return StatusCode::kInvalidArgument;
-    case 401: return StatusCode::kUnauthenticated;
-    case 403: return StatusCode::kPermissionDenied;
-    case 404: return StatusCode::kNotFound;
-    case 409: return StatusCode::kAlreadyExists;
-    case 429: return StatusCode::kResourceExhausted;
-    case 501: return StatusCode::kUnimplemented;
+    case 400:
+      return StatusCode::kInvalidArgument;
+    case 401:
+      return StatusCode::kUnauthenticated;
+    case 403:
+      return StatusCode::kPermissionDenied;
+    case 404:
+      return StatusCode::kNotFound;
+    case 409:
+      return StatusCode::kAlreadyExists;
+    case 429:
+      return StatusCode::kResourceExhausted;
+    case 501:
+      return StatusCode::kUnimplemented;
     case 502:
     case 503:
-    case 504: return StatusCode::kUnavailable;
-    default: return status >= 500 ? StatusCode::kInternal : StatusCode::kUnknown;
+    case 504:
+      return StatusCode::kUnavailable;
+    default:
+      return status >= 500 ? StatusCode::kInternal : StatusCode::kUnknown;
   }
 }
 
@@ -401,10 +410,9 @@ Status RestClient::Login() {
     }
   }
   if (outcome.http_status == 401) {
-    Status status = UnauthenticatedError("vCenter " + address_.HostPort() +
-                                         " refused the vAPI login of user '" +
-                                         options_.credentials.user +
-                                         "': wrong user name or password");
+    Status status = UnauthenticatedError(
+        "vCenter " + address_.HostPort() + " refused the vAPI login of user '" +
+        options_.credentials.user + "': wrong user name or password");
     status.set_fault("InvalidLogin");
     return status;
   }
@@ -478,8 +486,8 @@ RestClient::Outcome RestClient::SendOnce(const RestRequest& request, bool login,
   json reply = json::parse(response->body, nullptr, false);
   if (reply.is_discarded()) {
     return {Redacted(DataLossError(request.what + ": the reply to " + request.method + " " +
-                                   request.path + " is not JSON (HTTP " +
-                                   std::to_string(status) + "): " + Excerpt(response->body, 60))),
+                                   request.path + " is not JSON (HTTP " + std::to_string(status) +
+                                   "): " + Excerpt(response->body, 60))),
             status};
   }
   if (request.path.starts_with("/rest/") && reply.is_object()) {
@@ -496,7 +504,7 @@ RestClient::Outcome RestClient::SendRetrying(const RestRequest& request, bool lo
   std::optional<Outcome> last;
   (void)RetryCall(options_.retry, *options_.clock, backoff_, [&]() {
     last.emplace(SendOnce(request, login, generation));
-    const Status status = last->result.status();
+    Status status = last->result.status();
     if (!status.ok() && IsTransient(status)) {
       Log()->debug("{}: transient failure, may retry: {}", request.what, status.message());
     }
@@ -588,15 +596,19 @@ std::string Quoted(const std::string& name) { return "'" + name + "'"; }
 // Tagging
 
 StatusOr<std::vector<std::string>> RestClient::ListCategories() {
-  RestRequest r{"list tag categories", "GET",
-                std::string(api() ? kApiCategory : kRestCategory), std::nullopt, true, {}};
+  RestRequest r{"list tag categories", "GET", std::string(api() ? kApiCategory : kRestCategory),
+                std::nullopt,          true,  {}};
   VSRAY_ASSIGN_OR_RETURN(json reply, Execute(r));
   return Decode(r, [&]() -> StatusOr<std::vector<std::string>> { return StrList(reply); });
 }
 
 StatusOr<TagCategory> RestClient::GetCategory(const std::string& category_id) {
-  RestRequest r{"get tag category " + category_id, "GET",
-                ResourcePath(kApiCategory, kRestCategory, category_id), std::nullopt, true, {}};
+  RestRequest r{"get tag category " + category_id,
+                "GET",
+                ResourcePath(kApiCategory, kRestCategory, category_id),
+                std::nullopt,
+                true,
+                {}};
   VSRAY_ASSIGN_OR_RETURN(json reply, Execute(r));
   return Decode(r, [&]() -> StatusOr<TagCategory> { return ToCategory(reply); });
 }
@@ -607,9 +619,12 @@ StatusOr<std::string> RestClient::CreateCategory(const TagCategory& category) {
                {"description", category.description},
                {"cardinality", CardinalityName(category.cardinality)},
                {"associable_types", category.associable_types}};
-  RestRequest r{"create tag category " + Quoted(category.name), "POST",
+  RestRequest r{"create tag category " + Quoted(category.name),
+                "POST",
                 std::string(api() ? kApiCategory : kRestCategory),
-                api() ? spec : json{{"create_spec", spec}}, false, {}};
+                api() ? spec : json{{"create_spec", spec}},
+                false,
+                {}};
   VSRAY_ASSIGN_OR_RETURN(json reply, Execute(r));
   return Decode(r, [&]() -> StatusOr<std::string> { return reply.get<std::string>(); });
 }
@@ -625,8 +640,7 @@ StatusOr<TagCategory> RestClient::FindCategoryByName(const std::string& name) {
   return NotFoundError("no tag category named " + Quoted(name) + " on " + address_.HostPort());
 }
 
-StatusOr<std::vector<std::string>> RestClient::ListTagsForCategory(
-    const std::string& category_id) {
+StatusOr<std::vector<std::string>> RestClient::ListTagsForCategory(const std::string& category_id) {
   RestRequest r{"list tags of category " + category_id, "POST", "", std::nullopt, true, {}};
   if (api()) {
     r.path = std::string(kApiTag) + "?action=list-tags-for-category";
@@ -640,7 +654,7 @@ StatusOr<std::vector<std::string>> RestClient::ListTagsForCategory(
 
 StatusOr<Tag> RestClient::GetTag(const std::string& tag_id) {
   RestRequest r{"get tag " + tag_id, "GET", ResourcePath(kApiTag, kRestTag, tag_id),
-                std::nullopt, true, {}};
+                std::nullopt,        true,  {}};
   VSRAY_ASSIGN_OR_RETURN(json reply, Execute(r));
   return Decode(r, [&]() -> StatusOr<Tag> { return ToTag(reply); });
 }
@@ -651,9 +665,12 @@ StatusOr<std::string> RestClient::CreateTag(const Tag& tag) {
   }
   json spec = {
       {"name", tag.name}, {"description", tag.description}, {"category_id", tag.category_id}};
-  RestRequest r{"create tag " + Quoted(tag.name) + " in category " + tag.category_id, "POST",
+  RestRequest r{"create tag " + Quoted(tag.name) + " in category " + tag.category_id,
+                "POST",
                 std::string(api() ? kApiTag : kRestTag),
-                api() ? spec : json{{"create_spec", spec}}, false, {}};
+                api() ? spec : json{{"create_spec", spec}},
+                false,
+                {}};
   VSRAY_ASSIGN_OR_RETURN(json reply, Execute(r));
   return Decode(r, [&]() -> StatusOr<std::string> { return reply.get<std::string>(); });
 }
@@ -671,58 +688,73 @@ StatusOr<Tag> RestClient::FindTagByName(const std::string& category_id, const st
 }
 
 Status RestClient::AttachTag(const std::string& tag_id, const DynamicId& object) {
-  RestRequest r{"attach tag " + tag_id + " to " + object.type + ":" + object.id, "POST",
+  RestRequest r{"attach tag " + tag_id + " to " + object.type + ":" + object.id,
+                "POST",
                 ResourcePath(kApiAssociation, kRestAssociation, tag_id) +
                     (api() ? "?action=attach" : "?~action=attach"),
-                json{{"object_id", FromDynamicId(object)}}, true, {}};
+                json{{"object_id", FromDynamicId(object)}},
+                true,
+                {}};
   return Execute(r).status();
 }
 
 Status RestClient::DetachTag(const std::string& tag_id, const DynamicId& object) {
-  RestRequest r{"detach tag " + tag_id + " from " + object.type + ":" + object.id, "POST",
+  RestRequest r{"detach tag " + tag_id + " from " + object.type + ":" + object.id,
+                "POST",
                 ResourcePath(kApiAssociation, kRestAssociation, tag_id) +
                     (api() ? "?action=detach" : "?~action=detach"),
-                json{{"object_id", FromDynamicId(object)}}, true, {}};
+                json{{"object_id", FromDynamicId(object)}},
+                true,
+                {}};
   return Execute(r).status();
 }
 
 Status RestClient::AttachTagsToObject(const DynamicId& object,
                                       const std::vector<std::string>& tag_ids) {
-  RestRequest r{"attach " + std::to_string(tag_ids.size()) + " tags to " + object.type + ":" +
-                    object.id,
-                "POST",
-                std::string(api() ? kApiAssociation : kRestAssociation) +
-                    (api() ? "?action=" : "?~action=") + "attach-multiple-tags-to-object",
-                json{{"object_id", FromDynamicId(object)}, {"tag_ids", tag_ids}}, true, {}};
+  RestRequest r{
+      "attach " + std::to_string(tag_ids.size()) + " tags to " + object.type + ":" + object.id,
+      "POST",
+      std::string(api() ? kApiAssociation : kRestAssociation) + (api() ? "?action=" : "?~action=") +
+          "attach-multiple-tags-to-object",
+      json{{"object_id", FromDynamicId(object)}, {"tag_ids", tag_ids}},
+      true,
+      {}};
   VSRAY_ASSIGN_OR_RETURN(json reply, Execute(r));
-  return Decode(r, [&]() -> StatusOr<bool> {
-           VSRAY_RETURN_IF_ERROR(Redacted(BatchStatus(reply, r.what)));
-           return true;
-         })
+  return Decode(r,
+                [&]() -> StatusOr<bool> {
+                  VSRAY_RETURN_IF_ERROR(Redacted(BatchStatus(reply, r.what)));
+                  return true;
+                })
       .status();
 }
 
 Status RestClient::DetachTagsFromObject(const DynamicId& object,
                                         const std::vector<std::string>& tag_ids) {
-  RestRequest r{"detach " + std::to_string(tag_ids.size()) + " tags from " + object.type + ":" +
-                    object.id,
-                "POST",
-                std::string(api() ? kApiAssociation : kRestAssociation) +
-                    (api() ? "?action=" : "?~action=") + "detach-multiple-tags-from-object",
-                json{{"object_id", FromDynamicId(object)}, {"tag_ids", tag_ids}}, true, {}};
+  RestRequest r{
+      "detach " + std::to_string(tag_ids.size()) + " tags from " + object.type + ":" + object.id,
+      "POST",
+      std::string(api() ? kApiAssociation : kRestAssociation) + (api() ? "?action=" : "?~action=") +
+          "detach-multiple-tags-from-object",
+      json{{"object_id", FromDynamicId(object)}, {"tag_ids", tag_ids}},
+      true,
+      {}};
   VSRAY_ASSIGN_OR_RETURN(json reply, Execute(r));
-  return Decode(r, [&]() -> StatusOr<bool> {
-           VSRAY_RETURN_IF_ERROR(Redacted(BatchStatus(reply, r.what)));
-           return true;
-         })
+  return Decode(r,
+                [&]() -> StatusOr<bool> {
+                  VSRAY_RETURN_IF_ERROR(Redacted(BatchStatus(reply, r.what)));
+                  return true;
+                })
       .status();
 }
 
 StatusOr<std::vector<std::string>> RestClient::ListAttachedTags(const DynamicId& object) {
-  RestRequest r{"list tags attached to " + object.type + ":" + object.id, "POST",
+  RestRequest r{"list tags attached to " + object.type + ":" + object.id,
+                "POST",
                 std::string(api() ? kApiAssociation : kRestAssociation) +
                     (api() ? "?action=" : "?~action=") + "list-attached-tags",
-                json{{"object_id", FromDynamicId(object)}}, true, {}};
+                json{{"object_id", FromDynamicId(object)}},
+                true,
+                {}};
   VSRAY_ASSIGN_OR_RETURN(json reply, Execute(r));
   return Decode(r, [&]() -> StatusOr<std::vector<std::string>> { return StrList(reply); });
 }
@@ -731,10 +763,13 @@ StatusOr<std::vector<AttachedTags>> RestClient::ListAttachedTagsOnObjects(
     const std::vector<DynamicId>& objects) {
   json ids = json::array();
   for (const auto& object : objects) ids.push_back(FromDynamicId(object));
-  RestRequest r{"list tags attached to " + std::to_string(objects.size()) + " objects", "POST",
+  RestRequest r{"list tags attached to " + std::to_string(objects.size()) + " objects",
+                "POST",
                 std::string(api() ? kApiAssociation : kRestAssociation) +
                     (api() ? "?action=" : "?~action=") + "list-attached-tags-on-objects",
-                json{{"object_ids", std::move(ids)}}, true, {}};
+                json{{"object_ids", std::move(ids)}},
+                true,
+                {}};
   VSRAY_ASSIGN_OR_RETURN(json reply, Execute(r));
   return Decode(r, [&]() -> StatusOr<std::vector<AttachedTags>> {
     std::vector<AttachedTags> out;
@@ -747,10 +782,13 @@ StatusOr<std::vector<AttachedTags>> RestClient::ListAttachedTagsOnObjects(
 
 StatusOr<std::vector<AttachedObjects>> RestClient::ListAttachedObjectsOnTags(
     const std::vector<std::string>& tag_ids) {
-  RestRequest r{"list objects attached to " + std::to_string(tag_ids.size()) + " tags", "POST",
+  RestRequest r{"list objects attached to " + std::to_string(tag_ids.size()) + " tags",
+                "POST",
                 std::string(api() ? kApiAssociation : kRestAssociation) +
                     (api() ? "?action=" : "?~action=") + "list-attached-objects-on-tags",
-                json{{"tag_ids", tag_ids}}, true, {}};
+                json{{"tag_ids", tag_ids}},
+                true,
+                {}};
   VSRAY_ASSIGN_OR_RETURN(json reply, Execute(r));
   return Decode(r, [&]() -> StatusOr<std::vector<AttachedObjects>> {
     std::vector<AttachedObjects> out;
@@ -771,10 +809,13 @@ StatusOr<std::vector<AttachedObjects>> RestClient::ListAttachedObjectsOnTags(
 
 StatusOr<std::vector<std::string>> RestClient::FindLibraries(const std::string& name) {
   json spec = {{"name", name}};
-  RestRequest r{"find content library " + Quoted(name), "POST",
-                std::string(api() ? kApiLibrary : kRestLibrary) +
-                    (api() ? "?action=find" : "?~action=find"),
-                api() ? spec : json{{"spec", spec}}, true, {}};
+  RestRequest r{
+      "find content library " + Quoted(name),
+      "POST",
+      std::string(api() ? kApiLibrary : kRestLibrary) + (api() ? "?action=find" : "?~action=find"),
+      api() ? spec : json{{"spec", spec}},
+      true,
+      {}};
   VSRAY_ASSIGN_OR_RETURN(json reply, Execute(r));
   return Decode(r, [&]() -> StatusOr<std::vector<std::string>> { return StrList(reply); });
 }
@@ -782,8 +823,7 @@ StatusOr<std::vector<std::string>> RestClient::FindLibraries(const std::string& 
 StatusOr<std::string> RestClient::FindLibraryByName(const std::string& name) {
   VSRAY_ASSIGN_OR_RETURN(auto ids, FindLibraries(name));
   if (ids.empty()) {
-    return NotFoundError("no content library named " + Quoted(name) + " on " +
-                         address_.HostPort());
+    return NotFoundError("no content library named " + Quoted(name) + " on " + address_.HostPort());
   }
   if (ids.size() > 1) {
     return FailedPreconditionError(std::to_string(ids.size()) + " content libraries are named " +
@@ -797,13 +837,16 @@ StatusOr<std::string> RestClient::CreateLocalLibrary(const std::string& name,
   if (name.empty() || datastore_id.empty()) {
     return InvalidArgumentError("create content library: name and datastore are required");
   }
-  json spec = {{"name", name},
-               {"type", "LOCAL"},
-               {"storage_backings", json::array({{{"type", "DATASTORE"},
-                                                  {"datastore_id", datastore_id}}})}};
-  RestRequest r{"create content library " + Quoted(name), "POST",
+  json spec = {
+      {"name", name},
+      {"type", "LOCAL"},
+      {"storage_backings", json::array({{{"type", "DATASTORE"}, {"datastore_id", datastore_id}}})}};
+  RestRequest r{"create content library " + Quoted(name),
+                "POST",
                 std::string(api() ? kApiLocalLibrary : kRestLocalLibrary),
-                api() ? spec : json{{"create_spec", spec}}, false, {}};
+                api() ? spec : json{{"create_spec", spec}},
+                false,
+                {}};
   VSRAY_ASSIGN_OR_RETURN(json reply, Execute(r));
   return Decode(r, [&]() -> StatusOr<std::string> { return reply.get<std::string>(); });
 }
@@ -815,9 +858,12 @@ StatusOr<std::string> RestClient::CreateLibraryItem(const std::string& library_i
     return InvalidArgumentError("create content library item: library and name are required");
   }
   json spec = {{"library_id", library_id}, {"name", name}, {"type", type}};
-  RestRequest r{"create item " + Quoted(name) + " in content library " + library_id, "POST",
+  RestRequest r{"create item " + Quoted(name) + " in content library " + library_id,
+                "POST",
                 std::string(api() ? kApiLibraryItem : kRestLibraryItem),
-                api() ? spec : json{{"create_spec", spec}}, false, {}};
+                api() ? spec : json{{"create_spec", spec}},
+                false,
+                {}};
   VSRAY_ASSIGN_OR_RETURN(json reply, Execute(r));
   return Decode(r, [&]() -> StatusOr<std::string> { return reply.get<std::string>(); });
 }
@@ -825,27 +871,33 @@ StatusOr<std::string> RestClient::CreateLibraryItem(const std::string& library_i
 StatusOr<std::string> RestClient::FindLibraryItemByName(const std::string& library_id,
                                                         const std::string& name) {
   json spec = {{"library_id", library_id}, {"name", name}};
-  RestRequest r{"find item " + Quoted(name) + " in content library " + library_id, "POST",
+  RestRequest r{"find item " + Quoted(name) + " in content library " + library_id,
+                "POST",
                 std::string(api() ? kApiLibraryItem : kRestLibraryItem) +
                     (api() ? "?action=find" : "?~action=find"),
-                api() ? spec : json{{"spec", spec}}, true, {}};
+                api() ? spec : json{{"spec", spec}},
+                true,
+                {}};
   VSRAY_ASSIGN_OR_RETURN(json reply, Execute(r));
   VSRAY_ASSIGN_OR_RETURN(
-      auto ids,
-      Decode(r, [&]() -> StatusOr<std::vector<std::string>> { return StrList(reply); }));
+      auto ids, Decode(r, [&]() -> StatusOr<std::vector<std::string>> { return StrList(reply); }));
   if (ids.empty()) {
     return NotFoundError("no item named " + Quoted(name) + " in content library " + library_id);
   }
   if (ids.size() > 1) {
-    return FailedPreconditionError(std::to_string(ids.size()) + " items are named " +
-                                   Quoted(name) + " in content library " + library_id);
+    return FailedPreconditionError(std::to_string(ids.size()) + " items are named " + Quoted(name) +
+                                   " in content library " + library_id);
   }
   return ids.front();
 }
 
 StatusOr<LibraryItem> RestClient::GetLibraryItem(const std::string& item_id) {
-  RestRequest r{"get content library item " + item_id, "GET",
-                ResourcePath(kApiLibraryItem, kRestLibraryItem, item_id), std::nullopt, true, {}};
+  RestRequest r{"get content library item " + item_id,
+                "GET",
+                ResourcePath(kApiLibraryItem, kRestLibraryItem, item_id),
+                std::nullopt,
+                true,
+                {}};
   VSRAY_ASSIGN_OR_RETURN(json reply, Execute(r));
   return Decode(r, [&]() -> StatusOr<LibraryItem> {
     return LibraryItem{Str(reply, "id"), Str(reply, "library_id"), Str(reply, "name"),
@@ -865,11 +917,13 @@ StatusOr<DynamicId> RestClient::DeployOvf(const std::string& library_item_id,
   json deployment = {{"name", spec.name}, {"accept_all_EULA", spec.accept_all_eula}};
   if (!spec.datastore_id.empty()) deployment["default_datastore_id"] = spec.datastore_id;
   if (!spec.annotation.empty()) deployment["annotation"] = spec.annotation;
-  RestRequest r{"deploy OVF library item " + library_item_id + " as " + Quoted(spec.name), "POST",
+  RestRequest r{"deploy OVF library item " + library_item_id + " as " + Quoted(spec.name),
+                "POST",
                 ResourcePath(kApiOvfItem, kRestOvfItem, library_item_id) +
                     (api() ? "?action=deploy" : "?~action=deploy"),
                 json{{"target", std::move(target)}, {"deployment_spec", std::move(deployment)}},
-                false, spec.timeout};
+                false,
+                spec.timeout};
   VSRAY_ASSIGN_OR_RETURN(json reply, Execute(r));
   return Decode(r, [&]() -> StatusOr<DynamicId> {
     const json& succeeded = Member(reply, "succeeded");

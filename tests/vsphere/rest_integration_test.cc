@@ -148,9 +148,8 @@ void RestIntegrationTest::ExerciseTagging(RestClient& rest) {
 
   // Categories.
   const std::string category_name = Unique("ray");
-  auto category_id =
-      rest.CreateCategory({"", category_name, "Ray nodes", TagCardinality::kMultiple,
-                           {"VirtualMachine"}});
+  auto category_id = rest.CreateCategory(
+      {"", category_name, "Ray nodes", TagCardinality::kMultiple, {"VirtualMachine"}});
   ASSERT_TRUE(category_id.ok()) << category_id.status();
   auto duplicate = rest.CreateCategory({"", category_name, "", TagCardinality::kMultiple, {}});
   EXPECT_EQ(duplicate.status().code(), StatusCode::kAlreadyExists) << duplicate.status();
@@ -223,8 +222,8 @@ void RestIntegrationTest::ExerciseTagging(RestClient& rest) {
   for (const auto& entry : *on_tags) EXPECT_TRUE(entry.objects.empty()) << entry.tag_id;
 
   // A bulk call naming a tag that doesn't exist reports it, and still does the rest.
-  Status partial = rest.AttachTagsToObject(
-      other, {tags[1], "urn:vmomi:InventoryServiceTag:absent:GLOBAL"});
+  Status partial =
+      rest.AttachTagsToObject(other, {tags[1], "urn:vmomi:InventoryServiceTag:absent:GLOBAL"});
   EXPECT_EQ(partial.code(), StatusCode::kNotFound) << partial;
   EXPECT_NE(partial.message().find("absent"), std::string::npos) << partial;
   left = rest.ListAttachedTags(other);
@@ -276,8 +275,8 @@ TEST_F(RestIntegrationTest, TaggingOnApi) {
   ASSERT_NE(rest, nullptr);
   ASSERT_TRUE(sim_->ResetStats().ok());
   ExerciseTagging(*rest);
-  EXPECT_GT(RestCalls("POST /api/cis/tagging/tag-association?action=attach-multiple-tags-to-object"),
-            0);
+  EXPECT_GT(
+      RestCalls("POST /api/cis/tagging/tag-association?action=attach-multiple-tags-to-object"), 0);
   EXPECT_EQ(RestCalls("POST /rest/com/vmware/cis/tagging/category"), 0);
 }
 
@@ -302,7 +301,8 @@ TEST_F(RestIntegrationTest, ExpiredSessionIsRenewedOnce) {
     ASSERT_TRUE(rest->ListCategories().ok());
     ASSERT_TRUE(sim_->ExpireSessions().ok());
     // Not idempotent, yet repeated after the re-login: the 401 call never ran.
-    auto category = rest->CreateCategory({"", Unique("after-expiry"), "", TagCardinality::kSingle, {}});
+    auto category =
+        rest->CreateCategory({"", Unique("after-expiry"), "", TagCardinality::kSingle, {}});
     ASSERT_TRUE(category.ok()) << category.status();
     EXPECT_EQ(rest->login_count(), 2) << "via_rest=" << via_rest;
     auto found = rest->GetCategory(*category);
@@ -330,9 +330,10 @@ TEST_F(RestIntegrationTest, Injected503IsRetriedForListsAndReportedForCreates) {
   EXPECT_EQ(rest->FindCategoryByName(name).status().code(), StatusCode::kNotFound);
 
   // A dropped connection on an idempotent bulk read is survived as well.
-  ASSERT_TRUE(sim_->InjectFault(
-                      "POST /api/cis/tagging/tag-association?action=list-attached-tags-on-objects:1:drop")
-                  .ok());
+  ASSERT_TRUE(
+      sim_->InjectFault(
+              "POST /api/cis/tagging/tag-association?action=list-attached-tags-on-objects:1:drop")
+          .ok());
   auto vms = ObjectsOf("VirtualMachine");
   ASSERT_TRUE(vms.ok()) << vms.status();
   auto attached = rest->ListAttachedTagsOnObjects(*vms);
@@ -360,8 +361,7 @@ void RestIntegrationTest::ExerciseContentLibrary(RestClient& rest) {
   auto found_item = rest.FindLibraryItemByName(*library, "frozen-ovf");
   ASSERT_TRUE(found_item.ok()) << found_item.status();
   EXPECT_EQ(*found_item, *item);
-  EXPECT_EQ(rest.FindLibraryItemByName(*library, "absent").status().code(),
-            StatusCode::kNotFound);
+  EXPECT_EQ(rest.FindLibraryItemByName(*library, "absent").status().code(), StatusCode::kNotFound);
   auto info = rest.GetLibraryItem(*item);
   ASSERT_TRUE(info.ok()) << info.status();
   EXPECT_EQ(info->name, "frozen-ovf");
@@ -387,20 +387,25 @@ void RestIntegrationTest::ExerciseContentLibrary(RestClient& rest) {
 // Uploads kOvf into a library item through an update session (/rest; test plumbing only).
 Status UploadOvf(RestClient& rest, HttpTransport& transport, const std::string& item) {
   const bool api = rest.flavor() == RestFlavor::kApi;
-  RestRequest create{"create update session", "POST",
+  RestRequest create{"create update session",
+                     "POST",
                      api ? "/api/content/library/item/update-session"
                          : "/rest/com/vmware/content/library/item/update-session",
-                     json{{"create_spec", {{"library_item_id", item}}}}, false, {}};
+                     json{{"create_spec", {{"library_item_id", item}}}},
+                     false,
+                     {}};
   if (api) create.body = json{{"library_item_id", item}};
   VSRAY_ASSIGN_OR_RETURN(json session, rest.Execute(create));
   if (!session.is_string()) return DataLossError("no update session id");
   const std::string id = session.get<std::string>();
-  RestRequest add{"add file", "POST",
-                  api ? "/api/content/library/item/updatesession/file/" + id + "?action=add"
-                      : "/rest/com/vmware/content/library/item/updatesession/file/id:" + id +
-                            "?~action=add",
-                  json{{"file_spec", {{"name", "frozen.ovf"}, {"source_type", "PUSH"}}}}, false,
-                  {}};
+  RestRequest add{
+      "add file",
+      "POST",
+      api ? "/api/content/library/item/updatesession/file/" + id + "?action=add"
+          : "/rest/com/vmware/content/library/item/updatesession/file/id:" + id + "?~action=add",
+      json{{"file_spec", {{"name", "frozen.ovf"}, {"source_type", "PUSH"}}}},
+      false,
+      {}};
   VSRAY_ASSIGN_OR_RETURN(json file, rest.Execute(add));
   if (!file.is_object()) return DataLossError("bad file reply: " + file.dump());
   const std::string uri = file.value("/upload_endpoint/uri"_json_pointer, "");
@@ -414,11 +419,14 @@ Status UploadOvf(RestClient& rest, HttpTransport& transport, const std::string& 
   if (uploaded.status / 100 != 2) {
     return InternalError("upload: HTTP " + std::to_string(uploaded.status) + " " + uploaded.body);
   }
-  RestRequest complete{"complete update session", "POST",
-                       api ? "/api/content/library/item/update-session/" + id + "?action=complete"
-                           : "/rest/com/vmware/content/library/item/update-session/id:" + id +
-                                 "?~action=complete",
-                       std::nullopt, false, {}};
+  RestRequest complete{
+      "complete update session",
+      "POST",
+      api ? "/api/content/library/item/update-session/" + id + "?action=complete"
+          : "/rest/com/vmware/content/library/item/update-session/id:" + id + "?~action=complete",
+      std::nullopt,
+      false,
+      {}};
   return rest.Execute(complete).status();
 }
 

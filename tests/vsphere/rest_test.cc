@@ -230,8 +230,7 @@ TEST_F(RestClientTest, FallsBackToRestWhenApiSessionIs404) {
   EXPECT_EQ(HeaderOf(login, "Authorization"), BasicAuthorization({kUser, kPassword}));
   EXPECT_EQ(HeaderOf(login, "vmware-use-header-authn"), "true");
 
-  auto id = client->CreateCategory(
-      {"", "ray", "", TagCardinality::kSingle, {"VirtualMachine"}});
+  auto id = client->CreateCategory({"", "ray", "", TagCardinality::kSingle, {"VirtualMachine"}});
   ASSERT_TRUE(id.ok()) << id.status();
   EXPECT_EQ(*id, "urn:cat-1");
   const HttpRequest create = transport_->last("POST /rest/com/vmware/cis/tagging/category");
@@ -361,13 +360,12 @@ TEST_F(RestClientTest, RestRequestShapesForAssociationsAndLibraries) {
 TEST_F(RestClientTest, BulkAssociationReadsOnApi) {
   auto client = Connect();
   ASSERT_NE(client, nullptr);
-  transport_->On(
-      "POST /api/cis/tagging/tag-association?action=list-attached-objects-on-tags",
-      Reply(200, json::array({{{"tag_id", "urn:a"},
-                               {"object_ids",
-                                {{{"type", "VirtualMachine"}, {"id", "vm-1"}},
-                                 {{"type", "VirtualMachine"}, {"id", "vm-2"}}}}},
-                              {{"tag_id", "urn:b"}, {"object_ids", nullptr}}})));
+  transport_->On("POST /api/cis/tagging/tag-association?action=list-attached-objects-on-tags",
+                 Reply(200, json::array({{{"tag_id", "urn:a"},
+                                          {"object_ids",
+                                           {{{"type", "VirtualMachine"}, {"id", "vm-1"}},
+                                            {{"type", "VirtualMachine"}, {"id", "vm-2"}}}}},
+                                         {{"tag_id", "urn:b"}, {"object_ids", nullptr}}})));
   transport_->On("POST /api/cis/tagging/tag-association?action=list-attached-tags",
                  Reply(200, json::array({"urn:a"})));
   auto objects = client->ListAttachedObjectsOnTags({"urn:a", "urn:b"});
@@ -390,14 +388,15 @@ TEST_F(RestClientTest, BatchFailuresBecomeStatuses) {
   ASSERT_NE(client, nullptr);
   const std::string attach =
       "POST /api/cis/tagging/tag-association?action=attach-multiple-tags-to-object";
+  transport_->On(attach,
+                 Reply(200, json{{"success", false},
+                                 {"error_messages",
+                                  {{{"id", "cis.tagging.objectNotFound.error"},
+                                    {"default_message", "Tagging object urn:x not found"}}}}}));
   transport_->On(attach, Reply(200, json{{"success", false},
-                                          {"error_messages",
-                                           {{{"id", "cis.tagging.objectNotFound.error"},
-                                             {"default_message", "Tagging object urn:x not found"}}}}}));
-  transport_->On(attach, Reply(200, json{{"success", false},
-                                          {"error_messages",
-                                           {{{"id", "cis.tagging.unauthorized"},
-                                             {"default_message", "no privilege"}}}}}));
+                                         {"error_messages",
+                                          {{{"id", "cis.tagging.unauthorized"},
+                                            {"default_message", "no privilege"}}}}}));
   const DynamicId vm{"VirtualMachine", "vm-1"};
   Status status = client->AttachTagsToObject(vm, {"urn:x"});
   EXPECT_EQ(status.code(), StatusCode::kNotFound);
@@ -563,8 +562,7 @@ TEST(RestErrorStatusTest, FallsBackToTheHttpStatus) {
   EXPECT_EQ(status.fault(), "");
   EXPECT_EQ(status.message(), "get tag urn:x: 404 page not found (HTTP 404)");
   EXPECT_EQ(RestErrorStatus(503, "", "x").code(), StatusCode::kUnavailable);
-  EXPECT_EQ(RestErrorStatus(502, "<html>bad gateway</html>", "x").code(),
-            StatusCode::kUnavailable);
+  EXPECT_EQ(RestErrorStatus(502, "<html>bad gateway</html>", "x").code(), StatusCode::kUnavailable);
   EXPECT_EQ(RestErrorStatus(500, "", "x").code(), StatusCode::kInternal);
   EXPECT_EQ(RestErrorStatus(409, "", "x").code(), StatusCode::kAlreadyExists);
   EXPECT_EQ(RestErrorStatus(403, "{}", "x").code(), StatusCode::kPermissionDenied);
@@ -657,10 +655,9 @@ TEST_F(RestClientTest, CreateIsNotRetried) {
 TEST_F(RestClientTest, TransportFailuresNameTheCallAndRetryWhenIdempotent) {
   auto client = Connect();
   ASSERT_NE(client, nullptr);
-  transport_->On("GET /api/cis/tagging/category",
-                 [](const HttpRequest&) -> StatusOr<HttpResponse> {
-                   return UnavailableError("connection reset");
-                 });
+  transport_->On("GET /api/cis/tagging/category", [](const HttpRequest&) -> StatusOr<HttpResponse> {
+    return UnavailableError("connection reset");
+  });
   auto ids = client->ListCategories();
   EXPECT_EQ(ids.status().code(), StatusCode::kUnavailable);
   EXPECT_NE(ids.status().message().find("list tag categories: connection reset"),
@@ -704,22 +701,24 @@ TEST_F(RestClientTest, ContentLibraryOnApi) {
   transport_->On("POST /api/content/library?action=find", Reply(200, json::array({"l1", "l2"})));
   transport_->On("POST /api/content/local-library", Reply(201, json("l3")));
   transport_->On("POST /api/content/library/item", Reply(201, json("i2")));
-  transport_->On("GET /api/content/library/item/i1",
-                 Reply(200, json{{"id", "i1"}, {"library_id", "l1"}, {"name", "frozen"},
-                                 {"type", "ovf"}, {"size", 10}}));
+  transport_->On("GET /api/content/library/item/i1", Reply(200, json{{"id", "i1"},
+                                                                     {"library_id", "l1"},
+                                                                     {"name", "frozen"},
+                                                                     {"type", "ovf"},
+                                                                     {"size", 10}}));
 
   EXPECT_EQ(client->FindLibraryByName("images").status().code(), StatusCode::kNotFound);
   EXPECT_EQ(BodyOf(transport_->last("POST /api/content/library?action=find")),
             (json{{"name", "images"}}));
-  EXPECT_EQ(client->FindLibraryByName("images").status().code(),
-            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(client->FindLibraryByName("images").status().code(), StatusCode::kFailedPrecondition);
 
   auto created = client->CreateLocalLibrary("images", "datastore-1");
   ASSERT_TRUE(created.ok()) << created.status();
-  EXPECT_EQ(BodyOf(transport_->last("POST /api/content/local-library")),
-            (json{{"name", "images"},
-                  {"type", "LOCAL"},
-                  {"storage_backings", {{{"type", "DATASTORE"}, {"datastore_id", "datastore-1"}}}}}));
+  EXPECT_EQ(
+      BodyOf(transport_->last("POST /api/content/local-library")),
+      (json{{"name", "images"},
+            {"type", "LOCAL"},
+            {"storage_backings", {{{"type", "DATASTORE"}, {"datastore_id", "datastore-1"}}}}}));
 
   auto created_item = client->CreateLibraryItem("l3", "frozen", "ovf");
   ASSERT_TRUE(created_item.ok()) << created_item.status();
@@ -738,9 +737,9 @@ TEST_F(RestClientTest, DeployOvfSendsTargetAndSpecAndReturnsTheVm) {
   auto client = Connect();
   ASSERT_NE(client, nullptr);
   const std::string deploy = "POST /api/vcenter/ovf/library-item/i1?action=deploy";
-  transport_->On(deploy, Reply(200, json{{"succeeded", true},
-                                          {"resource_id", {{"type", "VirtualMachine"},
-                                                           {"id", "vm-42"}}}}));
+  transport_->On(deploy,
+                 Reply(200, json{{"succeeded", true},
+                                 {"resource_id", {{"type", "VirtualMachine"}, {"id", "vm-42"}}}}));
   OvfDeploySpec spec;
   spec.name = "frozen-0";
   spec.resource_pool_id = "resgroup-8";
@@ -765,8 +764,7 @@ TEST_F(RestClientTest, DeployOvfSendsTargetAndSpecAndReturnsTheVm) {
 
 TEST_F(RestClientTest, DeployOvfFailureCarriesTheDeployMessages) {
   ScriptRestOnly();
-  const std::string deploy =
-      "POST /rest/com/vmware/vcenter/ovf/library-item/id:i1?~action=deploy";
+  const std::string deploy = "POST /rest/com/vmware/vcenter/ovf/library-item/id:i1?~action=deploy";
   transport_->On(
       deploy,
       Reply(200, json{{"value",
@@ -839,10 +837,10 @@ TEST_F(RestClientTest, NeitherPasswordNorTokenReachStatusesOrLogs) {
                  [](const HttpRequest&) -> StatusOr<HttpResponse> {
                    return UnavailableError("reset while sending vmware-api-session-id: tok-1");
                  });
-  transport_->On("POST /api/cis/tagging/tag-association?action=attach-multiple-tags-to-object",
-                 Reply(200, json{{"success", false},
-                                 {"error_messages",
-                                  {{{"id", "x"}, {"default_message", "tok-1 denied"}}}}}));
+  transport_->On(
+      "POST /api/cis/tagging/tag-association?action=attach-multiple-tags-to-object",
+      Reply(200, json{{"success", false},
+                      {"error_messages", {{{"id", "x"}, {"default_message", "tok-1 denied"}}}}}));
   transport_->On("GET /api/cis/tagging/category",
                  Reply(401, ApiError("UNAUTHENTICATED", "tok-1 expired")));
   std::vector<Status> statuses;
