@@ -107,7 +107,7 @@ struct RestRequest {
 // PERMISSION_DENIED, INVALID_ARGUMENT -> INVALID_ARGUMENT, SERVICE_UNAVAILABLE -> UNAVAILABLE,
 // ...), else from the HTTP status (400, 401, 403, 404, 409, 429, 5xx). fault() is the
 // vAPI error type in upper case ("NOT_FOUND"), empty if the reply had none. The message is
-// "<what>: <server messages> (HTTP <status>)".
+// "<what>: <server messages> (HTTP <status> [<TYPE>])".
 Status RestErrorStatus(long http_status, std::string_view body,  // NOLINT(google-runtime-int)
                        std::string_view what);
 
@@ -158,7 +158,8 @@ class RestClient {
   StatusOr<TagCategory> FindCategoryByName(const std::string& name);
 
   // ---- Tagging: tags ----
-  // Ids of the tags in a category. NOT_FOUND if the category doesn't exist (on /api).
+  // Ids of the tags in a category. NOT_FOUND if the category doesn't exist (vCenter; the
+  // simulator answers an empty list).
   StatusOr<std::vector<std::string>> ListTagsForCategory(const std::string& category_id);
   // NOT_FOUND if there is no tag with that id.
   StatusOr<Tag> GetTag(const std::string& tag_id);
