@@ -1,0 +1,461 @@
+// The node provider against vsray-sim: Ray's NodeProvider semantics end to end.
+#include "provider/node_provider.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include "common/log.h"
+#include "support/sim_process.h"
+
+namespace vsray::provider {
+namespace {
+
+using testing::SimProcess;
+using vsphere::MoRef;
+
+// Waits (bounded) for a condition that depends on the simulator's asynchronous updates.
+bool Eventually(const std::function<bool()>& condition,
+                std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return condition();
+}
+
+const TagMap kHeadTags = {{"ray-node-kind", "head"},
+                          {"ray-user-node-type", "head_node"},
+                          {"ray-node-status", "uninitialized"},
+                          {"ray-launch-config", "abc123"}};
+const TagMap kWorkerTags = {{"ray-node-kind", "worker"},
+                            {"ray-user-node-type", "cpu_worker"},
+                            {"ray-node-status", "uninitialized"},
+                            {"ray-launch-config", "abc123"}};
+
+class ProviderTest : public ::testing::Test {
+ protected:
+  void StartSim(std::vector<std::string> extra = {}) {
+    if (const char* level = std::getenv("VSRAY_TEST_LOG")) SetLogLevel(level);  // NOLINT
+    std::vector<std::string> args = {"--hosts", "3", "--vms", "3", "--frozen-vm", "frozen",
+                                     "--guest-ip-delay", "100ms"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto sim = SimProcess::Start(args);
+    ASSERT_TRUE(sim.ok()) << sim.status();
+    sim_ = std::move(sim).value();
+  }
+
+  ProviderOptions Options() const {
+    ProviderOptions options;
+    options.connect = sim_->Connect();
+    options.frozen_vm_name = "frozen";
+    options.max_concurrency = 4;
+    return options;
+  }
+
+  std::unique_ptr<NodeProvider> MakeProvider(ProviderOptions options,
+                                             const std::string& cluster = "c1") {
+    auto provider = NodeProvider::Create(std::move(options), cluster);
+    EXPECT_TRUE(provider.ok()) << provider.status();
+    return provider.ok() ? std::move(provider).value() : nullptr;
+  }
+
+  // A separate vim25 view of vCenter, to check what the provider did.
+  struct Inspector {
+    std::shared_ptr<vsphere::Session> session;
+    std::unique_ptr<vsphere::Vim> vim;
+  };
+  Inspector Inspect() const {
+    auto session = vsphere::Session::Connect(sim_->Connect());
+    EXPECT_TRUE(session.ok()) << session.status();
+    Inspector inspector{*session, nullptr};
+    inspector.vim = std::make_unique<vsphere::Vim>(*inspector.session,
+                                                   inspector.session->content());
+    return inspector;
+  }
+
+  std::string FrozenId() const {
+    return sim_->ready()["inventory"]["frozen_vms"][0]["id"].get<std::string>();
+  }
+
+  std::unique_ptr<SimProcess> sim_;
+};
+
+TEST_F(ProviderTest, CreatesNodesWithPlacementIdentityTagsAndSize) {
+  StartSim();
+  auto provider = MakeProvider(Options());
+  ASSERT_NE(provider, nullptr);
+  NodeSpec spec;
+  spec.cpus = 4;
+  spec.memory_mb = 4096;
+  auto result = provider->CreateNode(spec, kWorkerTags, 3);
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->created.size(), 3U);
+  EXPECT_TRUE(result->failures.empty());
+
+  // Visible at once (read-your-writes), with every tag plus the cluster name.
+  auto ids = provider->NonTerminatedNodes({});
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ(ids->size(), 3U);
+  for (const auto& node : result->created) {
+    EXPECT_TRUE(node.name.starts_with("ray-c1-worker-")) << node.name;
+    const TagMap tags = provider->NodeTags(node.id);
+    EXPECT_EQ(tags.at("ray-node-kind"), "worker");
+    EXPECT_EQ(tags.at("ray-cluster-name"), "c1");
+    EXPECT_EQ(tags.at("vsray-node-status"), "created");
+    EXPECT_TRUE(provider->IsRunning(node.id));
+    EXPECT_FALSE(provider->IsTerminated(node.id));
+  }
+
+  // What vCenter holds: folder, host of the parent, identity, CPU/memory, NICs connected.
+  auto inspector = Inspect();
+  auto parent = inspector.vim->RetrieveOne({"VirtualMachine", FrozenId()}, {"runtime.host"});
+  ASSERT_TRUE(parent.ok());
+  auto folder = inspector.vim->RetrieveOne(provider->folder(), {"name"});
+  ASSERT_TRUE(folder.ok());
+  EXPECT_EQ(folder->Get("name")->text, "ray-c1");
+  for (const auto& node : result->created) {
+    auto vm = inspector.vim->RetrieveOne(
+        {"VirtualMachine", node.id},
+        {"parent", "runtime.host", "config.hardware.numCPU", "config.hardware.memoryMB",
+         "config.extraConfig", "config.hardware.device"});
+    ASSERT_TRUE(vm.ok()) << vm.status();
+    EXPECT_EQ(vm->Get("parent")->AsMoRef(), provider->folder());
+    EXPECT_EQ(vm->Get("runtime.host")->text, parent->Get("runtime.host")->text);
+    EXPECT_EQ(vm->Get("config.hardware.numCPU")->text, "4");
+    EXPECT_EQ(vm->Get("config.hardware.memoryMB")->text, "4096");
+    bool identity = false;
+    for (const auto& option : vm->Get("config.extraConfig")->fields) {
+      identity |= option.value.TextAt("key") == "guestinfo.vsray.cluster" &&
+                  option.value.TextAt("value") == "c1";
+    }
+    EXPECT_TRUE(identity);
+    for (const auto& device : vm->Get("config.hardware.device")->fields) {
+      if (vsphere::IsVirtualNic(device.value)) {
+        EXPECT_EQ(device.value.TextAt("connectable.connected"), "true");
+      }
+    }
+  }
+  // IPs arrive through the watcher: IPv4 from 127.0.0.0/8.
+  for (const auto& node : result->created) {
+    ASSERT_TRUE(Eventually([&] { return provider->ExternalIp(node.id).has_value(); }));
+    const std::string ip = *provider->ExternalIp(node.id);
+    EXPECT_TRUE(ip.starts_with("127.")) << ip;
+    EXPECT_EQ(provider->InternalIp(node.id), ip);
+    EXPECT_EQ(provider->GetNodeId(ip, true), node.id);
+    EXPECT_EQ(provider->GetNodeId(ip, false), node.id);
+  }
+  EXPECT_EQ(provider->GetNodeId("127.254.254.254", true), std::nullopt);
+}
+
+TEST_F(ProviderTest, FiltersSetTagsAndTerminate) {
+  StartSim();
+  auto provider = MakeProvider(Options());
+  ASSERT_NE(provider, nullptr);
+  auto head = provider->CreateNode({}, kHeadTags, 1);
+  ASSERT_TRUE(head.ok()) << head.status();
+  auto workers = provider->CreateNode({}, kWorkerTags, 2);
+  ASSERT_TRUE(workers.ok()) << workers.status();
+  const std::string head_id = head->created[0].id;
+
+  auto only_workers = provider->NonTerminatedNodes({{"ray-node-kind", "worker"}});
+  ASSERT_TRUE(only_workers.ok());
+  EXPECT_EQ(only_workers->size(), 2U);
+  auto only_head = provider->NonTerminatedNodes({{"ray-node-kind", "head"},
+                                                 {"ray-user-node-type", "head_node"}});
+  ASSERT_TRUE(only_head.ok());
+  EXPECT_EQ(*only_head, std::vector<std::string>{head_id});
+  auto none = provider->NonTerminatedNodes({{"no-such-tag", "x"}});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+
+  // Ray's status transitions, each visible at once; other keys untouched.
+  for (const char* status : {"waiting-for-ssh", "setting-up", "up-to-date"}) {
+    ASSERT_TRUE(provider->SetNodeTags(head_id, {{"ray-node-status", status}}).ok());
+    EXPECT_EQ(provider->NodeTags(head_id).at("ray-node-status"), status);
+    EXPECT_EQ(provider->NodeTags(head_id).at("ray-launch-config"), "abc123");
+  }
+  auto up = provider->NonTerminatedNodes({{"ray-node-status", "up-to-date"}});
+  ASSERT_TRUE(up.ok());
+  EXPECT_EQ(*up, std::vector<std::string>{head_id});
+  EXPECT_EQ(provider->SetNodeTags("vm-nope", {{"a", "b"}}).code(), StatusCode::kNotFound);
+
+  // Terminate: gone at once, gone in vCenter, and again is fine.
+  const std::string victim = workers->created[0].id;
+  ASSERT_TRUE(provider->TerminateNode(victim).ok());
+  EXPECT_TRUE(provider->IsTerminated(victim));
+  auto after = provider->NonTerminatedNodes({});
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->size(), 2U);
+  EXPECT_TRUE(std::find(after->begin(), after->end(), victim) == after->end());
+  auto inspector = Inspect();
+  EXPECT_EQ(inspector.vim->RetrieveOne({"VirtualMachine", victim}, {"name"}).status().code(),
+            StatusCode::kNotFound);
+  EXPECT_TRUE(provider->TerminateNode(victim).ok());
+  ASSERT_TRUE(provider->TerminateNodes(*after).ok());
+  auto empty = provider->NonTerminatedNodes({});
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
+}
+
+TEST_F(ProviderTest, FrozenVmsAndStrangersAreNeverTerminated) {
+  StartSim();
+  auto provider = MakeProvider(Options());
+  ASSERT_NE(provider, nullptr);
+  // A VM in the cluster folder without our identity (someone put it there).
+  auto inspector = Inspect();
+  vsphere::TaskWaiter waiter(inspector.session);
+  auto task = inspector.vim->CloneVmTask({"VirtualMachine", FrozenId()}, provider->folder(),
+                                         "stranger", {});
+  ASSERT_TRUE(task.ok()) << task.status();
+  auto stranger = waiter.Wait(*task, std::chrono::seconds(30));
+  ASSERT_TRUE(stranger.ok()) << stranger.status();
+  const std::string stranger_id = stranger->AsMoRef().value;
+
+  auto ids = provider->NonTerminatedNodes({});
+  ASSERT_TRUE(ids.ok());
+  EXPECT_TRUE(std::find(ids->begin(), ids->end(), stranger_id) == ids->end());
+  Status refused = provider->TerminateNode(stranger_id);
+  EXPECT_EQ(refused.code(), StatusCode::kPermissionDenied) << refused;
+  EXPECT_NE(refused.message().find("does not belong to cluster 'c1'"), std::string::npos);
+  EXPECT_EQ(provider->TerminateNode(FrozenId()).code(), StatusCode::kPermissionDenied);
+  EXPECT_TRUE(inspector.vim->RetrieveOne({"VirtualMachine", stranger_id}, {"name"}).ok());
+  EXPECT_TRUE(inspector.vim->RetrieveOne({"VirtualMachine", FrozenId()}, {"name"}).ok());
+  // Another cluster's provider sees none of c1's nodes, and may not terminate them.
+  auto mine = provider->CreateNode({}, kWorkerTags, 1);
+  ASSERT_TRUE(mine.ok());
+  auto other = MakeProvider(Options(), "c2");
+  ASSERT_NE(other, nullptr);
+  EXPECT_TRUE(other->NonTerminatedNodes({})->empty());
+  EXPECT_EQ(other->TerminateNode(mine->created[0].id).code(), StatusCode::kPermissionDenied);
+}
+
+TEST_F(ProviderTest, PartialFailureKeepsTheGoodNodesAndCleansUpTheBadOne) {
+  StartSim();
+  auto provider = MakeProvider(Options());
+  ASSERT_NE(provider, nullptr);
+  // The second clone fails as a task; the third fails later, at the reconfigure.
+  ASSERT_TRUE(sim_->InjectFault("InstantClone_Task:2:task:InvalidState").ok());
+  ASSERT_TRUE(sim_->InjectFault("ReconfigVM_Task:3:task:InvalidState").ok());
+  NodeSpec spec;
+  spec.cpus = 2;
+  auto result = provider->CreateNode(spec, kWorkerTags, 4);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->created.size(), 2U);
+  ASSERT_EQ(result->failures.size(), 2U);
+  for (const auto& failure : result->failures) EXPECT_EQ(failure.fault(), "InvalidState");
+  // Nothing leaked: the folder holds exactly the nodes that were returned.
+  auto inspector = Inspect();
+  auto listed = ListFolder(*inspector.vim, provider->folder());
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->size(), 2U);
+  auto ids = provider->NonTerminatedNodes({});
+  EXPECT_EQ(ids->size(), 2U);
+}
+
+TEST_F(ProviderTest, AllFailingIsAnErrorThatSaysWhy) {
+  StartSim();
+  auto provider = MakeProvider(Options());
+  ASSERT_NE(provider, nullptr);
+  ASSERT_TRUE(sim_->InjectFault("InstantClone_Task:1+:NoPermission").ok());
+  auto result = provider->CreateNode({}, kWorkerTags, 2);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(result.status().message().find("all 2 node(s) failed"), std::string::npos);
+  EXPECT_EQ(result.status().fault(), "NoPermission");
+}
+
+TEST_F(ProviderTest, CrashLeftoversInCreatingAreRemovedAtStart) {
+  StartSim();
+  auto provider = MakeProvider(Options());
+  ASSERT_NE(provider, nullptr);
+  // A clone with our identity, born an hour ago, that never reached `created`.
+  auto inspector = Inspect();
+  vsphere::TaskWaiter waiter(inspector.session);
+  vsphere::InstantCloneSpec spec;
+  spec.name = "ray-c1-worker-crashed";
+  spec.location.folder = provider->folder();
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  spec.config = {{"guestinfo.vsray.cluster", "c1"},
+                 {"guestinfo.vsray.created-at", std::to_string(now - 7200)}};
+  auto task = inspector.vim->InstantCloneTask({"VirtualMachine", FrozenId()}, spec);
+  ASSERT_TRUE(task.ok());
+  auto crashed = waiter.Wait(*task, std::chrono::seconds(30));
+  ASSERT_TRUE(crashed.ok()) << crashed.status();
+  // A young one is left alone (it may be another provider's creation in progress).
+  spec.name = "ray-c1-worker-young";
+  spec.config[1].value = std::to_string(now);
+  auto young_task = inspector.vim->InstantCloneTask({"VirtualMachine", FrozenId()}, spec);
+  ASSERT_TRUE(young_task.ok());
+  auto young = waiter.Wait(*young_task, std::chrono::seconds(30));
+  ASSERT_TRUE(young.ok());
+
+  provider.reset();
+  auto restarted = MakeProvider(Options());
+  ASSERT_NE(restarted, nullptr);
+  EXPECT_EQ(restarted->recovered(), std::vector<std::string>{crashed->AsMoRef().value});
+  EXPECT_EQ(inspector.vim->RetrieveOne(crashed->AsMoRef(), {"name"}).status().code(),
+            StatusCode::kNotFound);
+  EXPECT_TRUE(inspector.vim->RetrieveOne(young->AsMoRef(), {"name"}).ok());
+}
+
+TEST_F(ProviderTest, TwoProvidersSeeTheSameNodesAndTags) {
+  StartSim();
+  auto launcher = MakeProvider(Options());
+  auto head = MakeProvider(Options());
+  ASSERT_NE(launcher, nullptr);
+  ASSERT_NE(head, nullptr);
+  auto created = launcher->CreateNode({}, kWorkerTags, 2);
+  ASSERT_TRUE(created.ok()) << created.status();
+  const std::string id = created->created[0].id;
+  ASSERT_TRUE(Eventually([&] { return head->NonTerminatedNodes({})->size() == 2U; }));
+  ASSERT_TRUE(launcher->SetNodeTags(id, {{"ray-node-status", "up-to-date"}}).ok());
+  EXPECT_TRUE(Eventually([&] {
+    auto tags = head->NodeTags(id);
+    return tags.contains("ray-node-status") && tags.at("ray-node-status") == "up-to-date";
+  }));
+  ASSERT_TRUE(head->TerminateNode(id).ok());
+  EXPECT_TRUE(Eventually([&] { return launcher->NonTerminatedNodes({})->size() == 1U; }));
+}
+
+TEST_F(ProviderTest, OneShotModeListsOnEveryCall) {
+  StartSim();
+  auto options = Options();
+  options.watch = false;
+  auto provider = MakeProvider(options);
+  auto watching = MakeProvider(Options());
+  ASSERT_NE(provider, nullptr);
+  auto created = watching->CreateNode({}, kWorkerTags, 1);
+  ASSERT_TRUE(created.ok());
+  ASSERT_TRUE(sim_->ResetStats().ok());
+  auto ids = provider->NonTerminatedNodes({});
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ(ids->size(), 1U);
+  auto stats = sim_->SoapStats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ((*stats)["RetrievePropertiesEx"], 1);
+}
+
+TEST_F(ProviderTest, SpreadsOverFrozenVmsOfAPoolLeastLoadedFirst) {
+  StartSim({"--frozen-per-host", "frozen"});
+  auto options = Options();
+  options.frozen_vm_name.clear();
+  options.frozen_vm_resource_pool = "Resources";
+  auto provider = MakeProvider(options);
+  ASSERT_NE(provider, nullptr);
+  // One per host plus "frozen" (on the first host); the plain VMs of the pool are skipped.
+  EXPECT_EQ(provider->frozen_vms().size(), 4U);
+  auto result = provider->CreateNode({}, kWorkerTags, 6);
+  ASSERT_TRUE(result.ok()) << result.status();
+  std::map<std::string, int> per_host;
+  for (const auto& node : result->created) ++per_host[node.host];
+  ASSERT_EQ(per_host.size(), 3U);
+  for (const auto& [host, count] : per_host) EXPECT_EQ(count, 2) << host;
+  // The next node goes to a host that has the fewest of this cluster's nodes.
+  ASSERT_TRUE(provider->TerminateNode(result->created[0].id).ok());
+  auto one_more = provider->CreateNode({}, kWorkerTags, 1);
+  ASSERT_TRUE(one_more.ok());
+  EXPECT_EQ(one_more->created[0].host, result->created[0].host);
+}
+
+TEST_F(ProviderTest, UnfrozenOrMissingParentIsRefusedWithAdvice) {
+  StartSim();
+  auto inspector = Inspect();
+  auto vms = inspector.vim->ListByType("VirtualMachine", {"name"});
+  ASSERT_TRUE(vms.ok());
+  std::string plain;
+  for (const auto& vm : *vms) {
+    if (vm.Get("name")->text.starts_with("DC0_")) plain = vm.Get("name")->text;
+  }
+  ASSERT_FALSE(plain.empty());
+  auto options = Options();
+  options.frozen_vm_name = plain;
+  auto provider = NodeProvider::Create(options, "c1");
+  ASSERT_FALSE(provider.ok());
+  EXPECT_EQ(provider.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(provider.status().message().find("instantclone.freeze"), std::string::npos)
+      << provider.status();
+  options.frozen_vm_name = "no-such-vm";
+  auto missing = NodeProvider::Create(options, "c1");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(missing.status().message().find("no-such-vm"), std::string::npos);
+  options.frozen_vm_name = "frozen";
+  options.datacenter = "DC9";
+  auto no_dc = NodeProvider::Create(options, "c1");
+  EXPECT_EQ(no_dc.status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(ProviderTest, Ipv6FirstAndLinkLocalGuestsYieldTheIpv4) {
+  StartSim({"--guest-ipv6-first"});
+  auto provider = MakeProvider(Options());
+  ASSERT_NE(provider, nullptr);
+  auto result = provider->CreateNode({}, kHeadTags, 1);
+  ASSERT_TRUE(result.ok());
+  const std::string id = result->created[0].id;
+  ASSERT_TRUE(Eventually([&] { return provider->ExternalIp(id).has_value(); }));
+  EXPECT_TRUE(provider->ExternalIp(id)->starts_with("127.")) << *provider->ExternalIp(id);
+}
+
+TEST_F(ProviderTest, SurvivesSessionExpiry) {
+  StartSim();
+  auto provider = MakeProvider(Options());
+  ASSERT_NE(provider, nullptr);
+  ASSERT_TRUE(sim_->ExpireSessions().ok());
+  auto result = provider->CreateNode({}, kWorkerTags, 1);
+  ASSERT_TRUE(result.ok()) << result.status();
+  const std::string id = result->created[0].id;
+  // The watcher came back too: IPs reported after the expiry reach the cache.
+  EXPECT_TRUE(Eventually([&] { return provider->ExternalIp(id).has_value(); }));
+  EXPECT_TRUE(provider->TerminateNode(id).ok());
+}
+
+TEST_F(ProviderTest, ManyThreadsAtOnce) {
+  StartSim();
+  auto provider = MakeProvider(Options());
+  ASSERT_NE(provider, nullptr);
+  std::atomic<int> created{0};
+  std::atomic<bool> done{false};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      auto result = provider->CreateNode({}, kWorkerTags, 2);
+      if (result.ok()) created += static_cast<int>(result->created.size());
+      for (const auto& node : result->created) {
+        (void)provider->SetNodeTags(node.id, {{"ray-node-status", "setting-up"}});
+      }
+    });
+  }
+  std::thread reader([&] {
+    while (!done) {
+      auto ids = provider->NonTerminatedNodes({{"ray-node-kind", "worker"}});
+      if (ids.ok()) {
+        for (const auto& id : *ids) {
+          (void)provider->NodeTags(id);
+          (void)provider->ExternalIp(id);
+        }
+      }
+    }
+  });
+  for (auto& t : threads) t.join();
+  done = true;
+  reader.join();
+  EXPECT_EQ(created.load(), 8);
+  auto ids = provider->NonTerminatedNodes({{"ray-node-status", "setting-up"}});
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ(ids->size(), 8U);
+  std::set<std::string> names;
+  for (const auto& id : *ids) names.insert(provider->NodeTags(id).at("ray-cluster-name"));
+  EXPECT_EQ(names, std::set<std::string>{"c1"});
+  ASSERT_TRUE(provider->TerminateNodes(*ids).ok());
+  EXPECT_TRUE(provider->NonTerminatedNodes({})->empty());
+}
+
+}  // namespace
+}  // namespace vsray::provider
