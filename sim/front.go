@@ -85,6 +85,10 @@ func (f *front) serveSOAP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	r.Body = io.NopCloser(bytes.NewReader(body))
+	if changesCustomFields(call.method) {
+		f.serveCustomFieldCall(w, r, call, body)
+		return
+	}
 	if !strings.HasSuffix(call.method, "_Task") {
 		f.inner.ServeHTTP(w, r)
 		return
@@ -100,6 +104,37 @@ func (f *front) serveSOAP(w http.ResponseWriter, r *http.Request) {
 				holdRunning(task, d)
 			}
 		}
+	}
+	copyRecorded(w, rec)
+}
+
+// serveCustomFieldCall serves SetField, setCustomValue and
+// RemoveCustomFieldDef, then, before answering, leaves the entities concerned
+// with one value per key and reports their customValue and value, as vCenter
+// does (see customfields.go).
+func (f *front) serveCustomFieldCall(w http.ResponseWriter, r *http.Request, call soapCall, body []byte) {
+	if !hasSOAPSession(r) {
+		f.inner.ServeHTTP(w, r) // the simulator answers NotAuthenticated
+		return
+	}
+	c, ok := parseCustomFieldCall(call, body)
+	if !ok {
+		writeSOAPFault(w, "A required argument of "+call.method+" is missing or not valid.", &types.InvalidRequest{})
+		return
+	}
+	if call.method == "SetField" && simulator.Map.Get(c.entity) == nil {
+		// The simulator would crash on it and drop the connection.
+		writeSOAPFault(w, "The object has already been deleted or has not been completely created.",
+			&types.ManagedObjectNotFound{Obj: c.entity})
+		return
+	}
+	if call.method == "RemoveCustomFieldDef" {
+		c.holders = customValueHolders(c.key)
+	}
+	rec := httptest.NewRecorder()
+	f.inner.ServeHTTP(rec, r)
+	if rec.Code == http.StatusOK {
+		c.settle(call.method)
 	}
 	copyRecorded(w, rec)
 }

@@ -532,3 +532,96 @@ def test_rest_detach_multiple_really_detaches(start_sim):
     _, reply = sim.http("POST", base + "/tag-association?~action=list-attached-objects-on-tags",
                         {"tag_ids": [tag["value"]]}, headers=h)
     assert not reply["value"][0].get("object_ids")
+
+
+# --- custom attributes (CustomFieldsManager) ------------------------------------
+
+def custom_values(values):
+    return [(v.key, v.value) for v in values or []]
+
+
+def wait_for_updates(pc, version, timeout=5):
+    """One WaitForUpdatesEx call; returns (new version, [(obj, kind, {name: val})])."""
+    options = vmodl.query.PropertyCollector.WaitOptions(maxWaitSeconds=timeout)
+    result = pc.WaitForUpdatesEx(version, options)
+    if result is None:
+        return version, []
+    changes = [(o.obj, o.kind, {c.name: c.val for c in o.changeSet or []})
+               for f in result.filterSet for o in f.objectSet]
+    return result.version, changes
+
+
+def field_defs(cfm, *names):
+    return [cfm.AddCustomFieldDef(name=n, moType=vim.VirtualMachine) for n in names]
+
+
+def watch_custom_value(content, vm):
+    """A property collector with a filter on vm's customValue, past its first update."""
+    pc = content.propertyCollector.CreatePropertyCollector()
+    spec = vmodl.query.PropertyCollector.FilterSpec(
+        objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=vm)],
+        propSet=[vmodl.query.PropertyCollector.PropertySpec(type=vim.VirtualMachine, pathSet=["customValue"])])
+    pc.CreateFilter(spec, partialUpdates=False)
+    version, changes = wait_for_updates(pc, "")
+    assert [(obj, kind) for obj, kind, _ in changes] == [(vm, "enter")]
+    return pc, version
+
+
+def test_set_field_is_reported_to_property_collector_filters(start_sim):
+    sim = start_sim("--vms", "1")
+    si = sim.connect()
+    content = si.RetrieveContent()
+    vm = find_vm(si, "DC0_C0_RP0_VM0")
+    cfm = content.customFieldsManager
+    status, kind = field_defs(cfm, "ray-node-status", "ray-node-type")
+    pc, version = watch_custom_value(content, vm)
+
+    cfm.SetField(entity=vm, key=status.key, value="uninitialized")
+    version, changes = wait_for_updates(pc, version)
+    [(obj, change, props)] = changes
+    assert (obj, change) == (vm, "modify")
+    assert custom_values(props["customValue"]) == [(status.key, "uninitialized")]
+
+    cfm.SetField(entity=vm, key=status.key, value="up-to-date")
+    vm.setCustomValue(key="ray-node-type", value="head")  # the same, through the entity
+    expected = [(status.key, "up-to-date"), (kind.key, "head")]
+    latest, deadline = None, time.monotonic() + 5
+    while latest != expected and time.monotonic() < deadline:
+        version, changes = wait_for_updates(pc, version, timeout=1)
+        for _, _, props in changes:
+            latest = custom_values(props["customValue"])
+    assert latest == expected
+
+    # Removing a field definition removes its values, and that is reported too.
+    cfm.RemoveCustomFieldDef(key=kind.key)
+    version, changes = wait_for_updates(pc, version)
+    assert [custom_values(p["customValue"]) for _, _, p in changes][-1] == [(status.key, "up-to-date")]
+    pc.Destroy()
+
+
+def test_set_field_keeps_one_value_per_key(start_sim):
+    sim = start_sim("--vms", "1")
+    si = sim.connect()
+    vm = find_vm(si, "DC0_C0_RP0_VM0")
+    cfm = si.RetrieveContent().customFieldsManager
+    status, kind, name = field_defs(cfm, "ray-node-status", "ray-node-type", "ray-node-name")
+
+    cfm.SetField(entity=vm, key=status.key, value="uninitialized")
+    cfm.SetField(entity=vm, key=kind.key, value="worker")
+    cfm.SetField(entity=vm, key=status.key, value="up-to-date")  # govmomi's simulator appends
+    vm.setCustomValue(key="ray-node-type", value="head")
+    expected = [(status.key, "up-to-date"), (kind.key, "head")]
+    assert custom_values(vm.customValue) == expected
+    assert custom_values(vm.value) == expected
+
+    cfm.SetField(entity=vm, key=name.key, value="n1")
+    cfm.RemoveCustomFieldDef(key=kind.key)
+    expected = [(status.key, "up-to-date"), (name.key, "n1")]
+    assert custom_values(vm.customValue) == expected
+    assert custom_values(vm.value) == expected
+
+    # A missing entity is a fault, not a dropped connection.
+    gone = vim.VirtualMachine("vm-does-not-exist", si._stub)
+    with pytest.raises(vmodl.fault.ManagedObjectNotFound):
+        cfm.SetField(entity=gone, key=status.key, value="x")
+    assert custom_values(vm.customValue) == expected
