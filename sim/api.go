@@ -9,8 +9,8 @@ import (
 	"strings"
 )
 
-// apiGateway serves the vSphere 7.0U2+ /api routes vsray uses (session and
-// tagging) by translating them to the simulator's /rest handlers: /api bodies
+// apiGateway serves the vSphere 7.0U2+ /api routes vsray uses (session,
+// tagging, content library and OVF deploy; see api_content.go) by translating them to the simulator's /rest handlers: /api bodies
 // and results have no {"value": ...} wrapper, create specs are not wrapped in
 // create_spec, ids are plain path segments and actions use ?action=.
 //
@@ -42,7 +42,10 @@ const (
 	association = tagging + "/tag-association"
 )
 
-var apiRoutes = []*apiRoute{
+// apiRoutes are all /api routes, tried in order.
+var apiRoutes = append(append([]*apiRoute{}, sessionAndTaggingRoutes...), contentRoutes...)
+
+var sessionAndTaggingRoutes = []*apiRoute{
 	{method: http.MethodPost, path: "/session", serve: (*apiGateway).login},
 	{method: http.MethodGet, path: "/session", serve: passValue(http.MethodPost, restSessionPath, "get", false)},
 	{method: http.MethodDelete, path: "/session", serve: (*apiGateway).logout},

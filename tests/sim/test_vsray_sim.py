@@ -625,3 +625,103 @@ def test_set_field_keeps_one_value_per_key(start_sim):
     with pytest.raises(vmodl.fault.ManagedObjectNotFound):
         cfm.SetField(entity=gone, key=status.key, value="x")
     assert custom_values(vm.customValue) == expected
+
+
+# --- /api content library and OVF deploy ----------------------------------------
+
+MINIMAL_OVF = """<?xml version="1.0" encoding="UTF-8"?>
+<Envelope xmlns="http://schemas.dmtf.org/ovf/envelope/1" xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1"
+    xmlns:rasd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_ResourceAllocationSettingData"
+    xmlns:vssd="http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/CIM_VirtualSystemSettingData">
+  <References/>
+  <VirtualSystem ovf:id="tiny">
+    <Info>A tiny VM</Info>
+    <Name>tiny</Name>
+    <VirtualHardwareSection>
+      <Info>Virtual hardware</Info>
+      <System><vssd:InstanceID>0</vssd:InstanceID><vssd:VirtualSystemType>vmx-13</vssd:VirtualSystemType></System>
+      <Item><rasd:InstanceID>1</rasd:InstanceID><rasd:ResourceType>3</rasd:ResourceType>
+        <rasd:VirtualQuantity>1</rasd:VirtualQuantity></Item>
+      <Item><rasd:AllocationUnits>byte * 2^20</rasd:AllocationUnits><rasd:InstanceID>2</rasd:InstanceID>
+        <rasd:ResourceType>4</rasd:ResourceType><rasd:VirtualQuantity>64</rasd:VirtualQuantity></Item>
+    </VirtualHardwareSection>
+  </VirtualSystem>
+</Envelope>
+"""
+
+
+def test_api_content_library_upload_and_ovf_deploy(start_sim):
+    sim = start_sim("--vms", "1")
+    si = sim.connect()
+    content = si.RetrieveContent()
+    [dc] = content.rootFolder.childEntity
+    datastore = dc.datastore[0]._moId
+    pool = find_vm(si, "DC0_C0_RP0_VM0").resourcePool._moId
+    _, token = sim.http("POST", "/api/session", auth=(USER, PASSWORD))
+    h = {"vmware-api-session-id": token}
+
+    def call(method, path, body=None, expect=200, raw=None, headers=None):
+        status, reply = sim.http(method, "/api" + path, body, headers=headers or h, raw=raw)
+        assert status == expect, (method, path, status, reply)
+        return reply
+
+    # Libraries: create, find, list, get (no {"value": ...}, no create_spec).
+    assert call("POST", "/content/library?action=find", {"name": "images"}) == []
+    lib = call("POST", "/content/local-library", {"name": "images", "type": "LOCAL", "storage_backings": [
+        {"type": "DATASTORE", "datastore_id": datastore}]}, expect=201)
+    assert isinstance(lib, str)
+    assert call("POST", "/content/library?action=find", {"name": "images"}) == [lib]
+    assert call("GET", "/content/library") == [lib]
+    info = call("GET", f"/content/library/{lib}")
+    assert (info["id"], info["name"], info["type"]) == (lib, "images", "LOCAL")
+    assert not [k for k in info if k[0].isupper()]  # none of the simulator's own fields
+    reply = call("POST", "/content/local-library", {"name": "x", "type": "LOCAL"}, expect=400)
+    assert reply["error_type"] == "INVALID_ARGUMENT"
+
+    # Items: create, find, list, get.
+    item = call("POST", "/content/library/item", {"library_id": lib, "name": "tiny", "type": "ovf"}, expect=201)
+    assert call("POST", "/content/library/item?action=find", {"library_id": lib, "name": "tiny"}) == [item]
+    assert call("POST", "/content/library/item?action=find", {"library_id": lib, "name": "absent"}) == []
+    assert call("GET", f"/content/library/item?library_id={lib}") == [item]
+    got = call("GET", f"/content/library/item/{item}")
+    assert (got["id"], got["library_id"], got["name"], got["type"]) == (item, lib, "tiny", "ovf")
+    assert call("GET", "/content/library/item/absent-item", expect=404)["error_type"] == "NOT_FOUND"
+    reply = call("POST", "/content/library/item", {"library_id": lib, "name": "tiny", "type": "ovf"}, expect=400)
+    assert reply["error_type"] == "ALREADY_EXISTS"
+
+    # Deploying before the OVF is there fails in the result, not with an HTTP error.
+    target = {"resource_pool_id": pool}
+    spec = {"name": "from-ovf", "accept_all_EULA": True, "default_datastore_id": datastore}
+    result = call("POST", f"/vcenter/ovf/library-item/{item}?action=deploy",
+                  {"target": target, "deployment_spec": spec})
+    assert result["succeeded"] is False and result["error"]
+
+    # Upload the OVF through an update session.
+    session = call("POST", "/content/library/item/update-session", {"library_item_id": item}, expect=201)
+    assert call("GET", f"/content/library/item/update-session/{session}")["state"] == "ACTIVE"
+    added = call("POST", f"/content/library/item/updatesession/file/{session}?action=add",
+                 {"name": "tiny.ovf", "source_type": "PUSH"})
+    uri = added["upload_endpoint"]["uri"]
+    assert uri.startswith(sim.base + "/")
+    status, _ = sim.http("PUT", uri[len(sim.base):], raw=MINIMAL_OVF.encode(),
+                         headers={"vmware-api-session-id": session, "Content-Type": "application/octet-stream"})
+    assert status == 200
+    # The /rest shape of the body ({"file_spec": ...}) is accepted too.
+    call("POST", f"/content/library/item/updatesession/file/{session}?action=add",
+         {"file_spec": {"name": "notes.txt", "source_type": "PUSH"}})
+    files = call("GET", f"/content/library/item/updatesession/file?update_session_id={session}")
+    assert sorted(f["name"] for f in files) == ["notes.txt", "tiny.ovf"]
+    call("POST", f"/content/library/item/update-session/{session}?action=complete", expect=204)
+
+    result = call("POST", f"/vcenter/ovf/library-item/{item}?action=deploy",
+                  {"target": target, "deployment_spec": spec})
+    assert result["succeeded"] is True, result
+    assert result["resource_id"]["type"] == "VirtualMachine"
+    vm = find_vm(si, "from-ovf")
+    assert vm is not None and vm._moId == result["resource_id"]["id"]
+    assert call("POST", "/vcenter/ovf/library-item/absent-item?action=deploy",
+                {"target": target, "deployment_spec": spec}, expect=404)["error_type"] == "NOT_FOUND"
+
+    stats = sim.stats()["rest"]
+    assert stats["POST /api/content/library/item?action=find"] == 2
+    assert stats["POST /api/vcenter/ovf/library-item/{id}?action=deploy"] == 3
