@@ -3,6 +3,7 @@
 //    host, guest.net, customValue), for each N given (default 1000 and 5000);
 //  - vCenter round trips per client operation, counted by the simulator.
 // Usage: vsray_bench_client [N ...]
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -14,7 +15,6 @@
 #include <functional>
 #include <map>
 #include <mutex>
-#include <new>
 #include <string>
 #include <vector>
 
@@ -24,42 +24,18 @@
 #include "vsphere/task_waiter.h"
 #include "vsphere/vim.h"
 
-// Allocation accounting, so the decoded result's memory can be reported exactly.
-namespace {
-std::atomic<long long> g_live{0};  // NOLINT(google-runtime-int)
-std::atomic<long long> g_peak{0};  // NOLINT(google-runtime-int)
-std::atomic<bool> g_counting{false};
-}  // namespace
-
-void* operator new(std::size_t size) {
-  auto* block = static_cast<std::size_t*>(std::malloc(size + sizeof(std::max_align_t)));
-  if (block == nullptr) throw std::bad_alloc();
-  *block = size;
-  if (g_counting) {
-    const long long now = g_live += static_cast<long long>(size);  // NOLINT
-    long long peak = g_peak.load();                                  // NOLINT
-    while (now > peak && !g_peak.compare_exchange_weak(peak, now)) {
-    }
-  }
-  return reinterpret_cast<char*>(block) + sizeof(std::max_align_t);
-}
-void operator delete(void* p) noexcept {
-  if (p == nullptr) return;
-  auto* block = reinterpret_cast<std::size_t*>(static_cast<char*>(p) - sizeof(std::max_align_t));
-  if (g_counting) g_live -= static_cast<long long>(*block);  // NOLINT
-  std::free(block);
-}
-void operator delete(void* p, std::size_t /*size*/) noexcept { operator delete(p); }
-
 namespace {
 
 using vsray::StatusOr;
 namespace vs = vsray::vsphere;
 using Clock = std::chrono::steady_clock;
 
-double Ms(Clock::duration d) {
-  return std::chrono::duration<double, std::milli>(d).count();
+// Bytes of heap in use (glibc).
+long long HeapInUse() {                                 // NOLINT(google-runtime-int)
+  return static_cast<long long>(mallinfo2().uordblks);  // NOLINT(google-runtime-int)
 }
+
+double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
 long RssKb(int pid) {  // NOLINT(google-runtime-int)
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
@@ -131,9 +107,7 @@ int DecodeScenario(int vms) {
   long long peak_bytes = 0;  // NOLINT(google-runtime-int)
   std::size_t objects = 0;
   for (int round = 0; round < kRounds; ++round) {
-    g_live = 0;
-    g_peak = 0;
-    g_counting = true;
+    const long long heap_before = HeapInUse();  // NOLINT(google-runtime-int)
     const auto t0 = Clock::now();
     auto reply = vs::DecodeSoapResponse(body, "RetrievePropertiesEx");
     std::vector<vs::ObjectContent> contents;
@@ -143,14 +117,14 @@ int DecodeScenario(int vms) {
       }
     }
     const double ms = Ms(Clock::now() - t0);
-    g_counting = false;
+    // What the decoded listing holds (the XML tree is freed by now).
+    peak_bytes = HeapInUse() - heap_before;
     best_ms = std::min(best_ms, ms);
-    peak_bytes = g_peak.load();
     objects = contents.size();
   }
   std::printf(
       "decode  vms=%-5d reply=%7.2f MB  objects=%zu  decode=%8.2f ms (best of %d, %6.1f MB/s)"
-      "  peak-alloc=%7.2f MB (%.0f B/VM)  fetch+decode=%8.2f ms  sim-start=%7.0f ms  "
+      "  decoded=%7.2f MB (%.0f B/VM)  fetch+decode=%8.2f ms  sim-start=%7.0f ms  "
       "sim-rss=%ld MB\n",
       vms, static_cast<double>(body.size()) / 1e6, objects, best_ms, kRounds,
       static_cast<double>(body.size()) / 1e6 / (best_ms / 1000.0),

@@ -12,9 +12,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (reply.ok()) {
     vsray::vsphere::XmlWriter w;
     w.Value("RetrievePropertiesExResponse", *reply);
-    auto again =
-        vsray::vsphere::DecodeSoapResponse(vsray::vsphere::SoapEnvelope(w.str()),
-                                           "RetrievePropertiesEx");
+    auto again = vsray::vsphere::DecodeSoapResponse(vsray::vsphere::SoapEnvelope(w.str()),
+                                                    "RetrievePropertiesEx");
     if (!again.ok()) __builtin_trap();
   } else {
     (void)reply.status().ToString();

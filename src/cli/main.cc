@@ -1,6 +1,5 @@
 // The vsray command line.
 #include <CLI/CLI.hpp>
-
 #include <cstdlib>
 #include <iostream>
 #include <map>
@@ -69,20 +68,20 @@ Status Inventory(const ConnectFlags& flags, bool json) {
   vs::Vim vim(*session, session->content());
   std::vector<Row> rows;
   std::map<std::string, std::string> host_names;
-  VSRAY_ASSIGN_OR_RETURN(auto hosts,
-                         vim.ListByType("HostSystem",
-                                        {"name", "runtime.connectionState",
-                                         "runtime.inMaintenanceMode"}));
+  VSRAY_ASSIGN_OR_RETURN(
+      auto hosts, vim.ListByType("HostSystem",
+                                 {"name", "runtime.connectionState", "runtime.inMaintenanceMode"}));
   for (const auto& host : hosts) host_names[host.obj.value] = host.Get("name")->text;
 
   struct Kind {
     const char* type;
     const char* label;
   };
-  for (const Kind kind : {Kind{"Datacenter", "datacenter"},
-                          Kind{"ClusterComputeResource", "cluster"}}) {
+  for (const Kind kind :
+       {Kind{"Datacenter", "datacenter"}, Kind{"ClusterComputeResource", "cluster"}}) {
     VSRAY_ASSIGN_OR_RETURN(auto objects, vim.ListByType(kind.type, {"name"}));
-    for (const auto& o : objects) rows.push_back({kind.label, o.obj.value, o.Get("name")->text, ""});
+    for (const auto& o : objects)
+      rows.push_back({kind.label, o.obj.value, o.Get("name")->text, ""});
   }
   for (const auto& host : hosts) {
     std::string detail(host.Get("runtime.connectionState")->text);
@@ -92,12 +91,13 @@ Status Inventory(const ConnectFlags& flags, bool json) {
     rows.push_back({"host", host.obj.value, host.Get("name")->text, detail});
   }
   VSRAY_ASSIGN_OR_RETURN(auto datastores, vim.ListByType("Datastore", {"name"}));
-  for (const auto& o : datastores) rows.push_back({"datastore", o.obj.value, o.Get("name")->text, ""});
+  for (const auto& o : datastores)
+    rows.push_back({"datastore", o.obj.value, o.Get("name")->text, ""});
   VSRAY_ASSIGN_OR_RETURN(auto pools, vim.ListByType("ResourcePool", {"name"}));
   for (const auto& o : pools) rows.push_back({"pool", o.obj.value, o.Get("name")->text, ""});
-  VSRAY_ASSIGN_OR_RETURN(auto vms, vim.ListByType("VirtualMachine",
-                                                  {"name", "runtime.powerState", "runtime.host",
-                                                   "runtime.instantCloneFrozen"}));
+  VSRAY_ASSIGN_OR_RETURN(
+      auto vms, vim.ListByType("VirtualMachine", {"name", "runtime.powerState", "runtime.host",
+                                                  "runtime.instantCloneFrozen"}));
   for (const auto& vm : vms) {
     std::string detail(vm.Get("runtime.powerState") ? vm.Get("runtime.powerState")->text : "");
     if (const auto* host = vm.Get("runtime.host")) detail += " on " + host_names[host->text];
@@ -110,20 +110,20 @@ Status Inventory(const ConnectFlags& flags, bool json) {
   if (json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& row : rows) {
-      out.push_back({{"kind", row.kind}, {"id", row.id}, {"name", row.name},
-                     {"detail", row.detail}});
+      out.push_back(
+          {{"kind", row.kind}, {"id", row.id}, {"name", row.name}, {"detail", row.detail}});
     }
     std::cout << nlohmann::json{{"server", session->content().full_name}, {"objects", out}}.dump(2)
               << "\n";
     return vsray::OkStatus();
   }
-  std::cout << session->content().full_name << " (API " << session->content().api_version
-            << ")\n";
+  std::cout << session->content().full_name << " (API " << session->content().api_version << ")\n";
   std::size_t name_width = 4;
   for (const auto& row : rows) name_width = std::max(name_width, row.name.size());
   for (const auto& row : rows) {
-    std::cout << "  " << row.kind << std::string(11 - std::min<std::size_t>(row.kind.size(), 10), ' ')
-              << row.name << std::string(name_width + 2 - row.name.size(), ' ') << row.id
+    std::cout << "  " << row.kind
+              << std::string(11 - std::min<std::size_t>(row.kind.size(), 10), ' ') << row.name
+              << std::string(name_width + 2 - row.name.size(), ' ') << row.id
               << (row.detail.empty() ? "" : "  (" + row.detail + ")") << "\n";
   }
   return vsray::OkStatus();

@@ -135,14 +135,15 @@ class [[nodiscard]] StatusOr {
 
 }  // namespace vsray
 
+// NOLINTBEGIN(bugprone-macro-parentheses): `decl` is a declaration, not an expression.
 #define VSRAY_STATUS_CONCAT_INNER_(a, b) a##b
 #define VSRAY_STATUS_CONCAT_(a, b) VSRAY_STATUS_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function if `expr` (a Status) is not OK.
-#define VSRAY_RETURN_IF_ERROR(expr)                                  \
-  do {                                                               \
-    ::vsray::Status vsray_status_ = (expr);                          \
-    if (!vsray_status_.ok()) return vsray_status_;                   \
+#define VSRAY_RETURN_IF_ERROR(expr)                \
+  do {                                             \
+    ::vsray::Status vsray_status_ = (expr);        \
+    if (!vsray_status_.ok()) return vsray_status_; \
   } while (false)
 
 // `VSRAY_ASSIGN_OR_RETURN(auto x, F())`: evaluates F() (a StatusOr), returns its status on
@@ -153,5 +154,6 @@ class [[nodiscard]] StatusOr {
   auto tmp = (expr);                                  \
   if (!tmp.ok()) return tmp.status();                 \
   decl = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)
 
 #endif  // VSRAY_COMMON_STATUS_H_

@@ -26,8 +26,7 @@ StatusOr<std::vector<Node>> ListFolder(vsphere::Vim& vim, const vsphere::MoRef& 
 
 class FolderWatcher {
  public:
-  FolderWatcher(std::shared_ptr<vsphere::Session> session, vsphere::MoRef folder,
-                NodeCache& cache);
+  FolderWatcher(std::shared_ptr<vsphere::Session> session, vsphere::MoRef folder, NodeCache& cache);
   ~FolderWatcher();
   FolderWatcher(const FolderWatcher&) = delete;
   FolderWatcher& operator=(const FolderWatcher&) = delete;

@@ -1,5 +1,6 @@
 #include "provider/node.h"
 
+#include <algorithm>
 #include <charconv>
 
 namespace vsray::provider {
@@ -39,10 +40,8 @@ bool UsableIpv4(const std::string& text, const AddressPolicy& policy) {
   if (!address) return false;
   if ((*address & 0xFFFF0000U) == 0xA9FE0000U) return false;  // 169.254/16 link-local
   if (*address == 0) return false;
-  for (const auto& cidr : policy.ignore) {
-    if (cidr.Contains(*address)) return false;
-  }
-  return true;
+  return std::ranges::none_of(policy.ignore,
+                              [&](const Cidr& cidr) { return cidr.Contains(*address); });
 }
 
 std::optional<std::string> FirstIpv4(const Node& node, const AddressPolicy& policy,
@@ -61,14 +60,15 @@ std::optional<std::string> FirstIpv4(const Node& node, const AddressPolicy& poli
 
 const std::vector<std::string>& WatchedProperties() {
   static const std::vector<std::string> kProperties = {
-      "name",        "runtime.powerState", "runtime.host", "runtime.instantCloneFrozen",
+      "name",        "runtime.powerState", "runtime.host",      "runtime.instantCloneFrozen",
       "customValue", "guest.net",          "config.extraConfig"};
   return kProperties;
 }
 
 std::string_view Node::Identity(std::string_view key) const {
   const auto it = identity.find(key);
-  return it == identity.end() ? std::string_view() : std::string_view(it->second);
+  if (it == identity.end()) return {};
+  return it->second;
 }
 
 std::int64_t Node::created_at() const { return ParseInt64(Identity(kGuestinfoCreatedAt)); }
@@ -94,7 +94,8 @@ void ApplyProperty(Node& node, std::string_view name, const Any& value) {
     for (const auto& [element, option] : value.fields) {
       const std::string_view key = option.TextAt("key");
       // Only our own keys: the rest of extraConfig can be large and is of no use here.
-      if (key.starts_with("guestinfo.vsray.")) node.identity[std::string(key)] = option.TextAt("value");
+      if (key.starts_with("guestinfo.vsray."))
+        node.identity[std::string(key)] = option.TextAt("value");
     }
   }
 }

@@ -43,10 +43,10 @@ struct NicInfo {
 struct Node {
   std::string id;  // managed object id, e.g. "vm-123"
   std::string name;
-  std::string power_state;  // poweredOn | poweredOff | suspended
-  std::string host;         // HostSystem id
-  bool frozen = false;      // runtime.instantCloneFrozen
-  std::map<int, std::string> custom;  // customValue: field key -> value
+  std::string power_state;                                   // poweredOn | poweredOff | suspended
+  std::string host;                                          // HostSystem id
+  bool frozen = false;                                       // runtime.instantCloneFrozen
+  std::map<int, std::string> custom;                         // customValue: field key -> value
   std::map<std::string, std::string, std::less<>> identity;  // guestinfo.vsray.* extraConfig
   std::vector<NicInfo> nics;
 

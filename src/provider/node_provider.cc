@@ -14,8 +14,8 @@ using vsphere::Any;
 using vsphere::MoRef;
 
 const std::vector<std::string> kFrozenVmProperties = {
-    "name",   "runtime.powerState", "runtime.instantCloneFrozen", "runtime.host",
-    "parent", "resourcePool",       "datastore",                  "config.hardware.device"};
+    "name",         "runtime.powerState", "runtime.instantCloneFrozen", "runtime.host", "parent",
+    "resourcePool", "datastore",          "config.hardware.device"};
 
 std::string Hex8() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -94,9 +94,8 @@ Status NodeProvider::FindDatacenter() {
     if (dcs.size() != 1) {
       std::string names;
       for (const auto& dc : dcs) names += (names.empty() ? "" : ", ") + TextOf(dc, "name");
-      return InvalidArgumentError("vCenter has " + std::to_string(dcs.size()) +
-                                  " datacenters (" + names +
-                                  "): set vsphere_config.datacenter to one of them");
+      return InvalidArgumentError("vCenter has " + std::to_string(dcs.size()) + " datacenters (" +
+                                  names + "): set vsphere_config.datacenter to one of them");
     }
     datacenter_ = dcs.front().obj;
     vm_root_folder_ = RefOf(dcs.front(), "vmFolder");
@@ -160,7 +159,8 @@ Status NodeProvider::FindFrozenVms() {
     frozen.host = RefOf(content, "runtime.host");
     frozen.folder = RefOf(content, "parent");
     frozen.pool = RefOf(content, "resourcePool");
-    if (const Any* datastores = content.Get("datastore"); datastores && !datastores->fields.empty()) {
+    if (const Any* datastores = content.Get("datastore");
+        datastores && !datastores->fields.empty()) {
       frozen.datastore = datastores->fields.front().value.AsMoRef();
     }
     if (const Any* devices = content.Get("config.hardware.device")) {
@@ -225,8 +225,8 @@ Status NodeProvider::EnsureFrozen(FrozenVm& frozen, const std::string& power_sta
             " s of power-on: does its guest run `vmware-rpctool \"instantclone.freeze\"`?");
         break;
       }
-      auto updates = vim_->WaitForUpdatesEx(collector, version,
-                                            static_cast<int>(std::min<std::int64_t>(left.count(), 10)));
+      auto updates = vim_->WaitForUpdatesEx(
+          collector, version, static_cast<int>(std::min<std::int64_t>(left.count(), 10)));
       if (!updates.ok()) {
         result = updates.status();
         break;
@@ -246,8 +246,8 @@ Status NodeProvider::EnsureFrozen(FrozenVm& frozen, const std::string& power_sta
 }
 
 Status NodeProvider::EnsureFolder() {
-  const MoRef parent = frozen_vms_.front().folder.empty() ? vm_root_folder_
-                                                          : frozen_vms_.front().folder;
+  const MoRef parent =
+      frozen_vms_.front().folder.empty() ? vm_root_folder_ : frozen_vms_.front().folder;
   VSRAY_ASSIGN_OR_RETURN(auto existing, vim_->FindChild(parent, options_.folder));
   if (existing) {
     folder_ = *existing;
@@ -467,14 +467,13 @@ void NodeProvider::ReleaseParent(const FrozenVm& parent) {
 
 Status NodeProvider::DestroyVm(const MoRef& vm) {
   auto off = vim_->PowerOffVmTask(vm);
-  Status off_status = off.ok() ? waiter_->Wait(*off, options_.clone_timeout).status()
-                               : off.status();
+  Status off_status =
+      off.ok() ? waiter_->Wait(*off, options_.clone_timeout).status() : off.status();
   if (off_status.code() == StatusCode::kNotFound) return OkStatus();
   if (!off_status.ok() && off_status.fault() != "InvalidPowerState") return off_status;
   auto destroy = vim_->DestroyTask(vm);
-  Status destroy_status = destroy.ok()
-                              ? waiter_->Wait(*destroy, options_.clone_timeout).status()
-                              : destroy.status();
+  Status destroy_status =
+      destroy.ok() ? waiter_->Wait(*destroy, options_.clone_timeout).status() : destroy.status();
   if (destroy_status.code() == StatusCode::kNotFound) return OkStatus();
   return destroy_status;
 }
@@ -510,6 +509,13 @@ StatusOr<CreatedNode> NodeProvider::CreateOne(const NodeSpec& spec, const TagMap
   clone.location.folder = folder_;
   clone.location.pool = pool;
   clone.location.datastore = datastore;
+  // The frozen VM's NICs are disconnected (so that it keeps no address); the clone's are
+  // connected in the clone spec itself, which renews its network as it resumes.
+  for (const auto& nic : parent.nics) {
+    Any connected = nic;
+    vsphere::SetNicConnected(connected, true);
+    clone.location.edit_devices.push_back(std::move(connected));
+  }
   clone.config = {{std::string(kGuestinfoCluster), cluster_name_},
                   {std::string(kGuestinfoNodeType), node_type},
                   {std::string(kGuestinfoCreatedAt), std::to_string(options_.now_seconds())}};
@@ -549,12 +555,7 @@ StatusOr<CreatedNode> NodeProvider::CreateOne(const NodeSpec& spec, const TagMap
     vsphere::ConfigSpec config;
     config.num_cpus = spec.cpus;
     config.memory_mb = spec.memory_mb;
-    for (const auto& nic : parent.nics) {
-      Any connected = nic;
-      vsphere::SetNicConnected(connected, true);
-      config.edit_devices.push_back(std::move(connected));
-    }
-    if (config.num_cpus || config.memory_mb || !config.edit_devices.empty()) {
+    if (config.num_cpus || config.memory_mb) {
       VSRAY_ASSIGN_OR_RETURN(auto reconfig, vim_->ReconfigVmTask(vm, config));
       VSRAY_RETURN_IF_ERROR(waiter_->Wait(reconfig, options_.clone_timeout).status());
     }
@@ -624,8 +625,8 @@ StatusOr<CreateResult> NodeProvider::CreateNode(const NodeSpec& spec, const TagM
   }
   if (result.created.empty()) {
     Status first = result.failures.front();
-    return Status(first.code(), "all " + std::to_string(count) + " node(s) failed; first: " +
-                                    first.message())
+    return Status(first.code(),
+                  "all " + std::to_string(count) + " node(s) failed; first: " + first.message())
         .set_fault(first.fault());
   }
   return result;
@@ -633,8 +634,8 @@ StatusOr<CreateResult> NodeProvider::CreateNode(const NodeSpec& spec, const TagM
 
 Status NodeProvider::SetNodeTags(const std::string& id, const TagMap& tags) {
   const auto node = cache_.Get(id);
-  if (!node || !IsOurs(*node)) return NotFoundError("node " + id + " is not in cluster '" +
-                                                    cluster_name_ + "'");
+  if (!node || !IsOurs(*node))
+    return NotFoundError("node " + id + " is not in cluster '" + cluster_name_ + "'");
   return WriteTags(id, tags);
 }
 
@@ -660,8 +661,8 @@ Status NodeProvider::TerminateNode(const std::string& id) {
                                  "') does not belong to cluster '" + cluster_name_ +
                                  "': left alone");
   }
-  VSRAY_RETURN_IF_ERROR(
-      DestroyVm({"VirtualMachine", id}).WithContext("terminating " + id + " ('" + node->name + "')"));
+  VSRAY_RETURN_IF_ERROR(DestroyVm({"VirtualMachine", id})
+                            .WithContext("terminating " + id + " ('" + node->name + "')"));
   cache_.Remove(id);
   return OkStatus();
 }
@@ -669,7 +670,8 @@ Status NodeProvider::TerminateNode(const std::string& id) {
 Status NodeProvider::TerminateNodes(const std::vector<std::string>& ids) {
   std::vector<std::future<Status>> futures;
   futures.reserve(ids.size());
-  for (const auto& id : ids) futures.push_back(pool_->Submit([this, id] { return TerminateNode(id); }));
+  for (const auto& id : ids)
+    futures.push_back(pool_->Submit([this, id] { return TerminateNode(id); }));
   Status first;
   int failed = 0;
   for (auto& future : futures) {

@@ -160,8 +160,8 @@ class NodeProvider {
   std::vector<FrozenVm> frozen_vms_;
   std::vector<std::string> recovered_;
 
-  mutable std::mutex mu_;  // guards the maps below
-  std::map<std::string, int> field_keys_;           // custom field name -> key
+  mutable std::mutex mu_;                            // guards the maps below
+  std::map<std::string, int> field_keys_;            // custom field name -> key
   std::map<std::string, vsphere::MoRef> placement_;  // "type/name" -> object
   std::map<std::string, int> inflight_per_host_;
   std::size_t round_robin_ = 0;

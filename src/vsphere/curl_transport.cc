@@ -110,8 +110,7 @@ class CurlTransport final : public HttpTransport {
   StatusOr<HttpResponse> Send(const HttpRequest& request) override;
 
  private:
-  static void Lock(CURL* /*handle*/, curl_lock_data data, curl_lock_access /*access*/,
-                   void* user) {
+  static void Lock(CURL* /*handle*/, curl_lock_data data, curl_lock_access /*access*/, void* user) {
     static_cast<CurlTransport*>(user)->LockFor(data).lock();
   }
   static void Unlock(CURL* /*handle*/, curl_lock_data data, void* user) {
@@ -204,8 +203,8 @@ Status CurlTransport::MapError(CURLcode code, const std::string& url, const char
         message = "TLS: the server certificate of " + url + " is not trusted by tls.ca_file '" +
                   tls_.ca_file + "' (" + why + ")";
       } else {
-        message = "TLS: the server certificate of " + url +
-                  " is not trusted by the system CAs (" + why +
+        message = "TLS: the server certificate of " + url + " is not trusted by the system CAs (" +
+                  why +
                   "); set tls.ca_file to the vCenter's CA certificate or tls.thumbprint to its "
                   "SHA-256 thumbprint";
       }
@@ -231,7 +230,10 @@ StatusOr<HttpResponse> CurlTransport::Send(const HttpRequest& request) {
   std::array<char, CURL_ERROR_SIZE> error_buffer{};
   curl_slist* headers = nullptr;
   for (const auto& [name, value] : request.headers) {
-    headers = curl_slist_append(headers, (name + ": " + value).c_str());
+    std::string line = name;
+    line += ": ";
+    line += value;
+    headers = curl_slist_append(headers, line.c_str());
   }
   // libcurl sends "Expect: 100-continue" for large bodies; vCenter doesn't need the round trip.
   headers = curl_slist_append(headers, "Expect:");
@@ -247,9 +249,11 @@ StatusOr<HttpResponse> CurlTransport::Send(const HttpRequest& request) {
   curl_easy_setopt(handle, CURLOPT_WRITEDATA, &response.body);
   curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, &ParseHeaderLine);
   curl_easy_setopt(handle, CURLOPT_HEADERDATA, &response.headers);
-  curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));  // NOLINT
-  curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(std::min<std::int64_t>(request.timeout.count(), 15000)));  // NOLINT
+  curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS,
+                   static_cast<long>(request.timeout.count()));  // NOLINT
+  curl_easy_setopt(
+      handle, CURLOPT_CONNECTTIMEOUT_MS,
+      static_cast<long>(std::min<std::int64_t>(request.timeout.count(), 15000)));  // NOLINT
   if (request.method == "GET") {
     curl_easy_setopt(handle, CURLOPT_HTTPGET, 1L);
   } else {
@@ -320,8 +324,8 @@ StatusOr<std::unique_ptr<HttpTransport>> MakeCurlTransport(const TlsOptions& tls
   }
   if (!tls.ca_file.empty() && !tls.insecure && tls.thumbprint.empty() &&
       access(tls.ca_file.c_str(), R_OK) != 0) {
-    return InvalidArgumentError("tls.ca_file: cannot read '" + tls.ca_file + "': " +
-                                std::strerror(errno));  // NOLINT(concurrency-mt-unsafe)
+    return InvalidArgumentError("tls.ca_file: cannot read '" + tls.ca_file +
+                                "': " + std::strerror(errno));  // NOLINT(concurrency-mt-unsafe)
   }
   if (tls.insecure) {
     Log()->warn(

@@ -10,8 +10,6 @@
 namespace vsray::vsphere {
 namespace {
 
-const MoRef kServiceInstance{"ServiceInstance", "ServiceInstance"};
-
 std::int64_t NowNanos(Clock& clock) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(clock.Now().time_since_epoch())
       .count();
@@ -34,6 +32,8 @@ std::string SessionCookie(const std::string& set_cookie) {
 }
 
 }  // namespace
+
+MoRef ServiceInstanceRef() { return {"ServiceInstance", "ServiceInstance"}; }
 
 std::string ServerAddress::HostPort() const {
   const bool v6 = host.find(':') != std::string::npos;
@@ -139,7 +139,7 @@ Status Session::Init() {
   soap_action_ = "urn:vim25";
 
   XmlWriter w;
-  OpenMethod(w, "RetrieveServiceContent", kServiceInstance);
+  OpenMethod(w, "RetrieveServiceContent", ServiceInstanceRef());
   w.Close("RetrieveServiceContent");
   std::uint64_t generation = 0;
   auto reply = SendRetrying("RetrieveServiceContent", SoapEnvelope(w.str()), true, &generation);
@@ -198,10 +198,9 @@ Status Session::Login() {
   auto reply = SendRetrying("Login", SoapEnvelope(w.str()), true, &generation);
   if (!reply.ok()) {
     if (reply.status().fault() == "InvalidLogin") {
-      Status status = UnauthenticatedError("vCenter " + address_.HostPort() +
-                                           " refused the login of user '" +
-                                           options_.credentials.user +
-                                           "': wrong user name or password");
+      Status status =
+          UnauthenticatedError("vCenter " + address_.HostPort() + " refused the login of user '" +
+                               options_.credentials.user + "': wrong user name or password");
       status.set_fault("InvalidLogin");
       return status;
     }
@@ -271,8 +270,8 @@ StatusOr<Any> Session::SendRetrying(std::string_view method, const std::string& 
   return std::move(*last);
 }
 
-StatusOr<Any> Session::Call(std::string_view method, const MoRef& target,
-                            std::string_view params, bool idempotent) {
+StatusOr<Any> Session::Call(std::string_view method, const MoRef& target, std::string_view params,
+                            bool idempotent) {
   if (closed_) return CancelledError(std::string(method) + ": the vCenter session is closed");
   XmlWriter w;
   OpenMethod(w, method, target);
@@ -302,8 +301,8 @@ StatusOr<Any> Session::Call(std::string_view method, const MoRef& target,
     }
     reply = SendRetrying(method, envelope, idempotent, &generation);
   }
-  const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(
-      options_.clock->Now() - start);
+  const auto elapsed =
+      std::chrono::duration_cast<std::chrono::microseconds>(options_.clock->Now() - start);
   Log()->debug("SOAP {} {}:{} {:.1f} ms {}", method, target.type, target.value,
                static_cast<double>(elapsed.count()) / 1000.0,
                reply.ok() ? std::string("ok") : reply.status().ToString());
@@ -319,7 +318,7 @@ void Session::KeepaliveLoop() {
     const auto idle = std::chrono::nanoseconds(NowNanos(*options_.clock) - last_call_ns_.load());
     if (idle < interval) continue;
     lock.unlock();
-    auto reply = Call("CurrentTime", kServiceInstance, "", true);
+    auto reply = Call("CurrentTime", ServiceInstanceRef(), "", true);
     if (!reply.ok()) Log()->warn("vCenter keepalive failed: {}", reply.status().message());
     lock.lock();
   }

@@ -55,6 +55,9 @@ struct ConnectOptions {
   Clock* clock = &SystemClock::Instance();
 };
 
+// The root object of the vim25 API.
+MoRef ServiceInstanceRef();
+
 // The ServiceInstance's content: entry points to the managers.
 struct ServiceContent {
   MoRef root_folder;
@@ -79,8 +82,8 @@ class SoapCaller {
   // Idempotent calls are retried on transient failures. Returns the decoded
   // <methodResponse>, or the fault as a Status (fault() set), UNAVAILABLE/DEADLINE_EXCEEDED for
   // transport failures, DATA_LOSS for a reply that can't be decoded.
-  virtual StatusOr<Any> Call(std::string_view method, const MoRef& target,
-                             std::string_view params, bool idempotent) = 0;
+  virtual StatusOr<Any> Call(std::string_view method, const MoRef& target, std::string_view params,
+                             bool idempotent) = 0;
 };
 
 class Session final : public SoapCaller, public std::enable_shared_from_this<Session> {
@@ -122,8 +125,8 @@ class Session final : public SoapCaller, public std::enable_shared_from_this<Ses
   // One HTTP exchange, no retry, no re-login. `generation` gets the cookie generation used.
   StatusOr<Any> SendOnce(std::string_view method, const std::string& envelope,
                          std::uint64_t* generation);
-  StatusOr<Any> SendRetrying(std::string_view method, const std::string& envelope,
-                             bool idempotent, std::uint64_t* generation);
+  StatusOr<Any> SendRetrying(std::string_view method, const std::string& envelope, bool idempotent,
+                             std::uint64_t* generation);
   void KeepaliveLoop();
 
   ConnectOptions options_;

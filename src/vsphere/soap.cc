@@ -151,8 +151,8 @@ StatusOr<Any> DecodeSoapResponse(std::string_view xml, std::string_view method) 
       doc.load_buffer(xml.data(), xml.size(), pugi::parse_default, pugi::encoding_utf8);
   if (!parsed) {
     return DataLossError("malformed reply to " + std::string(method) + ": not XML (" +
-                         parsed.description() + " at offset " +
-                         std::to_string(parsed.offset) + ")");
+                         parsed.description() + " at offset " + std::to_string(parsed.offset) +
+                         ")");
   }
   DepthCheck depth;
   doc.traverse(depth);

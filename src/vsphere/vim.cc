@@ -7,8 +7,6 @@
 namespace vsray::vsphere {
 namespace {
 
-const MoRef kServiceInstance{"ServiceInstance", "ServiceInstance"};
-
 std::string WriteParams(const std::function<void(XmlWriter&)>& fill) {
   XmlWriter w;
   fill(w);
@@ -22,6 +20,12 @@ void WriteRelocateSpec(XmlWriter& w, std::string_view element, const RelocateSpe
   if (!spec.disk_move_type.empty()) w.Leaf("diskMoveType", spec.disk_move_type);
   if (!spec.pool.empty()) w.Ref("pool", spec.pool);
   if (!spec.host.empty()) w.Ref("host", spec.host);
+  for (const auto& device : spec.edit_devices) {
+    w.Open("deviceChange");
+    w.Leaf("operation", "edit");
+    w.Value("device", device);
+    w.Close("deviceChange");
+  }
   w.Close(element);
 }
 
@@ -59,9 +63,14 @@ const Any* ObjectContent::Get(std::string_view path) const {
 }
 
 bool IsVirtualNic(const Any& device) {
-  static constexpr std::array<std::string_view, 8> kNicTypes = {
-      "VirtualE1000",  "VirtualE1000e", "VirtualVmxnet",  "VirtualVmxnet2",
-      "VirtualVmxnet3", "VirtualPCNet32", "VirtualSriovEthernetCard", "VirtualVmxnet3Vrdma"};
+  static constexpr std::array<std::string_view, 8> kNicTypes = {"VirtualE1000",
+                                                                "VirtualE1000e",
+                                                                "VirtualVmxnet",
+                                                                "VirtualVmxnet2",
+                                                                "VirtualVmxnet3",
+                                                                "VirtualPCNet32",
+                                                                "VirtualSriovEthernetCard",
+                                                                "VirtualVmxnet3Vrdma"};
   for (const auto type : kNicTypes) {
     if (device.xsi_type == type) return true;
   }
@@ -299,8 +308,8 @@ StatusOr<std::optional<MoRef>> Vim::FindChild(const MoRef& parent, const std::st
 StatusOr<std::vector<ObjectContent>> Vim::ListByType(const std::string& type,
                                                      const std::vector<std::string>& paths,
                                                      const MoRef& root) {
-  VSRAY_ASSIGN_OR_RETURN(auto view, CreateContainerView(root.empty() ? content_.root_folder : root,
-                                                        {type}, true));
+  VSRAY_ASSIGN_OR_RETURN(
+      auto view, CreateContainerView(root.empty() ? content_.root_folder : root, {type}, true));
   auto contents = RetrieveProperties(ContainerViewFilter(view, {{type, paths}}));
   (void)DestroyView(view);  // best effort: the view dies with the session anyway
   return contents;
@@ -417,7 +426,7 @@ Status Vim::SetField(const MoRef& entity, int key, const std::string& value) {
 }
 
 StatusOr<std::string> Vim::CurrentTime() {
-  VSRAY_ASSIGN_OR_RETURN(auto reply, caller_.Call("CurrentTime", kServiceInstance, "", true));
+  VSRAY_ASSIGN_OR_RETURN(auto reply, caller_.Call("CurrentTime", ServiceInstanceRef(), "", true));
   return std::string(reply.TextAt("returnval"));
 }
 

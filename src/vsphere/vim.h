@@ -83,6 +83,8 @@ struct RelocateSpec {
   MoRef pool;
   MoRef host;
   std::string disk_move_type;  // e.g. "createNewChildDiskBacking" for linked clones
+  // Devices to edit (an instant clone accepts NIC edits), whole, as retrieved.
+  std::vector<Any> edit_devices;
 };
 
 struct InstantCloneSpec {
@@ -114,8 +116,7 @@ void SetNicConnected(Any& device, bool connected);
 
 class Vim {
  public:
-  Vim(SoapCaller& caller, ServiceContent content)
-      : caller_(caller), content_(std::move(content)) {}
+  Vim(SoapCaller& caller, ServiceContent content) : caller_(caller), content_(std::move(content)) {}
 
   const ServiceContent& content() const { return content_; }
   SoapCaller& caller() { return caller_; }
@@ -127,8 +128,8 @@ class Vim {
   // Properties of one object. NOT_FOUND (ManagedObjectNotFound) if it doesn't exist.
   StatusOr<ObjectContent> RetrieveOne(const MoRef& obj, const std::vector<std::string>& paths);
 
-  StatusOr<MoRef> CreateContainerView(const MoRef& container,
-                                      const std::vector<std::string>& types, bool recursive);
+  StatusOr<MoRef> CreateContainerView(const MoRef& container, const std::vector<std::string>& types,
+                                      bool recursive);
   Status DestroyView(const MoRef& view);
 
   StatusOr<MoRef> CreatePropertyCollector();

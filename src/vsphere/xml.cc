@@ -1,5 +1,7 @@
 #include "vsphere/xml.h"
 
+#include <algorithm>
+#include <array>
 #include <cstring>
 
 namespace vsray::vsphere {
@@ -9,13 +11,10 @@ constexpr std::string_view kXsiNamespace = "http://www.w3.org/2001/XMLSchema-ins
 
 // XML Schema built-in types keep their "xsd:" prefix when written back.
 bool IsXsdType(std::string_view type) {
-  static constexpr std::string_view kBuiltins[] = {
-      "string", "int",   "long",     "short",        "byte",    "boolean",
+  static constexpr std::array<std::string_view, 12> kBuiltins = {
+      "string", "int",    "long",     "short",        "byte",    "boolean",
       "float",  "double", "dateTime", "base64Binary", "anyType", "anyURI"};
-  for (const auto builtin : kBuiltins) {
-    if (builtin == type) return true;
-  }
-  return false;
+  return std::ranges::find(kBuiltins, type) != kBuiltins.end();
 }
 
 void AppendTypeAttribute(std::string& out, std::string_view xsi_type) {
@@ -78,7 +77,8 @@ std::vector<const Any*> Any::All(std::string_view name) const {
 
 std::string_view Any::TextAt(std::string_view dotted) const {
   const Any* found = Path(dotted);
-  return found == nullptr ? std::string_view() : std::string_view(found->text);
+  if (found == nullptr) return {};
+  return found->text;
 }
 
 Any& Any::Add(std::string name, std::string text_value) {
@@ -118,11 +118,21 @@ Any DecodeAny(const pugi::xml_node& node) {
 void AppendEscaped(std::string& out, std::string_view text) {
   for (const char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
       default:
         // XML 1.0 cannot carry most control characters, even escaped: drop them.
         if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r') break;

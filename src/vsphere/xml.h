@@ -4,7 +4,6 @@
 #define VSRAY_VSPHERE_XML_H_
 
 #include <pugixml.hpp>
-
 #include <string>
 #include <string_view>
 #include <utility>

@@ -7,9 +7,8 @@ namespace {
 
 TEST(RetryTest, RetriesTransientUntilSuccess) {
   FakeClock clock;
-  ExponentialBackoff backoff({std::chrono::milliseconds(100), std::chrono::milliseconds(1000),
-                              2.0, 0.0},
-                             1);
+  ExponentialBackoff backoff(
+      {std::chrono::milliseconds(100), std::chrono::milliseconds(1000), 2.0, 0.0}, 1);
   int calls = 0;
   const Status status = RetryCall({5, std::chrono::milliseconds(0), {}}, clock, backoff, [&] {
     ++calls;
@@ -48,24 +47,21 @@ TEST(RetryTest, StopsAfterMaxAttempts) {
 
 TEST(RetryTest, DeadlineStopsBeforeSleepingPastIt) {
   FakeClock clock;
-  ExponentialBackoff backoff({std::chrono::milliseconds(400), std::chrono::milliseconds(400),
-                              1.0, 0.0},
-                             1);
+  ExponentialBackoff backoff(
+      {std::chrono::milliseconds(400), std::chrono::milliseconds(400), 1.0, 0.0}, 1);
   int calls = 0;
-  const Status status =
-      RetryCall({10, std::chrono::milliseconds(1000), {}}, clock, backoff, [&] {
-        ++calls;
-        return UnavailableError("down");
-      });
+  const Status status = RetryCall({10, std::chrono::milliseconds(1000), {}}, clock, backoff, [&] {
+    ++calls;
+    return UnavailableError("down");
+  });
   EXPECT_FALSE(status.ok());
   EXPECT_EQ(calls, 3);  // sleeps 400 + 400; a third sleep would pass 1000 ms
   EXPECT_LE(clock.total_slept(), std::chrono::milliseconds(1000));
 }
 
 TEST(BackoffTest, GrowsExponentiallyWithinJitterAndCap) {
-  ExponentialBackoff backoff({std::chrono::milliseconds(100), std::chrono::milliseconds(1000),
-                              2.0, 0.5},
-                             42);
+  ExponentialBackoff backoff(
+      {std::chrono::milliseconds(100), std::chrono::milliseconds(1000), 2.0, 0.5}, 42);
   for (int i = 0; i < 50; ++i) {
     const auto d1 = backoff.Delay(1);
     EXPECT_GE(d1.count(), 50);

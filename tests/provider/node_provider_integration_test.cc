@@ -1,6 +1,4 @@
 // The node provider against vsray-sim: Ray's NodeProvider semantics end to end.
-#include "provider/node_provider.h"
-
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -9,6 +7,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "provider/node_provider.h"
 #include "support/sim_process.h"
 
 namespace vsray::provider {
@@ -41,8 +40,8 @@ class ProviderTest : public ::testing::Test {
  protected:
   void StartSim(std::vector<std::string> extra = {}) {
     if (const char* level = std::getenv("VSRAY_TEST_LOG")) SetLogLevel(level);  // NOLINT
-    std::vector<std::string> args = {"--hosts", "3", "--vms", "3", "--frozen-vm", "frozen",
-                                     "--guest-ip-delay", "100ms"};
+    std::vector<std::string> args = {
+        "--hosts", "3", "--vms", "3", "--frozen-vm", "frozen", "--guest-ip-delay", "100ms"};
     args.insert(args.end(), extra.begin(), extra.end());
     auto sim = SimProcess::Start(args);
     ASSERT_TRUE(sim.ok()) << sim.status();
@@ -73,8 +72,8 @@ class ProviderTest : public ::testing::Test {
     auto session = vsphere::Session::Connect(sim_->Connect());
     EXPECT_TRUE(session.ok()) << session.status();
     Inspector inspector{*session, nullptr};
-    inspector.vim = std::make_unique<vsphere::Vim>(*inspector.session,
-                                                   inspector.session->content());
+    inspector.vim =
+        std::make_unique<vsphere::Vim>(*inspector.session, inspector.session->content());
     return inspector;
   }
 
@@ -165,8 +164,8 @@ TEST_F(ProviderTest, FiltersSetTagsAndTerminate) {
   auto only_workers = provider->NonTerminatedNodes({{"ray-node-kind", "worker"}});
   ASSERT_TRUE(only_workers.ok());
   EXPECT_EQ(only_workers->size(), 2U);
-  auto only_head = provider->NonTerminatedNodes({{"ray-node-kind", "head"},
-                                                 {"ray-user-node-type", "head_node"}});
+  auto only_head = provider->NonTerminatedNodes(
+      {{"ray-node-kind", "head"}, {"ray-user-node-type", "head_node"}});
   ASSERT_TRUE(only_head.ok());
   EXPECT_EQ(*only_head, std::vector<std::string>{head_id});
   auto none = provider->NonTerminatedNodes({{"no-such-tag", "x"}});

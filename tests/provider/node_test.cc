@@ -29,8 +29,8 @@ Node WithNics(const std::vector<Any>& nics) {
 }
 
 TEST(AddressTest, SkipsIpv6AndLinkLocalAndIgnoredNetworks) {
-  const Node node = WithNics({GuestNic("VM Network", {"fd00::5", "fe80::1", "169.254.3.4",
-                                                      "10.0.0.7", "127.1.0.9"})});
+  const Node node = WithNics(
+      {GuestNic("VM Network", {"fd00::5", "fe80::1", "169.254.3.4", "10.0.0.7", "127.1.0.9"})});
   AddressPolicy policy;
   EXPECT_EQ(InternalIp(node, policy), "10.0.0.7");
   EXPECT_EQ(ExternalIp(node, policy), "10.0.0.7");
@@ -72,8 +72,8 @@ TEST(CidrTest, ParsesAndRejects) {
   EXPECT_FALSE(cidr->Contains(*ParseIpv4("192.169.0.1")));
   EXPECT_TRUE(ParseCidr("10.1.2.3").ok());  // a single address
   EXPECT_TRUE(ParseCidr("0.0.0.0/0")->Contains(*ParseIpv4("8.8.8.8")));
-  for (const char* bad : {"", "10.0.0/8", "10.0.0.0/33", "a.b.c.d/1", "10.0.0.256/8",
-                          "10.0.0.0/", "10.0.0.0/8x"}) {
+  for (const char* bad :
+       {"", "10.0.0/8", "10.0.0.0/33", "a.b.c.d/1", "10.0.0.256/8", "10.0.0.0/", "10.0.0.0/8x"}) {
     EXPECT_FALSE(ParseCidr(bad).ok()) << bad;
   }
 }

@@ -14,7 +14,8 @@
 namespace vsray::testing {
 
 std::string SimBinaryPath() {
-  if (const char* env = std::getenv("VSRAY_SIM"); env != nullptr && env[0] != '\0') return env;  // NOLINT
+  if (const char* env = std::getenv("VSRAY_SIM"); env != nullptr && env[0] != '\0')
+    return env;  // NOLINT
   return VSRAY_SIM_DEFAULT_PATH;
 }
 

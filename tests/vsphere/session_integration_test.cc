@@ -47,8 +47,8 @@ std::string FrozenVmId(const SimProcess& sim) {
 class VimTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    sim_ = StartSim({"--hosts", "2", "--vms", "3", "--frozen-vm", "frozen-0",
-                     "--guest-ip-delay", "0s"})
+    sim_ = StartSim(
+               {"--hosts", "2", "--vms", "3", "--frozen-vm", "frozen-0", "--guest-ip-delay", "0s"})
                .release();
   }
   static void TearDownTestSuite() {
@@ -218,8 +218,8 @@ TEST_F(VimTest, RetrieveOneOfAMissingObjectIsNotFound) {
 
 TEST_F(VimTest, InstantCloneLandsOnTheParentHostWithConfigAndIdentity) {
   const MoRef parent{"VirtualMachine", FrozenVmId(*sim_)};
-  auto clone = InstantClone("ic-identity", {{"guestinfo.vsray.cluster", "c1"},
-                                            {"guestinfo.vsray.node-type", "head"}});
+  auto clone = InstantClone(
+      "ic-identity", {{"guestinfo.vsray.cluster", "c1"}, {"guestinfo.vsray.node-type", "head"}});
   ASSERT_TRUE(clone.ok()) << clone.status();
   EXPECT_EQ(clone->type, "VirtualMachine");
   auto parent_info = vim_->RetrieveOne(parent, {"runtime.host"});
@@ -265,8 +265,8 @@ TEST_F(VimTest, ReconfigureConnectsNicsAndSizesTheVm) {
   auto task = vim_->ReconfigVmTask(*clone, spec);
   ASSERT_TRUE(task.ok()) << task.status();
   ASSERT_TRUE(waiter_->Wait(*task, std::chrono::seconds(60)).ok());
-  auto after = vim_->RetrieveOne(*clone, {"config.hardware.numCPU", "config.hardware.memoryMB",
-                                          "config.hardware.device"});
+  auto after = vim_->RetrieveOne(
+      *clone, {"config.hardware.numCPU", "config.hardware.memoryMB", "config.hardware.device"});
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->Get("config.hardware.numCPU")->text, "4");
   EXPECT_EQ(after->Get("config.hardware.memoryMB")->text, "8192");
@@ -294,8 +294,8 @@ TEST_F(VimTest, PowerOnOfARunningVmIsInvalidPowerStateAndDestroyedVmIsGone) {
   auto gone = vim_->RetrieveOne(*clone, {"name"});
   EXPECT_EQ(gone.status().code(), StatusCode::kNotFound);
   auto again = vim_->DestroyTask(*clone);
-  Status again_status = again.ok() ? waiter_->Wait(*again, std::chrono::seconds(60)).status()
-                                   : again.status();
+  Status again_status =
+      again.ok() ? waiter_->Wait(*again, std::chrono::seconds(60)).status() : again.status();
   EXPECT_EQ(again_status.code(), StatusCode::kNotFound) << again_status;
 }
 
@@ -313,8 +313,8 @@ TEST_F(VimTest, InstantCloneOfAPoweredOffVmFails) {
   InstantCloneSpec spec;
   spec.name = "ic-from-off";
   auto task = vim_->InstantCloneTask(vms.front(), spec);
-  Status status = task.ok() ? waiter_->Wait(*task, std::chrono::seconds(60)).status()
-                            : task.status();
+  Status status =
+      task.ok() ? waiter_->Wait(*task, std::chrono::seconds(60)).status() : task.status();
   EXPECT_FALSE(status.ok());
   EXPECT_EQ(status.fault(), "InvalidPowerState") << status;
 }
@@ -328,8 +328,8 @@ TEST_F(VimTest, FullCloneFolderAndCustomFields) {
   EXPECT_EQ(duplicate.status().code(), StatusCode::kAlreadyExists);
 
   CloneSpec clone_spec;
-  auto task = vim_->CloneVmTask({"VirtualMachine", FrozenVmId(*sim_)}, *folder, "full-clone",
-                                clone_spec);
+  auto task =
+      vim_->CloneVmTask({"VirtualMachine", FrozenVmId(*sim_)}, *folder, "full-clone", clone_spec);
   ASSERT_TRUE(task.ok()) << task.status();
   auto result = waiter_->Wait(*task, std::chrono::seconds(60));
   ASSERT_TRUE(result.ok()) << result.status();
@@ -406,8 +406,8 @@ TEST_F(VimTest, ManyTasksInParallelShareOneWaiter) {
 class VimFaultTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    sim_ = StartSim({"--vms", "1", "--frozen-vm", "frozen-0",
-                     "--task-duration", "InstantClone_Task=1500ms"});
+    sim_ = StartSim(
+        {"--vms", "1", "--frozen-vm", "frozen-0", "--task-duration", "InstantClone_Task=1500ms"});
     ASSERT_NE(sim_, nullptr);
     auto options = sim_->Connect();
     options.retry.backoff.initial = std::chrono::milliseconds(10);

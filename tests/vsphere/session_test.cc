@@ -20,8 +20,8 @@ std::string Reply(std::string_view method, std::string_view inner) {
 std::string FaultReply(std::string_view type) {
   return SoapEnvelope("<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>" +
                       std::string(type) + " happened</faultstring><detail><" + std::string(type) +
-                      "Fault xmlns=\"urn:vim25\" xsi:type=\"" + std::string(type) +
-                      "\"></" + std::string(type) + "Fault></detail></soapenv:Fault>");
+                      "Fault xmlns=\"urn:vim25\" xsi:type=\"" + std::string(type) + "\"></" +
+                      std::string(type) + "Fault></detail></soapenv:Fault>");
 }
 
 constexpr char kServiceContent[] =
@@ -124,7 +124,8 @@ class SessionTest : public ::testing::Test {
 };
 
 TEST_F(SessionTest, ConnectReadsServiceContentAndSendsCookie) {
-  transport_->On("CurrentTime", Ok(Reply("CurrentTime", "<returnval>2026-01-01T00:00:00Z</returnval>")));
+  transport_->On("CurrentTime",
+                 Ok(Reply("CurrentTime", "<returnval>2026-01-01T00:00:00Z</returnval>")));
   auto session = Session::Connect(Options());
   ASSERT_TRUE(session.ok()) << session.status();
   EXPECT_EQ((*session)->content().root_folder, (MoRef{"Folder", "group-d1"}));
@@ -163,7 +164,8 @@ TEST_F(SessionTest, WrongPasswordIsOneClearError) {
 
 TEST_F(SessionTest, ReloginOnceOnNotAuthenticatedThenRepeatsCall) {
   transport_->On("CreateFolder", Fault("NotAuthenticated"));
-  transport_->On("CreateFolder", Ok(Reply("CreateFolder", "<returnval type=\"Folder\">group-v9</returnval>")));
+  transport_->On("CreateFolder",
+                 Ok(Reply("CreateFolder", "<returnval type=\"Folder\">group-v9</returnval>")));
   auto session = Session::Connect(Options());
   ASSERT_TRUE(session.ok());
   // Not idempotent, but a NotAuthenticated call never ran, so it is repeated after re-login.

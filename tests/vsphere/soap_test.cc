@@ -1,10 +1,10 @@
 #include "vsphere/soap.h"
 
-#include "common/retry.h"
-
 #include <gtest/gtest.h>
 
 #include <string>
+
+#include "common/retry.h"
 
 namespace vsray::vsphere {
 namespace {
@@ -85,7 +85,8 @@ TEST(SoapDecodeTest, ResolvesSimulatorNamespacePrefix) {
 }
 
 TEST(SoapDecodeTest, TypeAttributeWithUnboundPrefixIsNotXsi) {
-  constexpr char kReply[] = R"(<Envelope><Body><XResponse><returnval xmlns:foo="urn:other" foo:type="Nope">1</returnval></XResponse></Body></Envelope>)";
+  constexpr char kReply[] =
+      R"(<Envelope><Body><XResponse><returnval xmlns:foo="urn:other" foo:type="Nope">1</returnval></XResponse></Body></Envelope>)";
   auto reply = DecodeSoapResponse(kReply, "X");
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_EQ(reply->Get("returnval")->xsi_type, "");
