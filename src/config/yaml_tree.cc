@@ -1,0 +1,535 @@
+#include "config/yaml_tree.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <exception>
+#include <limits>
+#include <optional>
+#include <regex>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace vsray::config {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kMaxDepth = 100;
+constexpr std::size_t kMaxNodes = 1000000;
+
+constexpr std::string_view kTagStr = "tag:yaml.org,2002:str";
+constexpr std::string_view kTagInt = "tag:yaml.org,2002:int";
+constexpr std::string_view kTagFloat = "tag:yaml.org,2002:float";
+constexpr std::string_view kTagBool = "tag:yaml.org,2002:bool";
+constexpr std::string_view kTagNull = "tag:yaml.org,2002:null";
+constexpr std::string_view kTagMap = "tag:yaml.org,2002:map";
+constexpr std::string_view kTagSeq = "tag:yaml.org,2002:seq";
+
+int LineOf(const YAML::Mark& mark) { return mark.line < 0 ? 1 : mark.line + 1; }
+
+std::string Hex(unsigned char c) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  return std::string("0x") + kDigits[c >> 4] + kDigits[c & 0xf];
+}
+
+// A cluster config is text: UTF-8 without control characters other than tab, CR and LF.
+Status CheckText(std::string_view text, std::string_view source) {
+  int line = 1;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '\n') {
+      ++line;
+      ++i;
+      continue;
+    }
+    if (c < 0x80) {
+      if ((c < 0x20 && c != '\t' && c != '\r') || c == 0x7f) {
+        return ConfigError(source, line, "",
+                           "not a text file (control byte " + Hex(c) +
+                               "); a cluster config must be YAML or JSON text");
+      }
+      ++i;
+      continue;
+    }
+    std::size_t length = 0;
+    std::uint32_t code_point = 0;
+    std::uint32_t minimum = 0;
+    if ((c & 0xe0) == 0xc0) {
+      length = 2;
+      code_point = c & 0x1fU;
+      minimum = 0x80;
+    } else if ((c & 0xf0) == 0xe0) {
+      length = 3;
+      code_point = c & 0x0fU;
+      minimum = 0x800;
+    } else if ((c & 0xf8) == 0xf0) {
+      length = 4;
+      code_point = c & 0x07U;
+      minimum = 0x10000;
+    }
+    bool valid = length != 0 && i + length <= text.size();
+    for (std::size_t k = 1; valid && k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if ((next & 0xc0) != 0x80) valid = false;
+      code_point = (code_point << 6) | (next & 0x3fU);
+    }
+    if (valid && (code_point < minimum || code_point > 0x10ffff ||
+                  (code_point >= 0xd800 && code_point <= 0xdfff))) {
+      valid = false;
+    }
+    if (!valid) {
+      return ConfigError(source, line, "",
+                         "not UTF-8 text (invalid byte " + Hex(c) +
+                             "); a cluster config must be YAML or JSON text");
+    }
+    i += length;
+  }
+  return OkStatus();
+}
+
+std::string StripUnderscores(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    if (c != '_') out += c;
+  }
+  return out;
+}
+
+// Magnitude of an unsigned integer in `base`; nullopt on overflow or a bad digit.
+std::optional<std::uint64_t> ParseMagnitude(std::string_view digits, int base) {
+  std::uint64_t value = 0;
+  const auto* const end = digits.data() + digits.size();
+  const auto result = std::from_chars(digits.data(), end, value, base);
+  if (result.ec != std::errc() || result.ptr != end) return std::nullopt;
+  return value;
+}
+
+json SignedInteger(bool negative, std::uint64_t magnitude) {
+  constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  json value;
+  if (!negative) {
+    if (magnitude <= kMax) {
+      value = static_cast<std::int64_t>(magnitude);
+    } else {
+      value = magnitude;
+    }
+  } else if (magnitude <= kMax) {
+    value = -static_cast<std::int64_t>(magnitude);
+  } else if (magnitude == kMax + 1) {
+    value = std::numeric_limits<std::int64_t>::min();
+  } else {
+    value = -static_cast<double>(magnitude);
+  }
+  return value;
+}
+
+std::optional<json> ParseInteger(std::string_view text) {
+  static const std::regex kBinary("[-+]?0b[0-1_]+");
+  static const std::regex kOctal("[-+]?0[0-7_]+");
+  static const std::regex kDecimal("[-+]?(0|[1-9][0-9_]*)");
+  static const std::regex kHex("[-+]?0x[0-9a-fA-F_]+");
+  static const std::regex kBase60("[-+]?[1-9][0-9_]*(:[0-5]?[0-9])+");
+  const std::string s(text);
+  const bool negative = !s.empty() && s[0] == '-';
+  const std::string_view unsigned_part =
+      !s.empty() && (s[0] == '-' || s[0] == '+') ? text.substr(1) : text;
+  std::optional<std::uint64_t> magnitude;
+  if (std::regex_match(s, kBinary)) {
+    magnitude = ParseMagnitude(StripUnderscores(unsigned_part.substr(2)), 2);
+  } else if (std::regex_match(s, kHex)) {
+    magnitude = ParseMagnitude(StripUnderscores(unsigned_part.substr(2)), 16);
+  } else if (std::regex_match(s, kOctal)) {
+    magnitude = ParseMagnitude(StripUnderscores(unsigned_part.substr(1)), 8);
+  } else if (std::regex_match(s, kDecimal)) {
+    magnitude = ParseMagnitude(StripUnderscores(unsigned_part), 10);
+  } else if (std::regex_match(s, kBase60)) {
+    std::uint64_t value = 0;
+    const std::string digits = StripUnderscores(unsigned_part);
+    std::size_t start = 0;
+    while (start <= digits.size()) {
+      const std::size_t colon = std::min(digits.find(':', start), digits.size());
+      const std::string_view all_digits = digits;
+      const auto part = ParseMagnitude(all_digits.substr(start, colon - start), 10);
+      if (!part || value > (std::numeric_limits<std::uint64_t>::max() - *part) / 60) {
+        return std::nullopt;
+      }
+      value = value * 60 + *part;
+      start = colon + 1;
+    }
+    magnitude = value;
+  } else {
+    return std::nullopt;
+  }
+  if (!magnitude) {
+    // Too large for 64 bits: PyYAML has big integers; a double is the closest we have.
+    double value = 0;
+    const std::string digits = StripUnderscores(unsigned_part);
+    const auto result = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (result.ec != std::errc()) return std::nullopt;
+    return json(negative ? -value : value);
+  }
+  return SignedInteger(negative, *magnitude);
+}
+
+std::optional<json> ParseFloat(std::string_view text) {
+  // PyYAML's float forms, plus YAML 1.2's exponent forms without a dot or exponent sign.
+  static const std::regex kPyYamlFloat(
+      "[-+]?[0-9][0-9_]*\\.[0-9_]*([eE][-+][0-9]+)?|\\.[0-9_]+([eE][-+][0-9]+)?");
+  static const std::regex kCoreFloat(
+      "[-+]?(\\.[0-9]+|[0-9]+\\.[0-9]*)([eE][-+]?[0-9]+)?|[-+]?[0-9]+[eE][-+]?[0-9]+");
+  static const std::regex kBase60("[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+\\.[0-9_]*");
+  static const std::regex kInfinity("[-+]?\\.(inf|Inf|INF)");
+  static const std::regex kNan("\\.(nan|NaN|NAN)");
+  const std::string s(text);
+  const bool negative = !s.empty() && s[0] == '-';
+  const std::string unsigned_part =
+      StripUnderscores(!s.empty() && (s[0] == '-' || s[0] == '+') ? text.substr(1) : text);
+  if (std::regex_match(s, kInfinity)) {
+    return json(negative ? -std::numeric_limits<double>::infinity()
+                         : std::numeric_limits<double>::infinity());
+  }
+  if (std::regex_match(s, kNan)) return json(std::numeric_limits<double>::quiet_NaN());
+  if (std::regex_match(s, kBase60)) {
+    double value = 0;
+    std::size_t start = 0;
+    while (true) {
+      const std::size_t colon = unsigned_part.find(':', start);
+      const std::string part = unsigned_part.substr(
+          start, colon == std::string::npos ? std::string::npos : colon - start);
+      double part_value = 0;
+      const auto result = std::from_chars(part.data(), part.data() + part.size(), part_value);
+      if (result.ec != std::errc()) return std::nullopt;
+      value = value * 60 + part_value;
+      if (colon == std::string::npos) break;
+      start = colon + 1;
+    }
+    return json(negative ? -value : value);
+  }
+  if (!std::regex_match(s, kPyYamlFloat) && !std::regex_match(s, kCoreFloat)) return std::nullopt;
+  double value = 0;
+  const auto result =
+      std::from_chars(unsigned_part.data(), unsigned_part.data() + unsigned_part.size(), value);
+  if (result.ec != std::errc() && result.ec != std::errc::result_out_of_range) return std::nullopt;
+  return json(negative ? -value : value);
+}
+
+class Converter {
+ public:
+  Converter(std::string_view source, SourceMap* lines) : source_(source), lines_(lines) {}
+
+  Status Convert(const YAML::Node& node, const ConfigPath& path, int depth, json* out) {
+    if (++nodes_ > kMaxNodes) {
+      return Error(node, path, "more than 1,000,000 values (aliases expanding without bound?)");
+    }
+    if (depth > kMaxDepth) return Error(node, path, "nested more than 100 levels deep");
+    switch (node.Type()) {
+      case YAML::NodeType::Null:
+        return ConvertNull(node, path, out);
+      case YAML::NodeType::Scalar:
+        return ConvertScalar(node, path, out);
+      case YAML::NodeType::Sequence: {
+        VSRAY_RETURN_IF_ERROR(CheckCollectionTag(node, path, kTagSeq));
+        *out = json::array();
+        std::size_t index = 0;
+        for (const YAML::Node& item : node) {
+          const ConfigPath item_path = path.Index(index++);
+          Record(item_path, 0, item);
+          json value;
+          VSRAY_RETURN_IF_ERROR(Convert(item, item_path, depth + 1, &value));
+          out->push_back(std::move(value));
+        }
+        return OkStatus();
+      }
+      case YAML::NodeType::Map:
+        return ConvertMap(node, path, depth, out);
+      case YAML::NodeType::Undefined:
+        break;
+    }
+    *out = nullptr;
+    return OkStatus();
+  }
+
+  void Record(const ConfigPath& path, int key_line, const YAML::Node& value) {
+    // yaml-cpp marks an empty value at the next token, often on a later line: use the key's.
+    const int value_line = value.IsNull() && key_line > 0 ? key_line : LineOf(value.Mark());
+    lines_->Set(path.Pointer(), SourceMap::Lines{key_line, value_line});
+  }
+
+ private:
+  Status Error(const YAML::Node& node, const ConfigPath& path, std::string_view message) const {
+    const int line = node.IsNull() ? lines_->ValueLine(path) : LineOf(node.Mark());
+    return ConfigError(source_, line, path.Display(), message);
+  }
+
+  Status CheckCollectionTag(const YAML::Node& node, const ConfigPath& path,
+                            std::string_view standard) const {
+    const std::string& tag = node.Tag();
+    if (tag.empty() || tag == "?" || tag == "!" || tag == standard) return OkStatus();
+    return Error(node, path, "unsupported YAML tag '" + tag + "'");
+  }
+
+  Status ConvertNull(const YAML::Node& node, const ConfigPath& path, json* out) const {
+    const std::string& tag = node.Tag();
+    if (tag == kTagStr || tag == "!") {
+      *out = "";
+    } else if (tag.empty() || tag == "?" || tag == kTagNull) {
+      *out = nullptr;
+    } else {
+      return Error(node, path, "unsupported YAML tag '" + tag + "' on an empty value");
+    }
+    return OkStatus();
+  }
+
+  Status ConvertScalar(const YAML::Node& node, const ConfigPath& path, json* out) const {
+    const std::string& tag = node.Tag();
+    const std::string& text = node.Scalar();
+    if (tag == "!" || tag == kTagStr) {
+      *out = text;
+      return OkStatus();
+    }
+    const json resolved = ResolvePlainScalar(text);
+    if (tag == "?" || tag.empty()) {
+      *out = resolved;
+      return OkStatus();
+    }
+    if ((tag == kTagInt && resolved.is_number_integer()) ||
+        (tag == kTagBool && resolved.is_boolean())) {
+      *out = resolved;
+    } else if (tag == kTagFloat && resolved.is_number()) {
+      *out = resolved.get<double>();
+    } else if (tag == kTagNull && resolved.is_null()) {
+      *out = nullptr;
+    } else if (tag == kTagInt || tag == kTagFloat || tag == kTagBool || tag == kTagNull) {
+      return Error(node, path, "the value does not match its tag '" + tag + "'");
+    } else {
+      return Error(node, path, "unsupported YAML tag '" + tag + "'");
+    }
+    return OkStatus();
+  }
+
+  static bool IsMergeKey(const YAML::Node& key) {
+    return key.IsScalar() && key.Scalar() == "<<" && (key.Tag() == "?" || key.Tag().empty());
+  }
+
+  Status ConvertMap(const YAML::Node& node, const ConfigPath& path, int depth, json* out) {
+    VSRAY_RETURN_IF_ERROR(CheckCollectionTag(node, path, kTagMap));
+    *out = json::object();
+    std::unordered_map<std::string, int> first_line;
+    std::vector<YAML::Node> merges;
+    for (const auto& entry : node) {
+      const YAML::Node& key = entry.first;
+      if (IsMergeKey(key)) {
+        merges.push_back(entry.second);
+        continue;
+      }
+      if (!key.IsScalar()) {
+        return ConfigError(source_, LineOf(key.Mark()), path.Display(),
+                           "mapping keys must be plain strings, not " +
+                               std::string(key.IsNull() ? "empty" : "lists or mappings"));
+      }
+      const std::string& name = key.Scalar();
+      const int key_line = LineOf(key.Mark());
+      if (const auto [it, inserted] = first_line.emplace(name, key_line); !inserted) {
+        return ConfigError(source_, key_line, path.Display(),
+                           "duplicate key '" + name + "' (first given on line " +
+                               std::to_string(it->second) + ")");
+      }
+      const ConfigPath value_path = path.Key(name);
+      Record(value_path, key_line, entry.second);
+      json value;
+      VSRAY_RETURN_IF_ERROR(Convert(entry.second, value_path, depth + 1, &value));
+      (*out)[name] = std::move(value);
+    }
+    // Merge keys: explicit keys win; among merged mappings, the first one given wins.
+    for (const YAML::Node& merge : merges) {
+      std::vector<YAML::Node> sources;
+      if (merge.IsMap()) {
+        sources.push_back(merge);
+      } else if (merge.IsSequence()) {
+        for (const YAML::Node& item : merge) {
+          if (!item.IsMap()) {
+            return Error(item, path, "a merge key ('<<') must refer to mappings");
+          }
+          sources.push_back(item);
+        }
+      } else {
+        return Error(merge, path, "a merge key ('<<') must refer to a mapping");
+      }
+      for (const YAML::Node& source : sources) {
+        // Convert into a scratch line map, so keys that are not taken keep their own lines.
+        SourceMap scratch;
+        SourceMap* const own = lines_;
+        lines_ = &scratch;
+        json merged;
+        const Status converted = Convert(source, path, depth + 1, &merged);
+        lines_ = own;
+        VSRAY_RETURN_IF_ERROR(converted);
+        for (auto& [name, value] : merged.items()) {
+          if (out->contains(name)) continue;
+          lines_->CopySubtree(scratch, path.Key(name).Pointer());
+          (*out)[name] = value;
+        }
+      }
+    }
+    return OkStatus();
+  }
+
+  std::string_view source_;
+  SourceMap* lines_;
+  std::size_t nodes_ = 0;
+};
+
+bool IsJsonLike(std::string_view text) {
+  for (const char c : text) {
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') continue;
+    return c == '{' || c == '[';
+  }
+  return false;
+}
+
+void Emit(YAML::Emitter& out, const json& value) {
+  switch (value.type()) {
+    case json::value_t::object:
+      out << YAML::BeginMap;
+      for (const auto& [key, item] : value.items()) {
+        out << YAML::Key;
+        if (!ResolvePlainScalar(key).is_string()) out << YAML::DoubleQuoted;
+        out << key << YAML::Value;
+        Emit(out, item);
+      }
+      out << YAML::EndMap;
+      break;
+    case json::value_t::array:
+      out << YAML::BeginSeq;
+      for (const json& item : value) Emit(out, item);
+      out << YAML::EndSeq;
+      break;
+    case json::value_t::string: {
+      const auto& text = value.get_ref<const std::string&>();
+      if (!ResolvePlainScalar(text).is_string()) out << YAML::DoubleQuoted;
+      out << text;
+      break;
+    }
+    case json::value_t::boolean:
+      out << (value.get<bool>() ? "true" : "false");
+      break;
+    case json::value_t::number_integer:
+      out << value.get<std::int64_t>();
+      break;
+    case json::value_t::number_unsigned:
+      out << value.get<std::uint64_t>();
+      break;
+    case json::value_t::number_float: {
+      const double number = value.get<double>();
+      if (std::isnan(number)) {
+        out << ".nan";
+      } else if (std::isinf(number)) {
+        out << (number > 0 ? ".inf" : "-.inf");
+      } else {
+        std::string text = value.dump();  // shortest round-trip form, always with '.' or 'e'
+        if (text.find_first_of(".eE") == std::string::npos) text += ".0";
+        out << text;
+      }
+      break;
+    }
+    default:
+      out << YAML::Null;
+      break;
+  }
+}
+
+}  // namespace
+
+json ResolvePlainScalar(std::string_view text) {
+  static const std::set<std::string_view> kNull = {"", "~", "null", "Null", "NULL"};
+  static const std::set<std::string_view> kTrue = {"yes",  "Yes", "YES", "true", "True",
+                                                   "TRUE", "on",  "On",  "ON"};
+  static const std::set<std::string_view> kFalse = {"no",    "No",  "NO",  "false", "False",
+                                                    "FALSE", "off", "Off", "OFF"};
+  if (kNull.contains(text)) return nullptr;
+  if (kTrue.contains(text)) return true;
+  if (kFalse.contains(text)) return false;
+  if (text.size() > 200) return std::string(text);  // no number is that long; spare the regexes
+  if (auto integer = ParseInteger(text)) return *integer;
+  if (auto number = ParseFloat(text)) return *number;
+  return std::string(text);
+}
+
+StatusOr<Document> ParseConfigText(std::string_view text, std::string source) {
+  Document document;
+  document.source = std::move(source);
+  if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
+  VSRAY_RETURN_IF_ERROR(CheckText(text, document.source));
+
+  std::vector<YAML::Node> documents;
+  std::string yaml_error;
+  int yaml_error_line = 1;
+  try {
+    documents = YAML::LoadAll(std::string(text));
+  } catch (const YAML::Exception& e) {
+    yaml_error = e.msg;
+    yaml_error_line = LineOf(e.mark);
+  } catch (const std::exception& e) {
+    yaml_error = e.what();
+  }
+  if (!yaml_error.empty()) {
+    // JSON that YAML refuses (rare: e.g. tabs for indentation) is still JSON.
+    if (IsJsonLike(text)) {
+      try {
+        document.root = json::parse(text);
+        return document;
+      } catch (const json::exception&) {  // report the YAML error, which has a line
+      }
+    }
+    return ConfigError(document.source, yaml_error_line, "", "YAML syntax error: " + yaml_error);
+  }
+  if (documents.size() > 1) {
+    // yaml-cpp marks the second document at its first node; point at its '---' if there is one.
+    int line = LineOf(documents[1].Mark());
+    int current = 1;
+    std::size_t start = 0;
+    while (start < text.size() && current < line) {
+      const std::size_t end = std::min(text.find('\n', start), text.size());
+      if (text.substr(start, end - start).rfind("---", 0) == 0) line = current;
+      start = end + 1;
+      ++current;
+    }
+    return ConfigError(document.source, line, "",
+                       "more than one YAML document ('---'); a cluster config is one mapping");
+  }
+  if (documents.empty()) {
+    document.root = nullptr;
+    return document;
+  }
+  try {
+    Converter converter(document.source, &document.lines);
+    converter.Record(ConfigPath(), 0, documents[0]);
+    VSRAY_RETURN_IF_ERROR(converter.Convert(documents[0], ConfigPath(), 0, &document.root));
+  } catch (const std::exception& e) {  // yaml-cpp or nlohmann: never let one escape
+    return ConfigError(document.source, 1, "", std::string("cannot read the YAML: ") + e.what());
+  }
+  return document;
+}
+
+std::string ToYaml(const json& value) {
+  try {
+    YAML::Emitter out;
+    out.SetIndent(2);
+    Emit(out, value);
+    std::string text = out.c_str();
+    if (text.empty() || text.back() != '\n') text += '\n';
+    return text;
+  } catch (const std::exception& e) {
+    return std::string("# cannot write YAML: ") + e.what() + "\n";
+  }
+}
+
+}  // namespace vsray::config
