@@ -1,0 +1,562 @@
+// provider.vsphere_config (VsphereConfig, declared in cluster_config.h): the strict parser,
+// IPv4 networks, and ParseProviderConfig for a provider dict on its own.
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <regex>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "common/log.h"
+#include "config/cluster_config.h"
+#include "config/parse_internal.h"
+#include "vsphere/session.h"
+
+namespace vsray::config {
+namespace {
+
+using internal::IsValidUserName;
+using internal::kRedacted;
+using internal::ParseContext;
+using nlohmann::json;
+
+const std::vector<std::string>& VsphereKeys() {
+  static const std::vector<std::string> keys = {"credentials",
+                                                "tls",
+                                                "datacenter",
+                                                "folder",
+                                                "frozen_vm",
+                                                "gpu_config",
+                                                "mirror_vsphere_tags",
+                                                "max_concurrency",
+                                                "ssh_key_type",
+                                                "timeouts",
+                                                "network",
+                                                "cloud_init"};
+  return keys;
+}
+
+Status ParseCidrs(const Checker& checker, const json& object, const ConfigPath& path,
+                  std::string_view key, std::vector<Ipv4Cidr>* out) {
+  std::vector<std::string> texts;
+  VSRAY_RETURN_IF_ERROR(checker.GetStringList(object, path, key, &texts));
+  out->clear();
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    auto cidr = ParseIpv4Cidr(texts[i]);
+    if (!cidr.ok()) return checker.Error(path.Key(key).Index(i), cidr.status().message());
+    out->push_back(*cidr);
+  }
+  return OkStatus();
+}
+
+Status ParseTls(const Checker& checker, const json& vsphere, const ConfigPath& vsphere_path,
+                const ParseContext& context, bool check_files, vsphere::TlsOptions* tls) {
+  VSRAY_ASSIGN_OR_RETURN(const json* object, checker.GetObject(vsphere, vsphere_path, "tls"));
+  if (object == nullptr) return OkStatus();
+  const ConfigPath path = vsphere_path.Key("tls");
+  VSRAY_RETURN_IF_ERROR(checker.CheckKeys(*object, path, {"ca_file", "thumbprint", "insecure"}));
+  VSRAY_RETURN_IF_ERROR(checker.GetBool(*object, path, "insecure", &tls->insecure));
+  std::string thumbprint;
+  VSRAY_RETURN_IF_ERROR(checker.GetString(*object, path, "thumbprint", &thumbprint));
+  if (!thumbprint.empty()) {
+    tls->thumbprint = vsphere::NormalizeThumbprint(thumbprint);
+    if (tls->thumbprint.empty()) {
+      std::string hex;
+      for (const char c : thumbprint) {
+        if (c != ':' && c != ' ') hex += c;
+      }
+      std::string message =
+          "expected the SHA-256 fingerprint of vCenter's certificate: 64 hex digits, ':' "
+          "separators allowed";
+      if (hex.size() == 40) message += " (this looks like a SHA-1 thumbprint, which is not safe)";
+      message += "; get it with: openssl x509 -noout -fingerprint -sha256";
+      return checker.Error(path.Key("thumbprint"), message);
+    }
+  }
+  std::string ca_file;
+  VSRAY_RETURN_IF_ERROR(checker.GetString(*object, path, "ca_file", &ca_file));
+  if (!ca_file.empty()) {
+    VSRAY_ASSIGN_OR_RETURN(tls->ca_file,
+                           internal::ExpandHome(checker, path.Key("ca_file"), ca_file, context));
+    std::error_code error;
+    if (check_files && !std::filesystem::is_regular_file(tls->ca_file, error)) {
+      return checker.Error(path.Key("ca_file"), "no such file: '" + tls->ca_file +
+                                                    "'; expected a PEM file of the CA that signed "
+                                                    "vCenter's certificate");
+    }
+  }
+  const int modes =
+      (tls->insecure ? 1 : 0) + (tls->thumbprint.empty() ? 0 : 1) + (tls->ca_file.empty() ? 0 : 1);
+  if (modes > 1) {
+    return checker.Error(path,
+                         "give at most one of 'ca_file', 'thumbprint' and 'insecure: true'; they "
+                         "are different ways to trust vCenter's certificate");
+  }
+  return OkStatus();
+}
+
+Status ParseCredentials(const Checker& checker, const json& vsphere, const ConfigPath& vsphere_path,
+                        const ParseContext& context, const vsphere::TlsOptions& tls,
+                        VsphereCredentials* credentials) {
+  VSRAY_ASSIGN_OR_RETURN(const json* object,
+                         checker.GetObject(vsphere, vsphere_path, "credentials"));
+  const ConfigPath path = vsphere_path.Key("credentials");
+  const json empty = json::object();
+  const json& given = object == nullptr ? empty : *object;
+  VSRAY_RETURN_IF_ERROR(checker.CheckKeys(given, path, {"server", "user", "password"}));
+  struct Field {
+    const char* key;
+    const char* env;
+    std::string* value;
+    bool from_env = false;
+  };
+  Field fields[] = {{"server", "VSPHERE_SERVER", &credentials->server},
+                    {"user", "VSPHERE_USER", &credentials->user},
+                    {"password", "VSPHERE_PASSWORD", &credentials->password}};
+  for (Field& field : fields) {
+    VSRAY_RETURN_IF_ERROR(checker.GetString(given, path, field.key, field.value));
+    if (!field.value->empty()) continue;
+    if (auto value = context.env(field.env); value && !value->empty()) {
+      *field.value = *value;
+      field.from_env = true;
+      continue;
+    }
+    return checker.Error(path, "'" + std::string(field.key) + "' is not set: give it here (" +
+                                   path.Display() + "." + field.key +
+                                   ") or in the environment variable " + field.env);
+  }
+  const ConfigPath server_path = path.Key("server");
+  const std::string origin = fields[0].from_env ? " (from VSPHERE_SERVER)" : "";
+  if (credentials->server.find('@') != std::string::npos) {
+    return checker.Error(server_path, "the server address" + origin +
+                                          " must not contain a user or password; use "
+                                          "credentials.user and credentials.password");
+  }
+  if (auto address = vsphere::ParseServerAddress(credentials->server, tls.insecure);
+      !address.ok()) {
+    return checker.Error(server_path, address.status().message() + origin +
+                                          "; expected host, host:port or https://host[:port]");
+  }
+  return OkStatus();
+}
+
+Status ParseCloudInit(const Checker& checker, const json& vsphere, const ConfigPath& vsphere_path,
+                      CloudInitConfig* cloud_init) {
+  VSRAY_ASSIGN_OR_RETURN(const json* object,
+                         checker.GetObject(vsphere, vsphere_path, "cloud_init"));
+  if (object == nullptr) return OkStatus();
+  const ConfigPath path = vsphere_path.Key("cloud_init");
+  VSRAY_RETURN_IF_ERROR(
+      checker.CheckKeys(*object, path, {"enabled", "ssh_user", "ssh_authorized_keys"}));
+  VSRAY_RETURN_IF_ERROR(checker.GetBool(*object, path, "enabled", &cloud_init->enabled));
+  VSRAY_RETURN_IF_ERROR(checker.GetString(*object, path, "ssh_user", &cloud_init->ssh_user));
+  if (!cloud_init->ssh_user.empty() && !IsValidUserName(cloud_init->ssh_user)) {
+    return checker.Error(path.Key("ssh_user"),
+                         "'" + cloud_init->ssh_user +
+                             "' is not a valid Linux user name: expected lower-case letters, "
+                             "digits, '_' and '-', starting with a letter or '_', at most 32");
+  }
+  std::vector<std::string> keys;
+  VSRAY_RETURN_IF_ERROR(checker.GetStringList(*object, path, "ssh_authorized_keys", &keys));
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (auto key = CanonicalPublicKey(keys[i]); !key.ok()) {
+      return checker.Error(path.Key("ssh_authorized_keys").Index(i), key.status().message());
+    }
+  }
+  cloud_init->ssh_authorized_keys = std::move(keys);
+  return OkStatus();
+}
+
+}  // namespace
+
+namespace internal {
+
+ParseContext MakeParseContext(const LoadOptions& options) {
+  ParseContext context;
+  context.env = options.env ? options.env : ProcessEnvironment();
+  context.home_dir = options.home_dir;
+  if (context.home_dir.empty()) context.home_dir = context.env("HOME").value_or("");
+  context.check_local_files = options.check_local_files;
+  return context;
+}
+
+// '~' and '~/...' against the home directory.
+StatusOr<std::string> ExpandHome(const Checker& checker, const ConfigPath& at,
+                                 const std::string& path, const ParseContext& context) {
+  if (path.empty() || path[0] != '~') return path;
+  if (path.size() > 1 && path[1] != '/') {
+    return checker.Error(at, "'~user' paths are not supported; write the full path");
+  }
+  if (context.home_dir.empty()) {
+    return checker.Error(at, "cannot expand '~': HOME is not set; write the full path");
+  }
+  return context.home_dir + path.substr(1);
+}
+
+bool IsValidUserName(const std::string& name) {
+  static const std::regex kUser("[a-z_][a-z0-9_-]{0,31}");
+  return std::regex_match(name, kUser);
+}
+
+StatusOr<FrozenVmConfig> ParseFrozenVm(Checker& checker, const json& object,
+                                       const ConfigPath& path) {
+  VSRAY_RETURN_IF_ERROR(checker.CheckKeys(
+      object, path, {"name", "library_item", "resource_pool", "cluster", "datastore"}));
+  FrozenVmConfig frozen;
+  VSRAY_RETURN_IF_ERROR(checker.GetString(object, path, "name", &frozen.name));
+  VSRAY_RETURN_IF_ERROR(checker.GetString(object, path, "library_item", &frozen.library_item));
+  VSRAY_RETURN_IF_ERROR(checker.GetString(object, path, "resource_pool", &frozen.resource_pool));
+  VSRAY_RETURN_IF_ERROR(checker.GetString(object, path, "cluster", &frozen.cluster));
+  VSRAY_RETURN_IF_ERROR(checker.GetString(object, path, "datastore", &frozen.datastore));
+  if (!frozen.library_item.empty()) {
+    // Deploying from the OVF in a content library: combinations (1) and (3).
+    if (frozen.datastore.empty()) {
+      return checker.Error(path,
+                           "'datastore' is required when 'library_item' is given: the datastore "
+                           "to deploy the frozen VM(s) from the OVF to");
+    }
+    if (frozen.cluster.empty() && frozen.resource_pool.empty()) {
+      return checker.Error(path,
+                           "'cluster' or 'resource_pool' is required when 'library_item' is "
+                           "given: 'cluster' deploys one frozen VM, 'resource_pool' one per ESXi "
+                           "host of the pool's cluster");
+    }
+    if (frozen.name.empty()) {
+      return checker.Error(path,
+                           "'name' is required when 'library_item' is given: the name (with "
+                           "'resource_pool': the name prefix) of the frozen VM(s) to deploy");
+    }
+    if (!frozen.resource_pool.empty()) {
+      frozen.mode = FrozenVmMode::kDeployPerHost;
+      if (!frozen.cluster.empty()) {
+        checker.Warn(path.Key("cluster"),
+                     "ignored: with 'resource_pool' and 'library_item', one frozen VM is deployed "
+                     "per ESXi host of the pool's cluster");
+      }
+    } else {
+      frozen.mode = FrozenVmMode::kDeployOne;
+    }
+    return frozen;
+  }
+  // Existing frozen VM(s): combinations (2) and (4).
+  for (const char* key : {"datastore", "cluster"}) {
+    if (!(key == std::string_view("datastore") ? frozen.datastore : frozen.cluster).empty()) {
+      return checker.Error(path.Key(key),
+                           "only used to deploy the frozen VM from an OVF: remove it, or add "
+                           "'library_item' (the OVF's content library item)");
+    }
+  }
+  if (frozen.name.empty() && frozen.resource_pool.empty()) {
+    return checker.Error(path,
+                         "'name' or 'resource_pool' is required: the name of an existing frozen "
+                         "VM, or the resource pool that holds the frozen VMs (add "
+                         "'library_item' to deploy them from an OVF)");
+  }
+  frozen.mode =
+      frozen.resource_pool.empty() ? FrozenVmMode::kExisting : FrozenVmMode::kExistingPool;
+  return frozen;
+}
+
+StatusOr<VsphereConfig> ParseVsphere(Checker& checker, const json& provider,
+                                     const ConfigPath& provider_path, std::string_view cluster_name,
+                                     const ParseContext& context, bool check_files) {
+  VsphereConfig config;
+  const ConfigPath path = provider_path.Key("vsphere_config");
+  VSRAY_ASSIGN_OR_RETURN(const json* object,
+                         checker.GetObject(provider, provider_path, "vsphere_config"));
+  const json empty = json::object();
+  const json& vsphere = object == nullptr ? empty : *object;
+  VSRAY_RETURN_IF_ERROR(checker.CheckKeys(vsphere, path, VsphereKeys()));
+
+  VSRAY_RETURN_IF_ERROR(ParseTls(checker, vsphere, path, context, check_files, &config.tls));
+  if (config.tls.insecure) {
+    checker.Warn(path.Key("tls").Key("insecure"),
+                 "vCenter's certificate is not verified: anyone on the network path can "
+                 "impersonate vCenter and read the password; prefer 'thumbprint' or 'ca_file'");
+  }
+  VSRAY_RETURN_IF_ERROR(
+      ParseCredentials(checker, vsphere, path, context, config.tls, &config.credentials));
+  VSRAY_RETURN_IF_ERROR(checker.GetString(vsphere, path, "datacenter", &config.datacenter));
+
+  config.folder = "ray-" + std::string(cluster_name);
+  VSRAY_RETURN_IF_ERROR(checker.GetString(vsphere, path, "folder", &config.folder));
+  if (config.folder.front() == '/' || config.folder.back() == '/' ||
+      config.folder.find("//") != std::string::npos) {
+    return checker.Error(path.Key("folder"),
+                         "expected a folder name or a path like 'ray/clusters', relative to the "
+                         "datacenter's VM folder, without leading, trailing or doubled '/'");
+  }
+
+  VSRAY_ASSIGN_OR_RETURN(const json* frozen, checker.GetObject(vsphere, path, "frozen_vm"));
+  if (frozen != nullptr) {
+    VSRAY_ASSIGN_OR_RETURN(config.frozen_vm,
+                           ParseFrozenVm(checker, *frozen, path.Key("frozen_vm")));
+  } else if (const json* given = Member(vsphere, "frozen_vm"); given != nullptr) {
+    return checker.Error(path.Key("frozen_vm"),
+                         "is empty; expected 'name' (an existing frozen VM), 'resource_pool' (a "
+                         "pool of frozen VMs) or 'library_item' to deploy from an OVF");
+  }
+
+  VSRAY_ASSIGN_OR_RETURN(const json* gpu, checker.GetObject(vsphere, path, "gpu_config"));
+  if (gpu != nullptr) {
+    VSRAY_RETURN_IF_ERROR(
+        checker.CheckKeys(*gpu, path.Key("gpu_config"), {"dynamic_pci_passthrough"}));
+    VSRAY_RETURN_IF_ERROR(checker.GetBool(*gpu, path.Key("gpu_config"), "dynamic_pci_passthrough",
+                                          &config.dynamic_pci_passthrough));
+  }
+  VSRAY_RETURN_IF_ERROR(
+      checker.GetBool(vsphere, path, "mirror_vsphere_tags", &config.mirror_vsphere_tags));
+  std::int64_t concurrency = config.max_concurrency;
+  VSRAY_RETURN_IF_ERROR(checker.GetInt(vsphere, path, "max_concurrency", 1, 256, &concurrency));
+  config.max_concurrency = static_cast<int>(concurrency);
+
+  std::string key_type;
+  VSRAY_RETURN_IF_ERROR(checker.GetString(vsphere, path, "ssh_key_type", &key_type));
+  if (key_type == "rsa") {
+    config.ssh_key_type = SshKeyType::kRsa;
+  } else if (!key_type.empty() && key_type != "ed25519") {
+    return checker.Error(path.Key("ssh_key_type"),
+                         "'" + key_type + "' is not supported; expected 'ed25519' or 'rsa'");
+  }
+
+  VSRAY_ASSIGN_OR_RETURN(const json* timeouts, checker.GetObject(vsphere, path, "timeouts"));
+  if (timeouts != nullptr) {
+    const ConfigPath timeouts_path = path.Key("timeouts");
+    const std::pair<const char*, std::chrono::seconds*> fields[] = {
+        {"frozen_vm_ready_s", &config.timeouts.frozen_vm_ready},
+        {"clone_s", &config.timeouts.clone},
+        {"deploy_s", &config.timeouts.deploy},
+        {"node_ready_s", &config.timeouts.node_ready},
+        {"creating_s", &config.timeouts.creating},
+        {"call_s", &config.timeouts.call}};
+    std::vector<std::string> known;
+    for (const auto& [key, value] : fields) known.emplace_back(key);
+    VSRAY_RETURN_IF_ERROR(checker.CheckKeys(*timeouts, timeouts_path, known));
+    for (const auto& [key, value] : fields) {
+      std::int64_t seconds = value->count();
+      VSRAY_RETURN_IF_ERROR(checker.GetInt(*timeouts, timeouts_path, key, 1, 86400, &seconds));
+      *value = std::chrono::seconds(seconds);
+    }
+  }
+
+  VSRAY_ASSIGN_OR_RETURN(const json* network, checker.GetObject(vsphere, path, "network"));
+  if (network != nullptr) {
+    const ConfigPath network_path = path.Key("network");
+    VSRAY_RETURN_IF_ERROR(checker.CheckKeys(*network, network_path,
+                                            {"internal_cidrs", "external_cidrs", "ignore_cidrs"}));
+    VSRAY_RETURN_IF_ERROR(ParseCidrs(checker, *network, network_path, "internal_cidrs",
+                                     &config.network.internal_cidrs));
+    VSRAY_RETURN_IF_ERROR(ParseCidrs(checker, *network, network_path, "external_cidrs",
+                                     &config.network.external_cidrs));
+    VSRAY_RETURN_IF_ERROR(
+        ParseCidrs(checker, *network, network_path, "ignore_cidrs", &config.network.ignore_cidrs));
+  }
+  VSRAY_RETURN_IF_ERROR(ParseCloudInit(checker, vsphere, path, &config.cloud_init));
+  return config;
+}
+
+std::vector<std::string> Secrets(const json* tree, const LoadOptions& options) {
+  std::vector<std::string> secrets;
+  const EnvLookup env = options.env ? options.env : ProcessEnvironment();
+  if (auto password = env("VSPHERE_PASSWORD")) secrets.push_back(*password);
+  if (tree != nullptr) {
+    for (const char* pointer : {"/provider/vsphere_config/credentials/password",
+                                "/vsphere_config/credentials/password"}) {
+      const json::json_pointer at(pointer);
+      if (tree->contains(at) && (*tree)[at].is_string()) {
+        secrets.push_back((*tree)[at].get<std::string>());
+      }
+    }
+  }
+  return secrets;
+}
+
+}  // namespace internal
+
+std::string_view FrozenVmModeName(FrozenVmMode mode) {
+  switch (mode) {
+    case FrozenVmMode::kDeployOne:
+      return "deploy one from OVF";
+    case FrozenVmMode::kExisting:
+      return "existing frozen VM";
+    case FrozenVmMode::kDeployPerHost:
+      return "deploy one per host from OVF";
+    case FrozenVmMode::kExistingPool:
+      return "existing frozen VMs in a resource pool";
+  }
+  return "unknown";
+}
+
+json FrozenVmConfig::ToJson() const {
+  json out = json::object();
+  if (!name.empty()) out["name"] = name;
+  if (!library_item.empty()) out["library_item"] = library_item;
+  if (!resource_pool.empty()) out["resource_pool"] = resource_pool;
+  if (!cluster.empty()) out["cluster"] = cluster;
+  if (!datastore.empty()) out["datastore"] = datastore;
+  return out;
+}
+
+bool Ipv4Cidr::Contains(std::uint32_t address) const {
+  if (prefix_length == 0) return true;
+  const std::uint32_t mask = ~std::uint32_t{0} << static_cast<unsigned>(32 - prefix_length);
+  return (address & mask) == network;
+}
+
+std::string Ipv4Cidr::ToString() const {
+  return std::to_string(network >> 24U) + "." + std::to_string((network >> 16U) & 0xffU) + "." +
+         std::to_string((network >> 8U) & 0xffU) + "." + std::to_string(network & 0xffU) + "/" +
+         std::to_string(prefix_length);
+}
+
+std::optional<std::uint32_t> ParseIpv4(std::string_view text) {
+  std::uint32_t address = 0;
+  int parts = 0;
+  while (parts < 4) {
+    std::size_t digits = 0;
+    std::uint32_t part = 0;
+    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9' && digits < 3) {
+      part = part * 10 + static_cast<std::uint32_t>(text[digits] - '0');
+      ++digits;
+    }
+    if (digits == 0 || part > 255 || (digits > 1 && text[0] == '0')) return std::nullopt;
+    address = (address << 8U) | part;
+    text.remove_prefix(digits);
+    ++parts;
+    if (parts < 4) {
+      if (text.empty() || text[0] != '.') return std::nullopt;
+      text.remove_prefix(1);
+    }
+  }
+  if (!text.empty()) return std::nullopt;
+  return address;
+}
+
+StatusOr<Ipv4Cidr> ParseIpv4Cidr(std::string_view text) {
+  const auto bad = [&]() {
+    return InvalidArgumentError("'" + std::string(text) +
+                                "' is not an IPv4 CIDR; expected a.b.c.d/n (n from 0 to 32) or "
+                                "a.b.c.d");
+  };
+  Ipv4Cidr cidr;
+  const std::size_t slash = text.find('/');
+  const auto address = ParseIpv4(text.substr(0, slash));
+  if (!address) return bad();
+  if (slash != std::string_view::npos) {
+    const std::string_view length = text.substr(slash + 1);
+    if (length.empty() || length.size() > 2 ||
+        !std::all_of(length.begin(), length.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return bad();
+    }
+    cidr.prefix_length = std::stoi(std::string(length));
+    if (cidr.prefix_length > 32) return bad();
+  }
+  cidr.network = *address;
+  const Ipv4Cidr masked{
+      cidr.prefix_length == 0
+          ? 0
+          : *address & (~std::uint32_t{0} << static_cast<unsigned>(32 - cidr.prefix_length)),
+      cidr.prefix_length};
+  if (masked.network != cidr.network) {
+    return InvalidArgumentError("'" + std::string(text) + "' has host bits set; did you mean '" +
+                                masked.ToString() + "'?");
+  }
+  return cidr;
+}
+
+NetworkConfig::NodeIps NetworkConfig::ChooseIps(const std::vector<std::string>& addresses) const {
+  static const Ipv4Cidr kLinkLocal{0xa9fe0000U, 16};  // 169.254.0.0/16
+  const auto in_any = [](const std::vector<Ipv4Cidr>& cidrs, std::uint32_t address) {
+    return std::any_of(cidrs.begin(), cidrs.end(),
+                       [&](const Ipv4Cidr& cidr) { return cidr.Contains(address); });
+  };
+  std::vector<std::pair<std::string, std::uint32_t>> usable;
+  for (const std::string& text : addresses) {
+    const auto address = ParseIpv4(text);
+    if (!address || kLinkLocal.Contains(*address) || in_any(ignore_cidrs, *address)) continue;
+    usable.emplace_back(text, *address);
+  }
+  NodeIps ips;
+  for (const auto& [text, address] : usable) {
+    if (internal_cidrs.empty() || in_any(internal_cidrs, address)) {
+      ips.internal = text;
+      break;
+    }
+  }
+  for (const auto& [text, address] : usable) {
+    if (external_cidrs.empty() ? !in_any(internal_cidrs, address)
+                               : in_any(external_cidrs, address)) {
+      ips.external = text;
+      break;
+    }
+  }
+  if (ips.external.empty() && external_cidrs.empty()) ips.external = ips.internal;
+  return ips;
+}
+
+json VsphereConfig::ToJson(bool redact) const {
+  json out = json::object();
+  json& creds = out["credentials"];
+  creds["server"] = credentials.server;
+  creds["user"] = credentials.user;
+  creds["password"] =
+      redact && !credentials.password.empty() ? std::string(kRedacted) : credentials.password;
+  json& tls_json = out["tls"];
+  tls_json["insecure"] = tls.insecure;
+  if (!tls.ca_file.empty()) tls_json["ca_file"] = tls.ca_file;
+  if (!tls.thumbprint.empty()) tls_json["thumbprint"] = tls.thumbprint;
+  if (!datacenter.empty()) out["datacenter"] = datacenter;
+  out["folder"] = folder;
+  if (frozen_vm) out["frozen_vm"] = frozen_vm->ToJson();
+  out["gpu_config"] = {{"dynamic_pci_passthrough", dynamic_pci_passthrough}};
+  out["mirror_vsphere_tags"] = mirror_vsphere_tags;
+  out["max_concurrency"] = max_concurrency;
+  out["ssh_key_type"] = std::string(SshKeyTypeName(ssh_key_type));
+  out["timeouts"] = {{"frozen_vm_ready_s", timeouts.frozen_vm_ready.count()},
+                     {"clone_s", timeouts.clone.count()},
+                     {"deploy_s", timeouts.deploy.count()},
+                     {"node_ready_s", timeouts.node_ready.count()},
+                     {"creating_s", timeouts.creating.count()},
+                     {"call_s", timeouts.call.count()}};
+  const auto cidrs = [](const std::vector<Ipv4Cidr>& list) {
+    json array = json::array();
+    for (const Ipv4Cidr& cidr : list) array.push_back(cidr.ToString());
+    return array;
+  };
+  out["network"] = {{"internal_cidrs", cidrs(network.internal_cidrs)},
+                    {"external_cidrs", cidrs(network.external_cidrs)},
+                    {"ignore_cidrs", cidrs(network.ignore_cidrs)}};
+  json& init = out["cloud_init"];
+  init["enabled"] = cloud_init.enabled;
+  if (!cloud_init.ssh_user.empty()) init["ssh_user"] = cloud_init.ssh_user;
+  init["ssh_authorized_keys"] = cloud_init.ssh_authorized_keys;
+  return out;
+}
+
+StatusOr<VsphereConfig> ParseProviderConfig(const json& provider_config,
+                                            std::string_view cluster_name, LoadOptions options) {
+  if (options.source_name.empty()) options.source_name = "provider_config";
+  const std::vector<std::string> secrets = internal::Secrets(&provider_config, options);
+  const SourceMap no_lines;
+  Checker checker(options.source_name, &no_lines);
+  const ConfigPath provider_path = ConfigPath().Key("provider");
+  if (!provider_config.is_object()) {
+    return checker.Error(provider_path, "expected a mapping with vsphere_config, got " +
+                                            DescribeType(provider_config));
+  }
+  if (cluster_name.empty()) {
+    return ConfigError(options.source_name, 1, "cluster_name", "is empty; expected the name");
+  }
+  const ParseContext context = internal::MakeParseContext(options);
+  auto config = internal::Scrubbed(
+      internal::ParseVsphere(checker, provider_config, provider_path, cluster_name, context, false),
+      secrets);
+  if (config.ok() && config->cloud_init.ssh_user.empty()) config->cloud_init.ssh_user = "ray";
+  for (const std::string& warning : checker.warnings()) Log()->warn("{}", warning);
+  return config;
+}
+
+}  // namespace vsray::config
