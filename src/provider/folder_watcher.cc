@@ -8,6 +8,8 @@ namespace vsray::provider {
 namespace {
 
 constexpr int kMaxWaitSeconds = 10;
+// A VM in the folder without our identity (a stranger) is read directly at most this often.
+constexpr int kMaxVerifyAttempts = 5;
 
 }  // namespace
 
@@ -87,6 +89,32 @@ void FolderWatcher::TearDown() {
   if (!collector.empty()) (void)vim_.DestroyPropertyCollector(collector);
 }
 
+void FolderWatcher::VerifyUnidentified() {
+  std::vector<std::string> ids;
+  cache_.ForEach([&](const Node& node) {
+    if (node.identity.empty() && verify_attempts_[node.id] < kMaxVerifyAttempts) {
+      ids.push_back(node.id);
+    }
+  });
+  if (ids.empty()) return;
+  vsphere::FilterSpec spec;
+  spec.props.push_back({"VirtualMachine", WatchedProperties()});
+  for (const auto& id : ids) spec.objects.push_back({{"VirtualMachine", id}, false, {}});
+  auto contents = vim_.RetrieveProperties(spec);
+  if (!contents.ok()) return;  // try again after the next update
+  vsphere::UpdateSet set;
+  for (const auto& content : *contents) {
+    vsphere::ObjectUpdate update;
+    update.obj = content.obj;
+    update.kind = "modify";
+    for (const auto& [name, value] : content.props)
+      update.changes.push_back({name, "assign", value});
+    set.objects.push_back(std::move(update));
+  }
+  cache_.Apply(set);
+  for (const auto& id : ids) ++verify_attempts_[id];
+}
+
 void FolderWatcher::Loop() {
   std::string version;
   bool ready = false;
@@ -131,7 +159,10 @@ void FolderWatcher::Loop() {
       continue;
     }
     backoff = std::chrono::milliseconds(100);
-    if (!updates->has_value()) continue;
+    if (!updates->has_value()) {
+      VerifyUnidentified();
+      continue;
+    }
     const vsphere::UpdateSet& set = **updates;
     if (version.empty()) {
       // The first round of a new filter is the full state: replace the cache with it.
@@ -152,6 +183,7 @@ void FolderWatcher::Loop() {
     } else {
       cache_.Apply(set);
     }
+    VerifyUnidentified();
     version = set.version;
   }
   TearDown();

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "common/status.h"
 #include "provider/node_cache.h"
@@ -43,12 +44,16 @@ class FolderWatcher {
   void Loop();
   Status SetUp();
   void TearDown();
+  // Reads VMs whose identity the update stream has not shown (yet) directly, a few times
+  // each: an update stream can report a VM before all of its properties are visible.
+  void VerifyUnidentified();
 
   std::shared_ptr<vsphere::Session> session_;
   vsphere::Vim vim_;
   vsphere::MoRef folder_;
   NodeCache& cache_;
   vsphere::MoRef collector_;
+  std::unordered_map<std::string, int> verify_attempts_;  // watcher thread only
 
   std::mutex mu_;
   std::condition_variable cv_;

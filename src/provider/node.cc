@@ -90,7 +90,8 @@ void ApplyProperty(Node& node, std::string_view name, const Any& value) {
   } else if (name == "guest.net") {
     node.nics = DecodeGuestNet(value);
   } else if (name == "config.extraConfig") {
-    node.identity.clear();
+    // Identity is set once, at birth: an update that lacks it (a partial report) never
+    // erases what was seen.
     for (const auto& [element, option] : value.fields) {
       const std::string_view key = option.TextAt("key");
       // Only our own keys: the rest of extraConfig can be large and is of no use here.

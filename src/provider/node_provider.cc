@@ -275,6 +275,30 @@ Status NodeProvider::LoadFieldKeys() {
   return OkStatus();
 }
 
+void NodeProvider::RefreshFieldKeysIfUnknown(const Node* node, const TagMap* filters) const {
+  {
+    std::lock_guard lock(mu_);
+    bool unknown = false;
+    if (node != nullptr) {
+      for (const auto& [key, value] : node->custom) {
+        unknown |= std::none_of(field_keys_.begin(), field_keys_.end(),
+                                [&](const auto& field) { return field.second == key; });
+      }
+    }
+    if (filters != nullptr) {
+      for (const auto& [name, value] : *filters) unknown |= !field_keys_.contains(name);
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (!unknown || now - last_field_refresh_ < std::chrono::seconds(1)) return;
+    last_field_refresh_ = now;
+  }
+  // Logically const: the definitions are a cache of vCenter's.
+  auto* self = const_cast<NodeProvider*>(this);  // NOLINT(cppcoreguidelines-pro-type-const-cast)
+  if (Status status = self->LoadFieldKeys(); !status.ok()) {
+    Log()->warn("cannot read custom attribute definitions: {}", status.message());
+  }
+}
+
 StatusOr<int> NodeProvider::FieldKey(const std::string& name) {
   {
     std::lock_guard lock(mu_);
@@ -328,7 +352,19 @@ Status NodeProvider::RecoverCrashedNodes() {
 }
 
 bool NodeProvider::IsOurs(const Node& node) const {
-  return node.Identity(kGuestinfoCluster) == cluster_name_;
+  const std::string_view cluster = node.Identity(kGuestinfoCluster);
+  if (!cluster.empty()) return cluster == cluster_name_;
+  // No guestinfo identity reported (yet): the ray-cluster-name attribute, which only this
+  // provider writes, identifies the node too.
+  int key = -1;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = field_keys_.find(std::string(kTagClusterName)); it != field_keys_.end()) {
+      key = it->second;
+    }
+  }
+  const auto value = node.custom.find(key);
+  return value != node.custom.end() && value->second == cluster_name_;
 }
 
 bool NodeProvider::IsFrozenParent(const std::string& id) const {
@@ -338,6 +374,7 @@ bool NodeProvider::IsFrozenParent(const std::string& id) const {
 
 StatusOr<std::vector<std::string>> NodeProvider::NonTerminatedNodes(const TagMap& filters) {
   if (!watcher_) VSRAY_RETURN_IF_ERROR(Refresh());
+  RefreshFieldKeysIfUnknown(nullptr, &filters);
   std::vector<std::pair<int, std::string>> wanted;
   int status_key = -1;
   {
@@ -395,6 +432,7 @@ TagMap NodeProvider::NodeTags(const std::string& id) const {
   TagMap tags;
   const auto node = cache_.Get(id);
   if (!node) return tags;
+  RefreshFieldKeysIfUnknown(&*node, nullptr);
   std::lock_guard lock(mu_);
   for (const auto& [name, key] : field_keys_) {
     if (auto it = node->custom.find(key); it != node->custom.end()) tags[name] = it->second;

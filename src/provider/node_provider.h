@@ -129,6 +129,10 @@ class NodeProvider {
   Status EnsureFrozen(FrozenVm& frozen, const std::string& power_state, bool is_frozen);
   Status EnsureFolder();
   Status LoadFieldKeys();
+  // Another provider (the launcher, the head) may define custom attributes after this one
+  // started: re-reads the definitions when a node or a filter names a key this one doesn't
+  // know, at most once per second.
+  void RefreshFieldKeysIfUnknown(const Node* node, const TagMap* filters) const;
   StatusOr<int> FieldKey(const std::string& name);
   StatusOr<vsphere::MoRef> FindPlacement(const std::string& type, const std::string& name);
   Status RecoverCrashedNodes();
@@ -160,8 +164,9 @@ class NodeProvider {
   std::vector<FrozenVm> frozen_vms_;
   std::vector<std::string> recovered_;
 
-  mutable std::mutex mu_;                            // guards the maps below
-  std::map<std::string, int> field_keys_;            // custom field name -> key
+  mutable std::mutex mu_;                  // guards the maps below
+  std::map<std::string, int> field_keys_;  // custom field name -> key
+  mutable std::chrono::steady_clock::time_point last_field_refresh_{};
   std::map<std::string, vsphere::MoRef> placement_;  // "type/name" -> object
   std::map<std::string, int> inflight_per_host_;
   std::size_t round_robin_ = 0;

@@ -313,7 +313,14 @@ TEST_F(ProviderTest, TwoProvidersSeeTheSameNodesAndTags) {
   auto created = launcher->CreateNode({}, kWorkerTags, 2);
   ASSERT_TRUE(created.ok()) << created.status();
   const std::string id = created->created[0].id;
-  ASSERT_TRUE(Eventually([&] { return head->NonTerminatedNodes({})->size() == 2U; }));
+  ASSERT_TRUE(Eventually([&] { return head->NonTerminatedNodes({})->size() == 2U; })) << [&] {
+    std::string seen;
+    head->cache().ForEach([&](const Node& n) {
+      seen += n.id + " " + n.power_state +
+              " cluster=" + std::string(n.Identity("guestinfo.vsray.cluster")) + "; ";
+    });
+    return seen;
+  }();
   ASSERT_TRUE(launcher->SetNodeTags(id, {{"ray-node-status", "up-to-date"}}).ok());
   EXPECT_TRUE(Eventually([&] {
     auto tags = head->NodeTags(id);
