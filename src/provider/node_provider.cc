@@ -13,9 +13,12 @@ namespace {
 using vsphere::Any;
 using vsphere::MoRef;
 
-const std::vector<std::string> kFrozenVmProperties = {
-    "name",         "runtime.powerState", "runtime.instantCloneFrozen", "runtime.host", "parent",
-    "resourcePool", "datastore",          "config.hardware.device"};
+const std::vector<std::string>& FrozenVmProperties() {
+  static const std::vector<std::string> kProperties = {
+      "name",         "runtime.powerState", "runtime.instantCloneFrozen", "runtime.host", "parent",
+      "resourcePool", "datastore",          "config.hardware.device"};
+  return kProperties;
+}
 
 std::string Hex8() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -142,13 +145,13 @@ Status NodeProvider::FindFrozenVms() {
   std::vector<vsphere::ObjectContent> candidates;
   if (!options_.frozen_vm_name.empty()) {
     VSRAY_ASSIGN_OR_RETURN(auto vm, FindPlacement("VirtualMachine", options_.frozen_vm_name));
-    VSRAY_ASSIGN_OR_RETURN(auto content, vim_->RetrieveOne(vm, kFrozenVmProperties));
+    VSRAY_ASSIGN_OR_RETURN(auto content, vim_->RetrieveOne(vm, FrozenVmProperties()));
     candidates.push_back(std::move(content));
   } else if (!options_.frozen_vm_resource_pool.empty()) {
     VSRAY_ASSIGN_OR_RETURN(auto pool,
                            FindPlacement("ResourcePool", options_.frozen_vm_resource_pool));
     VSRAY_ASSIGN_OR_RETURN(candidates,
-                           vim_->ListByType("VirtualMachine", kFrozenVmProperties, pool));
+                           vim_->ListByType("VirtualMachine", FrozenVmProperties(), pool));
   } else {
     return InvalidArgumentError("no frozen VM: set frozen_vm.name or frozen_vm.resource_pool");
   }
@@ -280,9 +283,10 @@ void NodeProvider::RefreshFieldKeysIfUnknown(const Node* node, const TagMap* fil
     std::lock_guard lock(mu_);
     bool unknown = false;
     if (node != nullptr) {
-      for (const auto& [key, value] : node->custom) {
+      for (const auto& entry : node->custom) {
+        const int key = entry.first;
         unknown |= std::none_of(field_keys_.begin(), field_keys_.end(),
-                                [&](const auto& field) { return field.second == key; });
+                                [key](const auto& field) { return field.second == key; });
       }
     }
     if (filters != nullptr) {
