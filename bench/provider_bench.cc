@@ -172,7 +172,8 @@ void Tick() {
       "tick      nodes=%d inventory=%d VMs  steady: mean=%.3f ms p50=%.3f ms p99=%.3f ms over %d "
       "ticks (%zu answers), vCenter calls=%d (watcher long polls meanwhile: %d)\n",
       static_cast<int>(seen), sim->ready()["inventory"]["vms"].get<int>() + kNodes, sum / kTicks,
-      ticks[kTicks / 2], ticks[kTicks * 99 / 100], kTicks, tick_calls.total, tick_calls.long_polls);
+      ticks[kTicks / 2], ticks[kTicks * 99 / 100], kTicks, answers, tick_calls.total,
+      tick_calls.long_polls);
   std::printf(
       "tick      cold listing (no watcher): %zu nodes in %.1f ms, %d round trip(s):%s; "
       "provider start-up before it: %.1f ms, %d calls:%s\n",
