@@ -358,14 +358,7 @@ StatusOr<std::unique_ptr<RestClient>> RestClient::Connect(
 }
 
 Status RestClient::Init() {
-  VSRAY_ASSIGN_OR_RETURN(address_, ParseServerAddress(options_.server, options_.tls.insecure));
-  if (options_.credentials.user.empty()) {
-    return InvalidArgumentError("vCenter user name is empty");
-  }
-  if (!options_.transport) {
-    VSRAY_ASSIGN_OR_RETURN(auto transport, MakeCurlTransport(options_.tls));
-    options_.transport = std::move(transport);
-  }
+  VSRAY_ASSIGN_OR_RETURN(address_, PrepareConnection(options_));
   transport_ = options_.transport;
   std::lock_guard lock(login_mu_);
   return Login();

@@ -99,6 +99,18 @@ StatusOr<ServerAddress> ParseServerAddress(std::string_view server, bool allow_p
   return address;
 }
 
+StatusOr<ServerAddress> PrepareConnection(ConnectOptions& options) {
+  VSRAY_ASSIGN_OR_RETURN(auto address, ParseServerAddress(options.server, options.tls.insecure));
+  if (options.credentials.user.empty()) {
+    return InvalidArgumentError("vCenter user name is empty");
+  }
+  if (!options.transport) {
+    VSRAY_ASSIGN_OR_RETURN(auto transport, MakeCurlTransport(options.tls));
+    options.transport = std::move(transport);
+  }
+  return address;
+}
+
 Session::Session(ConnectOptions options)
     : options_(std::move(options)), backoff_(options_.retry.backoff) {}
 
@@ -127,14 +139,7 @@ StatusOr<std::shared_ptr<Session>> Session::Shared(const ConnectOptions& options
 }
 
 Status Session::Init() {
-  VSRAY_ASSIGN_OR_RETURN(address_, ParseServerAddress(options_.server, options_.tls.insecure));
-  if (options_.credentials.user.empty()) {
-    return InvalidArgumentError("vCenter user name is empty");
-  }
-  if (!options_.transport) {
-    VSRAY_ASSIGN_OR_RETURN(auto transport, MakeCurlTransport(options_.tls));
-    options_.transport = std::move(transport);
-  }
+  VSRAY_ASSIGN_OR_RETURN(address_, PrepareConnection(options_));
   transport_ = options_.transport;
   soap_action_ = "urn:vim25";
 

@@ -55,6 +55,10 @@ struct ConnectOptions {
   Clock* clock = &SystemClock::Instance();
 };
 
+// Checks the server address and user of `options`, and gives it a libcurl transport when it
+// has none. Shared by the SOAP session and the REST client.
+StatusOr<ServerAddress> PrepareConnection(ConnectOptions& options);
+
 // The root object of the vim25 API.
 MoRef ServiceInstanceRef();
 
