@@ -704,33 +704,26 @@ Status RestClient::DetachTag(const std::string& tag_id, const DynamicId& object)
 
 Status RestClient::AttachTagsToObject(const DynamicId& object,
                                       const std::vector<std::string>& tag_ids) {
-  RestRequest r{
-      "attach " + std::to_string(tag_ids.size()) + " tags to " + object.type + ":" + object.id,
-      "POST",
-      std::string(api() ? kApiAssociation : kRestAssociation) + (api() ? "?action=" : "?~action=") +
-          "attach-multiple-tags-to-object",
-      json{{"object_id", FromDynamicId(object)}, {"tag_ids", tag_ids}},
-      true,
-      {}};
-  VSRAY_ASSIGN_OR_RETURN(json reply, Execute(r));
-  return Decode(r,
-                [&]() -> StatusOr<bool> {
-                  VSRAY_RETURN_IF_ERROR(Redacted(BatchStatus(reply, r.what)));
-                  return true;
-                })
-      .status();
+  return ChangeTagsOnObject("attach " + std::to_string(tag_ids.size()) + " tags to ",
+                            "attach-multiple-tags-to-object", object, tag_ids);
 }
 
 Status RestClient::DetachTagsFromObject(const DynamicId& object,
                                         const std::vector<std::string>& tag_ids) {
-  RestRequest r{
-      "detach " + std::to_string(tag_ids.size()) + " tags from " + object.type + ":" + object.id,
-      "POST",
-      std::string(api() ? kApiAssociation : kRestAssociation) + (api() ? "?action=" : "?~action=") +
-          "detach-multiple-tags-from-object",
-      json{{"object_id", FromDynamicId(object)}, {"tag_ids", tag_ids}},
-      true,
-      {}};
+  return ChangeTagsOnObject("detach " + std::to_string(tag_ids.size()) + " tags from ",
+                            "detach-multiple-tags-from-object", object, tag_ids);
+}
+
+Status RestClient::ChangeTagsOnObject(const std::string& what, std::string_view action,
+                                      const DynamicId& object,
+                                      const std::vector<std::string>& tag_ids) {
+  RestRequest r{what + object.type + ":" + object.id,
+                "POST",
+                std::string(api() ? kApiAssociation : kRestAssociation) +
+                    (api() ? "?action=" : "?~action=") + std::string(action),
+                json{{"object_id", FromDynamicId(object)}, {"tag_ids", tag_ids}},
+                true,
+                {}};
   VSRAY_ASSIGN_OR_RETURN(json reply, Execute(r));
   return Decode(r,
                 [&]() -> StatusOr<bool> {

@@ -216,6 +216,10 @@ class RestClient {
 
  private:
   explicit RestClient(ConnectOptions options);
+  // The bulk attach/detach of several tags to one object; `what` prefixes the object's name
+  // in messages.
+  Status ChangeTagsOnObject(const std::string& what, std::string_view action,
+                            const DynamicId& object, const std::vector<std::string>& tag_ids);
   Status Init();
   // Logs in with the current flavor (choosing it on the first login). Caller holds login_mu_.
   Status Login();
