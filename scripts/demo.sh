@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The demo on the embedded default: builds vsray, starts the bundled simulated vCenter
-# (vsray-sim) with a frozen VM, shows its inventory through vsray's own client over verified
-# HTTPS, and stops the simulator.
+# (vsray-sim, HTTPS with its own CA, a frozen VM on one of 3 hosts) through `vsray sim`, which
+# writes a cluster config for it; then `vsray check`, `vsray up` (a head and two workers, waiting
+# for their IPv4 addresses), `vsray nodes`, `vsray down`, and stops the simulator.
+# The SSH key pair that `vsray up` creates goes to a temporary HOME, not yours.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${VSRAY_BUILD_DIR:-$root/build}
@@ -15,20 +17,34 @@ cleanup() {
   rm -rf "$workdir"
 }
 trap cleanup EXIT
+export HOME="$workdir/home"
+mkdir -p "$HOME"
+vsray="$build/bin/vsray"
+config="$workdir/cluster.yaml"
+start=$(date +%s%N)
 
-echo "==> starting vsray-sim (simulated vCenter on 127.0.0.1)"
-"$build/bin/vsray-sim" --hosts 3 --vms 4 --frozen-vm ray-frozen-vm >"$workdir/ready" 2>"$workdir/sim.log" &
+echo "==> vsray sim: a simulated vCenter on 127.0.0.1 and a cluster config for it"
+"$vsray" sim --write-config "$config" --workers 2 -- --hosts 3 --vms 4 >"$workdir/sim.out" 2>"$workdir/sim.log" &
 sim_pid=$!
 for _ in $(seq 1 300); do
-  [ -s "$workdir/ready" ] && break
+  [ -s "$config" ] && grep -q "wrote the cluster config" "$workdir/sim.out" 2>/dev/null && break
   kill -0 "$sim_pid" 2>/dev/null || { cat "$workdir/sim.log" >&2; exit 1; }
   sleep 0.1
 done
-[ -s "$workdir/ready" ] || { echo "vsray-sim did not start" >&2; exit 1; }
-head -n1 "$workdir/ready"
-url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["url"])' "$workdir/ready")
-ca=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ca_file"])' "$workdir/ready")
+[ -s "$config" ] || { echo "vsray sim did not start" >&2; exit 1; }
+cat "$workdir/sim.out"
 
-echo "==> inventory, read by vsray over HTTPS verified against $ca"
-VSPHERE_PASSWORD=pass "$build/bin/vsray" inventory --server "$url" --user user --ca-file "$ca"
-echo "==> stopping vsray-sim"
+echo; echo "==> vsray check $config"
+"$vsray" check "$config"
+echo; echo "==> vsray up (a head node and two workers)"
+"$vsray" up "$config" --yes
+echo; echo "==> vsray nodes"
+"$vsray" nodes "$config"
+echo; echo "==> vsray down"
+"$vsray" down "$config" --yes
+echo; echo "==> vsray nodes (after down)"
+"$vsray" nodes "$config"
+echo; echo "==> stopping the simulator"
+kill "$sim_pid"; wait "$sim_pid" || true; sim_pid=""
+elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
+echo "==> done in $((elapsed_ms / 1000)).$(printf '%03d' $((elapsed_ms % 1000))) s after the build"

@@ -1,160 +1,154 @@
-// The vsray command line.
+// The vsray command line: parses flags (CLI11) and runs one subcommand (commands.h).
 #include <CLI/CLI.hpp>
-#include <cstdlib>
 #include <iostream>
-#include <map>
-#include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
+#include "cli/commands.h"
 #include "common/log.h"
-#include "vsphere/session.h"
-#include "vsphere/vim.h"
 
 namespace {
 
-using vsray::Status;
-using vsray::StatusOr;
-namespace vs = vsray::vsphere;
+using vsray::cli::kExitUsage;
 
-struct ConnectFlags {
-  std::string server;
-  std::string user;
-  std::string ca_file;
-  std::string thumbprint;
-  bool insecure = false;
-};
+constexpr const char* kExamples = R"(
+Examples:
+  vsray sim --write-config sim.yaml &      # a simulated vCenter and a config for it
+  vsray check cluster.yaml                 # config, credentials, TLS, placement, frozen VM
+  vsray up cluster.yaml --yes              # head + min_workers of each node type
+  vsray nodes cluster.yaml --tag ray-node-kind=worker
+  vsray create cluster.yaml --node-type ray.worker.default --count 2
+  vsray set-tags cluster.yaml vm-42 ray-node-status=up-to-date
+  vsray terminate cluster.yaml vm-42
+  vsray down cluster.yaml --yes
 
-const char* Env(const char* name) {
-  const char* value = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): read before threads
-  return value == nullptr ? "" : value;
+Credentials missing from the config come from VSPHERE_SERVER, VSPHERE_USER and
+VSPHERE_PASSWORD. Exit codes: 0 success, 1 failed operation, 2 invalid usage or config.
+)";
+
+void AddConfig(CLI::App& command, vsray::cli::CommonFlags& flags) {
+  command.add_option("CONFIG", flags.config, "Ray cluster YAML")->required();
 }
 
-void AddConnectFlags(CLI::App& app, ConnectFlags& flags) {
-  app.add_option("--server", flags.server, "vCenter: host, host:port or https://host[:port]")
-      ->envname("VSPHERE_SERVER");
-  app.add_option("--user", flags.user, "vCenter user")->envname("VSPHERE_USER");
-  app.add_option("--ca-file", flags.ca_file, "CA certificate (PEM) that signed vCenter's");
-  app.add_option("--thumbprint", flags.thumbprint, "SHA-256 thumbprint of vCenter's certificate");
-  app.add_flag("--insecure", flags.insecure, "do not verify vCenter's certificate (unsafe)");
-}
-
-StatusOr<std::shared_ptr<vs::Session>> Connect(const ConnectFlags& flags) {
-  vs::ConnectOptions options;
-  options.server = flags.server;
-  options.credentials = {flags.user, Env("VSPHERE_PASSWORD")};
-  options.tls = {flags.ca_file, flags.thumbprint, flags.insecure};
-  options.keepalive_interval = std::chrono::milliseconds(0);
-  if (options.server.empty()) {
-    return vsray::InvalidArgumentError("no vCenter server: pass --server or set VSPHERE_SERVER");
-  }
-  if (options.credentials.user.empty()) {
-    return vsray::InvalidArgumentError("no vCenter user: pass --user or set VSPHERE_USER");
-  }
-  if (options.credentials.password.empty()) {
-    return vsray::InvalidArgumentError("no vCenter password: set VSPHERE_PASSWORD");
-  }
-  return vs::Session::Connect(options);
-}
-
-struct Row {
-  std::string kind;
-  std::string id;
-  std::string name;
-  std::string detail;
-};
-
-Status Inventory(const ConnectFlags& flags, bool json) {
-  VSRAY_ASSIGN_OR_RETURN(auto session, Connect(flags));
-  vs::Vim vim(*session, session->content());
-  std::vector<Row> rows;
-  std::map<std::string, std::string> host_names;
-  VSRAY_ASSIGN_OR_RETURN(
-      auto hosts, vim.ListByType("HostSystem",
-                                 {"name", "runtime.connectionState", "runtime.inMaintenanceMode"}));
-  for (const auto& host : hosts) host_names[host.obj.value] = host.Get("name")->text;
-
-  struct Kind {
-    const char* type;
-    const char* label;
-  };
-  for (const Kind kind :
-       {Kind{"Datacenter", "datacenter"}, Kind{"ClusterComputeResource", "cluster"}}) {
-    VSRAY_ASSIGN_OR_RETURN(auto objects, vim.ListByType(kind.type, {"name"}));
-    for (const auto& o : objects)
-      rows.push_back({kind.label, o.obj.value, o.Get("name")->text, ""});
-  }
-  for (const auto& host : hosts) {
-    std::string detail(host.Get("runtime.connectionState")->text);
-    if (const auto* m = host.Get("runtime.inMaintenanceMode"); m != nullptr && m->text == "true") {
-      detail += ", maintenance";
-    }
-    rows.push_back({"host", host.obj.value, host.Get("name")->text, detail});
-  }
-  VSRAY_ASSIGN_OR_RETURN(auto datastores, vim.ListByType("Datastore", {"name"}));
-  for (const auto& o : datastores)
-    rows.push_back({"datastore", o.obj.value, o.Get("name")->text, ""});
-  VSRAY_ASSIGN_OR_RETURN(auto pools, vim.ListByType("ResourcePool", {"name"}));
-  for (const auto& o : pools) rows.push_back({"pool", o.obj.value, o.Get("name")->text, ""});
-  VSRAY_ASSIGN_OR_RETURN(
-      auto vms, vim.ListByType("VirtualMachine", {"name", "runtime.powerState", "runtime.host",
-                                                  "runtime.instantCloneFrozen"}));
-  for (const auto& vm : vms) {
-    std::string detail(vm.Get("runtime.powerState") ? vm.Get("runtime.powerState")->text : "");
-    if (const auto* host = vm.Get("runtime.host")) detail += " on " + host_names[host->text];
-    if (const auto* frozen = vm.Get("runtime.instantCloneFrozen");
-        frozen != nullptr && frozen->text == "true") {
-      detail += ", frozen";
-    }
-    rows.push_back({"vm", vm.obj.value, vm.Get("name")->text, detail});
-  }
-  if (json) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& row : rows) {
-      out.push_back(
-          {{"kind", row.kind}, {"id", row.id}, {"name", row.name}, {"detail", row.detail}});
-    }
-    std::cout << nlohmann::json{{"server", session->content().full_name}, {"objects", out}}.dump(2)
-              << "\n";
-    return vsray::OkStatus();
-  }
-  std::cout << session->content().full_name << " (API " << session->content().api_version << ")\n";
-  std::size_t name_width = 4;
-  for (const auto& row : rows) name_width = std::max(name_width, row.name.size());
-  for (const auto& row : rows) {
-    std::cout << "  " << row.kind
-              << std::string(11 - std::min<std::size_t>(row.kind.size(), 10), ' ') << row.name
-              << std::string(name_width + 2 - row.name.size(), ' ') << row.id
-              << (row.detail.empty() ? "" : "  (" + row.detail + ")") << "\n";
-  }
-  return vsray::OkStatus();
+void AddJson(CLI::App& command, vsray::cli::CommonFlags& flags) {
+  command.add_flag("--json", flags.json, "machine-readable output on stdout");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"vsray: Ray clusters on VMware vSphere"};
+  app.footer(kExamples);
   app.set_version_flag("--version", std::string("vsray ") + VSRAY_VERSION);
   app.require_subcommand(1);
-  std::string log_level = "warn";
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off");
+  app.fallthrough();  // global flags may follow the subcommand too
+  bool verbose = false;
+  bool quiet = false;
+  std::string log_file;
+  std::string log_level;
+  app.add_flag("-v,--verbose", verbose, "log what vsray does (info on stderr)");
+  app.add_flag("-q,--quiet", quiet, "only errors on stderr, no progress");
+  app.add_option("--log-file", log_file, "also write a debug log to this file");
+  app.add_option("--log-level", log_level, "stderr log level: trace, debug, info, warn, error, off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 
-  ConnectFlags flags;
-  bool json = false;
+  vsray::cli::CommonFlags flags;
+  bool no_wait = false;
+  auto* up = app.add_subcommand("up", "create the head node and each node type's min_workers");
+  AddConfig(*up, flags);
+  up->add_flag("-y,--yes", flags.yes, "do not ask for confirmation");
+  up->add_flag("--no-wait", no_wait, "return once created, without waiting for IP addresses");
+  AddJson(*up, flags);
+
+  auto* down = app.add_subcommand("down", "terminate every node of the cluster");
+  AddConfig(*down, flags);
+  down->add_flag("-y,--yes", flags.yes, "do not ask for confirmation");
+  AddJson(*down, flags);
+
+  std::vector<std::string> tags;
+  auto* nodes = app.add_subcommand("nodes", "list the cluster's non-terminated nodes");
+  AddConfig(*nodes, flags);
+  nodes->add_option("--tag", tags, "only nodes with this tag (KEY=VALUE; repeatable)");
+  AddJson(*nodes, flags);
+
+  std::string node_type;
+  int count = 1;
+  auto* create = app.add_subcommand("create", "create nodes of one node type");
+  AddConfig(*create, flags);
+  create->add_option("--node-type", node_type, "a key of available_node_types")->required();
+  create->add_option("--count", count, "how many")->check(CLI::Range(1, 1000));
+  AddJson(*create, flags);
+
+  std::vector<std::string> node_ids;
+  auto* terminate = app.add_subcommand("terminate", "terminate nodes by id");
+  AddConfig(*terminate, flags);
+  terminate->add_option("NODE_ID", node_ids, "node ids (as `vsray nodes` shows)")->required();
+  AddJson(*terminate, flags);
+
+  std::string node_id;
+  auto* set_tags = app.add_subcommand("set-tags", "set tags of a node");
+  AddConfig(*set_tags, flags);
+  set_tags->add_option("NODE_ID", node_id, "node id")->required();
+  set_tags->add_option("TAGS", tags, "KEY=VALUE ...")->required();
+  AddJson(*set_tags, flags);
+
+  auto* check = app.add_subcommand("check", "check the config and what it names in vCenter");
+  AddConfig(*check, flags);
+  AddJson(*check, flags);
+
+  vsray::cli::SimFlags sim_flags;
+  auto* sim = app.add_subcommand(
+      "sim", "run the bundled simulated vCenter (vsray-sim) and print a config for it");
+  sim->add_option("--write-config", sim_flags.write_config,
+                  "write the config (with the password, mode 0600) here instead of printing it");
+  sim->add_option("--cluster-name", sim_flags.cluster_name, "cluster_name of the config");
+  sim->add_option("--workers", sim_flags.workers, "min_workers of the worker type")
+      ->check(CLI::Range(0, 100));
+  sim->add_option("SIM_FLAGS", sim_flags.sim_args,
+                  "flags for vsray-sim after `--`, e.g. -- --hosts 3 --vms 10");
+
+  vsray::cli::ConnectFlags connect;
+  bool inventory_json = false;
   auto* inventory = app.add_subcommand("inventory", "list what a vCenter holds");
-  AddConnectFlags(*inventory, flags);
-  inventory->add_flag("--json", json, "machine-readable output");
+  inventory->add_option("--server", connect.server, "host, host:port or https://host[:port]")
+      ->envname("VSPHERE_SERVER");
+  inventory->add_option("--user", connect.user, "vCenter user")->envname("VSPHERE_USER");
+  inventory->add_option("--ca-file", connect.ca_file, "CA (PEM) that signed vCenter's certificate");
+  inventory->add_option("--thumbprint", connect.thumbprint, "SHA-256 of vCenter's certificate");
+  inventory->add_flag("--insecure", connect.insecure, "do not verify the certificate (unsafe)");
+  inventory->add_flag("--json", inventory_json, "machine-readable output");
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
+    const int code = app.exit(e);
+    return code == 0 ? 0 : kExitUsage;
   }
-  vsray::SetLogLevel(log_level);
-  Status status;
-  if (inventory->parsed()) status = Inventory(flags, json);
-  if (!status.ok()) {
-    std::cerr << "vsray: " << status.message() << "\n";
-    return status.code() == vsray::StatusCode::kInvalidArgument ? 2 : 1;
+  if (verbose && quiet) {
+    std::cerr << "vsray: --verbose and --quiet exclude each other\n";
+    return kExitUsage;
   }
-  return 0;
+  if (!log_level.empty()) {
+    vsray::SetLogLevel(log_level);
+  } else if (verbose) {
+    vsray::SetLogLevel("info");
+  } else if (quiet) {
+    vsray::SetLogLevel("error");
+  }
+  if (!log_file.empty() && !vsray::AddLogFile(log_file)) {
+    std::cerr << "vsray: --log-file: cannot open '" << log_file << "'\n";
+    return kExitUsage;
+  }
+  flags.quiet = quiet;
+
+  if (up->parsed()) return vsray::cli::Up(flags, no_wait);
+  if (down->parsed()) return vsray::cli::Down(flags);
+  if (nodes->parsed()) return vsray::cli::Nodes(flags, tags);
+  if (create->parsed()) return vsray::cli::Create(flags, node_type, count);
+  if (terminate->parsed()) return vsray::cli::Terminate(flags, node_ids);
+  if (set_tags->parsed()) return vsray::cli::SetTags(flags, node_id, tags);
+  if (check->parsed()) return vsray::cli::Check(flags);
+  if (sim->parsed()) return vsray::cli::Sim(sim_flags, quiet);
+  if (inventory->parsed()) return vsray::cli::Inventory(connect, inventory_json);
+  return kExitUsage;
 }

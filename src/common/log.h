@@ -12,10 +12,12 @@ namespace vsray {
 
 std::shared_ptr<spdlog::logger> Log();
 
-// Sets the level by name: trace, debug, info, warn, error, off. Unknown names leave it as is.
+// Sets the level of what goes to stderr by name: trace, debug, info, warn (the default), error,
+// off. Unknown names leave it as is.
 void SetLogLevel(const std::string& level);
 
-// Adds a file sink (in addition to stderr). Returns false if the file can't be opened.
+// Adds a file sink at debug level (in addition to stderr, whose level stays). Returns false if
+// the file can't be opened.
 bool AddLogFile(const std::string& path);
 
 }  // namespace vsray

@@ -145,12 +145,29 @@ StatusOr<Cidr> ParseCidr(std::string_view text) {
   return cidr;
 }
 
+namespace {
+
+std::optional<std::string> Chosen(const Node& node, const AddressPolicy& policy, bool internal) {
+  std::vector<std::string> addresses;
+  for (const auto& nic : node.nics) {
+    addresses.insert(addresses.end(), nic.addresses.begin(), nic.addresses.end());
+  }
+  auto [internal_ip, external_ip] = policy.choose(addresses);
+  std::string& chosen = internal ? internal_ip : external_ip;
+  if (chosen.empty()) return std::nullopt;
+  return std::move(chosen);
+}
+
+}  // namespace
+
 std::optional<std::string> InternalIp(const Node& node, const AddressPolicy& policy) {
+  if (policy.choose) return Chosen(node, policy, true);
   if (policy.internal_network.empty()) return FirstIpv4(node, policy, -1);
   return FirstIpv4(node, policy, 1);
 }
 
 std::optional<std::string> ExternalIp(const Node& node, const AddressPolicy& policy) {
+  if (policy.choose) return Chosen(node, policy, false);
   if (policy.internal_network.empty()) return FirstIpv4(node, policy, -1);
   auto external = FirstIpv4(node, policy, 0);
   return external ? external : FirstIpv4(node, policy, 1);

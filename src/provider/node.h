@@ -3,10 +3,12 @@
 #define VSRAY_PROVIDER_NODE_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -72,6 +74,11 @@ struct AddressPolicy {
   std::vector<Cidr> ignore;
   // Port group of the internal network; empty: internal and external are the same address.
   std::string internal_network;
+  // When set, replaces the rules above: gets every guest address of a node (all NICs, in NIC
+  // order) and returns {internal, external} ("" = none). The cluster config's network CIDRs
+  // are applied this way.
+  std::function<std::pair<std::string, std::string>(const std::vector<std::string>& addresses)>
+      choose;
 };
 
 // First usable IPv4 (not link-local, not loopback-unspecified, not ignored) over all NICs, in

@@ -412,6 +412,22 @@ StatusOr<std::vector<std::string>> NodeProvider::NonTerminatedNodes(const TagMap
   return ids;
 }
 
+StatusOr<std::vector<std::string>> NodeProvider::AllNodes() {
+  if (!watcher_) VSRAY_RETURN_IF_ERROR(Refresh());
+  std::vector<std::string> ids;
+  cache_.ForEach([&](const Node& node) {
+    if (IsOurs(node) && !node.frozen && !IsFrozenParent(node.id)) ids.push_back(node.id);
+  });
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+std::optional<Node> NodeProvider::GetNode(const std::string& id) const {
+  auto node = cache_.Get(id);
+  if (!node || !IsOurs(*node)) return std::nullopt;
+  return node;
+}
+
 bool NodeProvider::IsRunning(const std::string& id) const {
   const auto node = cache_.Get(id);
   return node && IsOurs(*node) && node->power_state == "poweredOn";
@@ -562,7 +578,15 @@ StatusOr<CreatedNode> NodeProvider::CreateOne(const NodeSpec& spec, const TagMap
                   {std::string(kGuestinfoNodeType), node_type},
                   {std::string(kGuestinfoCreatedAt), std::to_string(options_.now_seconds())}};
   clone.config.insert(clone.config.end(), spec.extra_config.begin(), spec.extra_config.end());
+  if (spec.node_config) {
+    auto per_node = spec.node_config(name);
+    clone.config.insert(clone.config.end(), per_node.begin(), per_node.end());
+  }
 
+  const auto report = [&](const std::string& state) {
+    if (options_.progress) options_.progress(name, state);
+  };
+  report("cloning");
   MoRef vm;
   auto task = vim_->InstantCloneTask(parent.vm, clone);
   Status clone_status;
@@ -588,8 +612,12 @@ StatusOr<CreatedNode> NodeProvider::CreateOne(const NodeSpec& spec, const TagMap
     }
   }
   if (vm.empty()) {
-    return clone_status.WithContext("instant clone of '" + parent.name + "' as '" + name + "'");
+    Status failed =
+        clone_status.WithContext("instant clone of '" + parent.name + "' as '" + name + "'");
+    report("failed: " + failed.message());
+    return failed;
   }
+  report("configuring");
 
   auto finish = [&]() -> Status {
     VSRAY_RETURN_IF_ERROR(
@@ -614,7 +642,9 @@ StatusOr<CreatedNode> NodeProvider::CreateOne(const NodeSpec& spec, const TagMap
       Log()->error("could not destroy half-created node {}: {}", vm.value, cleanup.message());
     }
     cache_.Remove(vm.value);
-    return status.WithContext("setting up node '" + name + "' (" + vm.value + ")");
+    Status failed = status.WithContext("setting up node '" + name + "' (" + vm.value + ")");
+    report("failed: " + failed.message());
+    return failed;
   }
 
   Node node;
@@ -631,6 +661,7 @@ StatusOr<CreatedNode> NodeProvider::CreateOne(const NodeSpec& spec, const TagMap
     node.identity.insert(existing->identity.begin(), existing->identity.end());
   }
   cache_.Put(std::move(node));
+  report("created");
   return CreatedNode{vm.value, name, parent.host.value};
 }
 

@@ -46,6 +46,9 @@ struct ProviderOptions {
   // Keep the cache live with a watcher thread (autoscaler); without it every
   // NonTerminatedNodes call re-lists the folder with one RetrievePropertiesEx (one-shot CLI).
   bool watch = true;
+  // Called as each node being created moves on: (VM name, "cloning" | "configuring" |
+  // "created" | "failed: <why>"). From worker threads, possibly at once; may be null.
+  std::function<void(const std::string& vm, const std::string& state)> progress;
   // Wall clock for created-at stamps (seconds since the epoch); injectable for tests.
   std::function<std::int64_t()> now_seconds;
 };
@@ -56,7 +59,9 @@ struct NodeSpec {
   std::optional<std::int64_t> memory_mb;  // resources.Memory (MiB)
   std::string resource_pool;              // name or inventory path; default: the frozen VM's
   std::string datastore;                  // name or inventory path; default: the frozen VM's
-  std::vector<vsphere::OptionValue> extra_config;  // e.g. per-node guestinfo.* keys
+  std::vector<vsphere::OptionValue> extra_config;  // same for every node
+  // Per-node extraConfig (e.g. cloud-init userdata naming the node), given the VM's name.
+  std::function<std::vector<vsphere::OptionValue>(const std::string& vm_name)> node_config;
 };
 
 struct CreatedNode {
@@ -96,6 +101,11 @@ class NodeProvider {
   // Ids of this cluster's nodes that match every filter and are powered on (or off while still
   // `creating`). Served from the cache (without a watcher: after one re-listing).
   StatusOr<std::vector<std::string>> NonTerminatedNodes(const TagMap& filters);
+  // Every VM of this cluster in any power state (what `vsray down` removes); frozen VMs and
+  // VMs without this cluster's identity are never in it.
+  StatusOr<std::vector<std::string>> AllNodes();
+  // The cached view of one of this cluster's nodes (name, power state, host, NICs).
+  std::optional<Node> GetNode(const std::string& id) const;
   bool IsRunning(const std::string& id) const;
   bool IsTerminated(const std::string& id) const;
   TagMap NodeTags(const std::string& id) const;

@@ -1,0 +1,370 @@
+// `vsray check` and `vsray inventory`: read-only looks at vCenter.
+#include <algorithm>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "cli/output.h"
+#include "cluster/cluster.h"
+#include "common/status.h"
+#include "config/cluster_config.h"
+#include "vsphere/session.h"
+#include "vsphere/vim.h"
+
+namespace vsray::cli {
+namespace {
+
+namespace vs = vsphere;
+using nlohmann::json;
+
+std::string TextOf(const vs::ObjectContent& content, std::string_view path) {
+  const vs::Any* value = content.Get(path);
+  return value == nullptr ? std::string() : value->text;
+}
+
+// One line per check; remembers whether any failed.
+class Report {
+ public:
+  explicit Report(bool as_json) : json_(as_json) {}
+
+  void Ok(const std::string& what, const std::string& detail) { Add("ok", what, detail, ""); }
+  void Warn(const std::string& what, const std::string& detail, const std::string& fix) {
+    Add("warn", what, detail, fix);
+  }
+  void Fail(const std::string& what, const std::string& detail, const std::string& fix = "") {
+    failed_ = true;
+    Add("FAIL", what, detail, fix);
+  }
+  bool failed() const { return failed_; }
+  void Print() const {
+    if (json_) std::cout << json{{"ok", !failed_}, {"checks", checks_}}.dump(2) << "\n";
+  }
+
+ private:
+  void Add(const std::string& result, const std::string& what, const std::string& detail,
+           const std::string& fix) {
+    checks_.push_back({{"result", result}, {"check", what}, {"detail", detail}, {"fix", fix}});
+    if (json_) return;
+    std::cout << (result == "ok"     ? "[ok]   "
+                  : result == "warn" ? "[warn] "
+                                     : "[FAIL] ")
+              << what << ": " << detail << (fix.empty() ? "" : " -> " + fix) << "\n";
+  }
+
+  bool json_;
+  bool failed_ = false;
+  json checks_ = json::array();
+};
+
+// Finds `name` (or an inventory path) of `type` under `root`; "" + message when not exactly one.
+StatusOr<vs::MoRef> FindOne(vs::Vim& vim, const std::string& type, const std::string& name,
+                            const vs::MoRef& root) {
+  std::vector<vs::MoRef> found;
+  if (name.find('/') != std::string::npos) {
+    VSRAY_ASSIGN_OR_RETURN(auto by_path, vim.FindByInventoryPath(name));
+    if (by_path && by_path->type == type) found.push_back(*by_path);
+  } else {
+    VSRAY_ASSIGN_OR_RETURN(found, vim.FindByName(type, name, root));
+  }
+  if (found.empty()) return NotFoundError("not found");
+  if (found.size() > 1) {
+    return FailedPreconditionError(std::to_string(found.size()) +
+                                   " objects have that name; give the inventory path");
+  }
+  return found.front();
+}
+
+void CheckFrozenVm(vs::Vim& vim, const config::FrozenVmConfig& frozen, const vs::MoRef& dc,
+                   const std::map<std::string, std::string>& host_names, Report& report) {
+  const std::vector<std::string> props = {"name", "runtime.powerState", "runtime.host",
+                                          "runtime.instantCloneFrozen"};
+  const auto describe = [&](const vs::ObjectContent& vm) {
+    const std::string host = TextOf(vm, "runtime.host");
+    auto it = host_names.find(host);
+    return "'" + TextOf(vm, "name") + "' on " + (it == host_names.end() ? host : it->second) +
+           ": " + TextOf(vm, "runtime.powerState") +
+           (TextOf(vm, "runtime.instantCloneFrozen") == "true" ? ", frozen" : ", not frozen");
+  };
+  switch (frozen.mode) {
+    case config::FrozenVmMode::kExisting: {
+      auto vm = FindOne(vim, "VirtualMachine", frozen.name, dc);
+      if (!vm.ok()) {
+        report.Fail("frozen VM", "'" + frozen.name + "': " + vm.status().message(),
+                    "create it (an instant-clone parent frozen with vmware-rpctool "
+                    "\"instantclone.freeze\"), or fix frozen_vm.name");
+        return;
+      }
+      auto content = vim.RetrieveOne(*vm, props);
+      if (!content.ok()) {
+        report.Fail("frozen VM", content.status().message());
+        return;
+      }
+      const bool on = TextOf(*content, "runtime.powerState") == "poweredOn";
+      const bool is_frozen = TextOf(*content, "runtime.instantCloneFrozen") == "true";
+      if (on && is_frozen) {
+        report.Ok("frozen VM", describe(*content));
+      } else if (!on) {
+        report.Warn("frozen VM", describe(*content),
+                    "`vsray up` powers it on and waits until it freezes");
+      } else {
+        report.Fail("frozen VM", describe(*content),
+                    "run `vmware-rpctool \"instantclone.freeze\"` in its guest (or power it "
+                    "off and let vsray power it on)");
+      }
+      return;
+    }
+    case config::FrozenVmMode::kExistingPool: {
+      auto pool = FindOne(vim, "ResourcePool", frozen.resource_pool, dc);
+      if (!pool.ok()) {
+        report.Fail("frozen VM pool", "'" + frozen.resource_pool + "': " + pool.status().message(),
+                    "fix frozen_vm.resource_pool");
+        return;
+      }
+      auto vms = vim.ListByType("VirtualMachine", props, *pool);
+      if (!vms.ok()) {
+        report.Fail("frozen VM pool", vms.status().message());
+        return;
+      }
+      int usable = 0;
+      for (const auto& vm : *vms) {
+        if (!frozen.name.empty() && TextOf(vm, "name").rfind(frozen.name, 0) != 0) continue;
+        const bool ok = TextOf(vm, "runtime.powerState") == "poweredOn" &&
+                        TextOf(vm, "runtime.instantCloneFrozen") == "true";
+        usable += ok ? 1 : 0;
+        if (ok) {
+          report.Ok("frozen VM", describe(vm));
+        } else {
+          report.Warn("frozen VM", describe(vm), "not used: only frozen VMs of the pool are");
+        }
+      }
+      if (usable == 0) {
+        report.Fail("frozen VM pool", "'" + frozen.resource_pool + "' holds no frozen VM",
+                    "put a powered-on, frozen VM in it");
+      }
+      return;
+    }
+    case config::FrozenVmMode::kDeployOne:
+    case config::FrozenVmMode::kDeployPerHost:
+      report.Warn("frozen VM", "deploys from content-library item '" + frozen.library_item + "'",
+                  "this build cannot deploy frozen VMs yet; name an existing one");
+      return;
+  }
+}
+
+}  // namespace
+
+int Check(const CommonFlags& flags) {
+  Report report(flags.json);
+  auto loaded = config::LoadClusterConfigFile(flags.config);
+  if (!loaded.ok()) {
+    report.Fail("config", loaded.status().message());
+    report.Print();
+    return kExitUsage;
+  }
+  const config::ClusterConfig& config = *loaded;
+  report.Ok("config", flags.config + ": cluster '" + config.cluster_name + "', " +
+                          std::to_string(config.node_types.size()) + " node type(s)");
+  auto options = cluster::MakeProviderOptions(config, /*watch=*/false);
+  if (!options.ok()) {
+    report.Fail("config", options.status().message());
+    report.Print();
+    return kExitUsage;
+  }
+
+  auto session = vs::Session::Connect(options->connect);
+  if (!session.ok()) {
+    report.Fail("connect", session.status().message());
+    report.Print();
+    return kExitFailed;
+  }
+  const auto& tls = config.vsphere.tls;
+  const std::string how = tls.insecure              ? "certificate NOT verified (tls.insecure)"
+                          : !tls.thumbprint.empty() ? "certificate pinned by thumbprint"
+                          : !tls.ca_file.empty()    ? "certificate verified with " + tls.ca_file
+                                                    : "certificate verified with the system CAs";
+  report.Ok("connect", (*session)->address().Url("") + ", " + how);
+  report.Ok("login",
+            "user '" + config.vsphere.credentials.user + "' on " + (*session)->content().full_name);
+  if (tls.insecure) {
+    report.Warn("tls", "vCenter's certificate is not verified",
+                "set tls.ca_file or tls.thumbprint instead of tls.insecure");
+  }
+
+  vs::Vim vim(**session, (*session)->content());
+  std::map<std::string, std::string> host_names;
+  if (auto hosts = vim.ListByType("HostSystem", {"name"}); hosts.ok()) {
+    for (const auto& host : *hosts) host_names[host.obj.value] = TextOf(host, "name");
+  }
+  vs::MoRef dc;
+  vs::MoRef vm_folder;
+  auto dcs = vim.ListByType("Datacenter", {"name", "vmFolder"});
+  if (!dcs.ok()) {
+    report.Fail("datacenter", dcs.status().message());
+  } else {
+    std::string names;
+    for (const auto& d : *dcs) {
+      names += (names.empty() ? "" : ", ") + TextOf(d, "name");
+      if (TextOf(d, "name") == config.vsphere.datacenter ||
+          (config.vsphere.datacenter.empty() && dcs->size() == 1)) {
+        dc = d.obj;
+        if (const vs::Any* f = d.Get("vmFolder")) vm_folder = f->AsMoRef();
+      }
+    }
+    if (dc.empty() && !config.vsphere.datacenter.empty() &&
+        config.vsphere.datacenter.find('/') != std::string::npos) {
+      if (auto found = vim.FindByInventoryPath(config.vsphere.datacenter);
+          found.ok() && *found && (*found)->type == "Datacenter") {
+        dc = **found;
+        if (auto content = vim.RetrieveOne(dc, {"vmFolder"}); content.ok()) {
+          if (const vs::Any* f = content->Get("vmFolder")) vm_folder = f->AsMoRef();
+        }
+      }
+    }
+    if (dc.empty()) {
+      report.Fail("datacenter",
+                  config.vsphere.datacenter.empty()
+                      ? std::to_string(dcs->size()) + " datacenters (" + names + ")"
+                      : "'" + config.vsphere.datacenter + "' not found (have: " + names + ")",
+                  "set provider.vsphere_config.datacenter to one of them");
+    } else {
+      report.Ok("datacenter",
+                config.vsphere.datacenter.empty() ? names : config.vsphere.datacenter);
+    }
+  }
+  if (!dc.empty()) {
+    const std::string folder =
+        config.vsphere.folder.empty() ? "ray-" + config.cluster_name : config.vsphere.folder;
+    auto found = folder.find('/') != std::string::npos ? vim.FindByInventoryPath(folder)
+                                                       : vim.FindChild(vm_folder, folder);
+    if (!found.ok()) {
+      report.Fail("folder", found.status().message());
+    } else if (*found) {
+      report.Ok("folder", "'" + folder + "' exists");
+    } else {
+      report.Ok("folder", "'" + folder + "' will be created by `vsray up`");
+    }
+
+    std::map<std::string, std::string> placements;  // "kind 'name'" -> node types
+    for (const auto& [type_name, type] : config.node_types) {
+      if (!type.node_config.resource_pool.empty()) {
+        placements["ResourcePool\t" + type.node_config.resource_pool] += " " + type_name;
+      }
+      if (!type.node_config.datastore.empty()) {
+        placements["Datastore\t" + type.node_config.datastore] += " " + type_name;
+      }
+    }
+    for (const auto& [key, types] : placements) {
+      const std::string type = key.substr(0, key.find('\t'));
+      const std::string name = key.substr(key.find('\t') + 1);
+      const std::string label = type == "Datastore" ? "datastore" : "resource pool";
+      auto found_object = FindOne(vim, type, name, dc);
+      if (found_object.ok()) {
+        report.Ok(label, "'" + name + "' (node types:" + types + ")");
+      } else {
+        report.Fail(label, "'" + name + "': " + found_object.status().message(),
+                    "fix node_config of node types" + types);
+      }
+    }
+
+    std::vector<config::FrozenVmConfig> frozen_vms;
+    if (config.vsphere.frozen_vm) frozen_vms.push_back(*config.vsphere.frozen_vm);
+    for (const auto& [type_name, type] : config.node_types) {
+      if (type.node_config.frozen_vm &&
+          std::find(frozen_vms.begin(), frozen_vms.end(), *type.node_config.frozen_vm) ==
+              frozen_vms.end()) {
+        frozen_vms.push_back(*type.node_config.frozen_vm);
+      }
+    }
+    for (const auto& frozen : frozen_vms) CheckFrozenVm(vim, frozen, dc, host_names, report);
+  }
+  (*session)->Close();
+  report.Print();
+  return report.failed() ? kExitFailed : kExitOk;
+}
+
+int Inventory(const ConnectFlags& flags, bool as_json) {
+  vs::ConnectOptions options;
+  options.server = flags.server;
+  const char* password = std::getenv("VSPHERE_PASSWORD");  // NOLINT(concurrency-mt-unsafe)
+  options.credentials = {flags.user, password == nullptr ? "" : password};
+  options.tls = {flags.ca_file, flags.thumbprint, flags.insecure};
+  options.keepalive_interval = std::chrono::milliseconds(0);
+  const auto fail = [](const std::string& message, int code) {
+    std::cerr << "vsray: " << message << "\n";
+    return code;
+  };
+  if (options.server.empty()) {
+    return fail("no vCenter server: pass --server or set VSPHERE_SERVER", kExitUsage);
+  }
+  if (options.credentials.user.empty()) {
+    return fail("no vCenter user: pass --user or set VSPHERE_USER", kExitUsage);
+  }
+  if (options.credentials.password.empty()) {
+    return fail("no vCenter password: set VSPHERE_PASSWORD", kExitUsage);
+  }
+  auto session = vs::Session::Connect(options);
+  if (!session.ok()) return fail(session.status().message(), kExitFailed);
+  vs::Vim vim(**session, (*session)->content());
+
+  struct Row {
+    std::string kind, id, name, detail;
+  };
+  std::vector<Row> rows;
+  std::map<std::string, std::string> host_names;
+  const auto list = [&](const std::string& type, const std::vector<std::string>& paths)
+      -> StatusOr<std::vector<vs::ObjectContent>> { return vim.ListByType(type, paths); };
+  auto hosts = list("HostSystem", {"name", "runtime.connectionState", "runtime.inMaintenanceMode"});
+  if (!hosts.ok()) return fail(hosts.status().message(), kExitFailed);
+  for (const auto& host : *hosts) host_names[host.obj.value] = TextOf(host, "name");
+  for (const auto& [type, label] : std::vector<std::pair<std::string, std::string>>{
+           {"Datacenter", "datacenter"}, {"ClusterComputeResource", "cluster"}}) {
+    auto objects = list(type, {"name"});
+    if (!objects.ok()) return fail(objects.status().message(), kExitFailed);
+    for (const auto& o : *objects) rows.push_back({label, o.obj.value, TextOf(o, "name"), ""});
+  }
+  for (const auto& host : *hosts) {
+    std::string detail = TextOf(host, "runtime.connectionState");
+    if (TextOf(host, "runtime.inMaintenanceMode") == "true") detail += ", maintenance";
+    rows.push_back({"host", host.obj.value, TextOf(host, "name"), detail});
+  }
+  for (const auto& [type, label] : std::vector<std::pair<std::string, std::string>>{
+           {"Datastore", "datastore"}, {"ResourcePool", "pool"}}) {
+    auto objects = list(type, {"name"});
+    if (!objects.ok()) return fail(objects.status().message(), kExitFailed);
+    for (const auto& o : *objects) rows.push_back({label, o.obj.value, TextOf(o, "name"), ""});
+  }
+  auto vms = list("VirtualMachine",
+                  {"name", "runtime.powerState", "runtime.host", "runtime.instantCloneFrozen"});
+  if (!vms.ok()) return fail(vms.status().message(), kExitFailed);
+  for (const auto& vm : *vms) {
+    std::string detail = TextOf(vm, "runtime.powerState");
+    if (const std::string host = TextOf(vm, "runtime.host"); !host.empty()) {
+      detail += " on " + host_names[host];
+    }
+    if (TextOf(vm, "runtime.instantCloneFrozen") == "true") detail += ", frozen";
+    rows.push_back({"vm", vm.obj.value, TextOf(vm, "name"), detail});
+  }
+  (*session)->Close();
+  if (as_json) {
+    json out = json::array();
+    for (const auto& row : rows) {
+      out.push_back(
+          {{"kind", row.kind}, {"id", row.id}, {"name", row.name}, {"detail", row.detail}});
+    }
+    std::cout << json{{"server", (*session)->content().full_name}, {"objects", out}}.dump(2)
+              << "\n";
+    return kExitOk;
+  }
+  std::cout << (*session)->content().full_name << " (API " << (*session)->content().api_version
+            << ")\n";
+  std::vector<std::vector<std::string>> table;
+  for (const auto& row : rows) table.push_back({row.kind, row.name, row.id, row.detail});
+  std::cout << FormatTable({"KIND", "NAME", "ID", "DETAIL"}, table);
+  return kExitOk;
+}
+
+}  // namespace vsray::cli

@@ -1,0 +1,450 @@
+#include "cli/commands.h"
+
+#include <algorithm>
+#include <chrono>
+#include <future>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "cli/output.h"
+#include "cluster/cluster.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "config/bootstrap.h"
+#include "config/cluster_config.h"
+#include "provider/node_provider.h"
+
+namespace vsray::cli {
+namespace {
+
+using nlohmann::json;
+using provider::NodeProvider;
+using provider::TagMap;
+
+int Fail(const Status& status, int code) {
+  std::cerr << "vsray: " << status.message() << "\n";
+  return code;
+}
+
+// Reads the cluster config; `bootstrap` also completes it (key pair, userdata keys) as
+// `ray up` does. Errors are the config's one-line located messages.
+StatusOr<config::ClusterConfig> LoadConfig(const std::string& path, bool bootstrap) {
+  if (bootstrap) return config::BootstrapConfigFile(path, config::BootstrapOptions{});
+  return config::LoadClusterConfigFile(path);
+}
+
+// Config, then provider. Sets *exit_code on failure: 2 for the config, 1 for vCenter.
+struct Opened {
+  config::ClusterConfig config;
+  std::unique_ptr<NodeProvider> provider;
+};
+
+std::optional<Opened> Open(const CommonFlags& flags, bool bootstrap, bool watch, int* exit_code,
+                           Progress* progress = nullptr) {
+  auto config = LoadConfig(flags.config, bootstrap);
+  if (!config.ok()) {
+    *exit_code = Fail(config.status(), kExitUsage);
+    return std::nullopt;
+  }
+  auto options = cluster::MakeProviderOptions(*config, watch);
+  if (!options.ok()) {
+    *exit_code = Fail(options.status(), kExitUsage);
+    return std::nullopt;
+  }
+  if (progress != nullptr) {
+    options->progress = [progress](const std::string& vm, const std::string& state) {
+      progress->Update(vm, state);
+    };
+  }
+  auto provider = NodeProvider::Create(*std::move(options), config->cluster_name);
+  if (!provider.ok()) {
+    *exit_code = Fail(provider.status(), kExitFailed);
+    return std::nullopt;
+  }
+  return Opened{*std::move(config), *std::move(provider)};
+}
+
+std::string TagOr(const TagMap& tags, std::string_view key, std::string fallback = "") {
+  auto it = tags.find(std::string(key));
+  return it == tags.end() ? fallback : it->second;
+}
+
+struct NodeRow {
+  std::string id;
+  std::string name;
+  std::string node_type;
+  std::string status;
+  std::string power;
+  TagMap tags;
+  std::optional<std::string> external_ip;
+  std::optional<std::string> internal_ip;
+};
+
+NodeRow Describe(const NodeProvider& provider, const std::string& id) {
+  NodeRow row;
+  row.id = id;
+  row.tags = provider.NodeTags(id);
+  if (auto node = provider.GetNode(id)) {
+    row.name = node->name;
+    row.power = node->power_state;
+  }
+  row.node_type = TagOr(row.tags, provider::kTagUserNodeType);
+  row.status = TagOr(row.tags, cluster::kTagNodeStatus, TagOr(row.tags, provider::kTagNodeStatus));
+  row.external_ip = provider.ExternalIp(id);
+  row.internal_ip = provider.InternalIp(id);
+  return row;
+}
+
+json RowJson(const NodeRow& row) {
+  json tags = json::object();
+  for (const auto& [key, value] : row.tags) tags[key] = value;
+  const auto ip = [](const std::optional<std::string>& value) {
+    return value ? json(*value) : json(nullptr);
+  };
+  return {{"id", row.id},
+          {"name", row.name},
+          {"node_type", row.node_type},
+          {"status", row.status},
+          {"power_state", row.power},
+          {"tags", tags},
+          {"external_ip", ip(row.external_ip)},
+          {"internal_ip", ip(row.internal_ip)}};
+}
+
+void PrintNodes(const std::vector<NodeRow>& rows, bool as_json, json extra = json::object()) {
+  if (as_json) {
+    json nodes = json::array();
+    for (const auto& row : rows) nodes.push_back(RowJson(row));
+    extra["nodes"] = std::move(nodes);
+    std::cout << extra.dump(2) << "\n";
+    return;
+  }
+  if (rows.empty()) {
+    std::cout << "no nodes\n";
+    return;
+  }
+  std::vector<std::vector<std::string>> table;
+  for (const auto& row : rows) {
+    table.push_back({row.id, row.name, row.node_type, row.status,
+                     row.power == "poweredOn" ? "running" : row.power,
+                     row.external_ip.value_or("-")});
+  }
+  std::cout << FormatTable({"ID", "NAME", "TYPE", "STATUS", "STATE", "IP"}, table);
+}
+
+std::vector<NodeRow> DescribeAll(const NodeProvider& provider,
+                                 const std::vector<std::string>& ids) {
+  std::vector<NodeRow> rows;
+  rows.reserve(ids.size());
+  for (const auto& id : ids) rows.push_back(Describe(provider, id));
+  std::sort(rows.begin(), rows.end(), [](const NodeRow& a, const NodeRow& b) {
+    const bool a_head = a.tags.contains(std::string(cluster::kTagNodeKind)) &&
+                        a.tags.at(std::string(cluster::kTagNodeKind)) == cluster::kKindHead;
+    const bool b_head = b.tags.contains(std::string(cluster::kTagNodeKind)) &&
+                        b.tags.at(std::string(cluster::kTagNodeKind)) == cluster::kKindHead;
+    if (a_head != b_head) return a_head;
+    return std::tie(a.node_type, a.name) < std::tie(b.node_type, b.name);
+  });
+  return rows;
+}
+
+StatusOr<std::pair<std::string, std::string>> ParseKeyValue(const std::string& text,
+                                                            const std::string& what) {
+  const auto eq = text.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    return InvalidArgumentError(what + " '" + text + "': expected KEY=VALUE");
+  }
+  return std::pair{text.substr(0, eq), text.substr(eq + 1)};
+}
+
+// What `up` must create: the head if missing, and each node type's missing min_workers.
+std::vector<std::pair<std::string, int>> PlanUp(const config::ClusterConfig& config,
+                                                const NodeProvider& provider,
+                                                const std::vector<std::string>& existing) {
+  bool have_head = false;
+  std::map<std::string, int> workers;
+  for (const auto& id : existing) {
+    const TagMap tags = provider.NodeTags(id);
+    if (TagOr(tags, cluster::kTagNodeKind) == cluster::kKindHead) {
+      have_head = true;
+    } else {
+      ++workers[TagOr(tags, provider::kTagUserNodeType)];
+    }
+  }
+  std::vector<std::pair<std::string, int>> plan;
+  if (!have_head) plan.emplace_back(config.head_node_type, 1);
+  for (const auto& [name, type] : config.node_types) {
+    const int missing = type.min_workers - workers[name];
+    if (missing > 0) plan.emplace_back(name, missing);
+  }
+  return plan;
+}
+
+struct Created {
+  std::vector<std::string> ids;
+  std::vector<std::string> failures;
+  Status error;  // a node type none of whose nodes could be made
+};
+
+// Creates every entry of `plan` at once (the provider bounds the vCenter tasks in flight).
+Created CreateAll(const config::ClusterConfig& config, NodeProvider& provider,
+                  const std::vector<std::pair<std::string, int>>& plan,
+                  const std::string& head_type_as_worker = "") {
+  std::vector<std::future<StatusOr<provider::CreateResult>>> futures;
+  for (const auto& [type_name, count] : plan) {
+    const config::NodeType& type = config.node_types.at(type_name);
+    provider::NodeSpec spec = cluster::MakeNodeSpec(type.node_config, config.vsphere);
+    TagMap tags = cluster::NewNodeTags(config, type_name);
+    if (type_name == head_type_as_worker) {
+      tags[std::string(cluster::kTagNodeKind)] = cluster::kKindWorker;
+      tags.erase(std::string(provider::kTagNodeName));
+    }
+    futures.push_back(std::async(std::launch::async, [&provider, spec, tags, count = count] {
+      return provider.CreateNode(spec, tags, count);
+    }));
+  }
+  Created created;
+  for (std::size_t i = 0; i < futures.size(); ++i) {
+    auto result = futures[i].get();
+    if (!result.ok()) {
+      created.failures.push_back("node type '" + plan[i].first + "': " + result.status().message());
+      if (created.error.ok()) created.error = result.status();
+      continue;
+    }
+    for (const auto& node : result->created) created.ids.push_back(node.id);
+    for (const auto& failure : result->failures) {
+      created.failures.push_back("node type '" + plan[i].first + "': " + failure.message());
+    }
+  }
+  return created;
+}
+
+// Waits until every node in `ids` runs and has an IPv4 address.
+Status WaitReady(const NodeProvider& provider, const std::vector<std::string>& ids,
+                 std::chrono::seconds timeout, Progress& progress) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::set<std::string> waiting(ids.begin(), ids.end());
+  for (;;) {
+    for (auto it = waiting.begin(); it != waiting.end();) {
+      const auto node = provider.GetNode(*it);
+      const std::string label = node ? node->name : *it;
+      const auto ip = provider.InternalIp(*it);
+      if (provider.IsRunning(*it) && ip) {
+        progress.Update(label, "running, " + *ip);
+        it = waiting.erase(it);
+      } else {
+        progress.Update(
+            label, provider.IsRunning(*it) ? "waiting for an IPv4 address" : "waiting to power on");
+        ++it;
+      }
+    }
+    if (waiting.empty()) return OkStatus();
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return DeadlineExceededError(std::to_string(waiting.size()) +
+                                   " node(s) got no IPv4 address within " +
+                                   std::to_string(timeout.count()) +
+                                   " s (timeouts.node_ready_s); first: " + *waiting.begin());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+}  // namespace
+
+int Up(const CommonFlags& flags, bool no_wait) {
+  Progress progress(!flags.quiet, IsTerminal(stderr));
+  int code = kExitOk;
+  auto opened = Open(flags, /*bootstrap=*/true, /*watch=*/true, &code, &progress);
+  if (!opened) return code;
+  auto& [config, provider] = *opened;
+
+  auto existing = provider->NonTerminatedNodes({});
+  if (!existing.ok()) return Fail(existing.status(), kExitFailed);
+  const auto plan = PlanUp(config, *provider, *existing);
+  int to_create = 0;
+  for (const auto& entry : plan) to_create += entry.second;
+  if (to_create > 0 && !flags.yes && IsTerminal(stdin)) {
+    if (!Confirm("Create " + std::to_string(to_create) + " node(s) for cluster '" +
+                 config.cluster_name + "'?")) {
+      std::cerr << "vsray: cancelled\n";
+      return kExitFailed;
+    }
+  }
+  if (to_create == 0 && !flags.quiet) {
+    std::cerr << "vsray: cluster '" << config.cluster_name << "' already has every node ("
+              << existing->size() << ")\n";
+  }
+  Created created = CreateAll(config, *provider, plan);
+
+  auto all = provider->NonTerminatedNodes({});
+  if (!all.ok()) return Fail(all.status(), kExitFailed);
+  Status wait_status;
+  if (!no_wait)
+    wait_status = WaitReady(*provider, *all, config.vsphere.timeouts.node_ready, progress);
+  progress.Finish();
+
+  json extra = json::object();
+  extra["cluster_name"] = config.cluster_name;
+  extra["created"] = created.ids;
+  extra["failures"] = created.failures;
+  PrintNodes(DescribeAll(*provider, *all), flags.json, extra);
+  for (const auto& failure : created.failures) std::cerr << "vsray: " << failure << "\n";
+  if (!created.failures.empty()) {
+    std::cerr << "vsray: " << created.failures.size()
+              << " node(s) could not be created (each was cleaned up); run `vsray up` again "
+                 "to retry\n";
+    return kExitFailed;
+  }
+  if (!wait_status.ok()) return Fail(wait_status, kExitFailed);
+  return kExitOk;
+}
+
+int Down(const CommonFlags& flags) {
+  int code = kExitOk;
+  auto opened = Open(flags, /*bootstrap=*/false, /*watch=*/false, &code);
+  if (!opened) return code;
+  auto& [config, provider] = *opened;
+  auto ids = provider->AllNodes();
+  if (!ids.ok()) return Fail(ids.status(), kExitFailed);
+  if (!ids->empty() && !flags.yes && IsTerminal(stdin)) {
+    if (!Confirm("Terminate all " + std::to_string(ids->size()) + " node(s) of cluster '" +
+                 config.cluster_name + "'?")) {
+      std::cerr << "vsray: cancelled\n";
+      return kExitFailed;
+    }
+  }
+  std::vector<std::string> names;
+  for (const auto& id : *ids) {
+    auto node = provider->GetNode(id);
+    names.push_back(node ? node->name : id);
+  }
+  if (!flags.quiet && !ids->empty()) {
+    std::cerr << "vsray: terminating " << ids->size() << " node(s) of cluster '"
+              << config.cluster_name << "'\n";
+  }
+  const Status status = provider->TerminateNodes(*ids);
+  if (flags.json) {
+    std::cout << json{{"cluster_name", config.cluster_name}, {"terminated", *ids}}.dump(2) << "\n";
+  } else if (ids->empty()) {
+    std::cout << "cluster '" << config.cluster_name << "' has no nodes\n";
+  } else {
+    for (std::size_t i = 0; i < ids->size(); ++i) {
+      std::cout << "terminated " << (*ids)[i] << " (" << names[i] << ")\n";
+    }
+  }
+  if (!status.ok()) return Fail(status, kExitFailed);
+  return kExitOk;
+}
+
+int Nodes(const CommonFlags& flags, const std::vector<std::string>& tag_filters) {
+  TagMap filters;
+  for (const auto& text : tag_filters) {
+    auto kv = ParseKeyValue(text, "--tag");
+    if (!kv.ok()) return Fail(kv.status(), kExitUsage);
+    filters[kv->first] = kv->second;
+  }
+  int code = kExitOk;
+  auto opened = Open(flags, /*bootstrap=*/false, /*watch=*/false, &code);
+  if (!opened) return code;
+  auto ids = opened->provider->NonTerminatedNodes(filters);
+  if (!ids.ok()) return Fail(ids.status(), kExitFailed);
+  PrintNodes(DescribeAll(*opened->provider, *ids), flags.json,
+             json{{"cluster_name", opened->config.cluster_name}});
+  return kExitOk;
+}
+
+int Create(const CommonFlags& flags, const std::string& node_type, int count) {
+  if (count < 1) return Fail(InvalidArgumentError("--count must be at least 1"), kExitUsage);
+  Progress progress(!flags.quiet, IsTerminal(stderr));
+  auto config = LoadConfig(flags.config, /*bootstrap=*/true);
+  if (!config.ok()) return Fail(config.status(), kExitUsage);
+  if (config->FindNodeType(node_type) == nullptr) {
+    std::string known;
+    for (const auto& [name, type] : config->node_types) known += (known.empty() ? "" : ", ") + name;
+    return Fail(InvalidArgumentError("--node-type '" + node_type + "' is not in " + flags.config +
+                                     " (available_node_types: " + known + ")"),
+                kExitUsage);
+  }
+  int code = kExitOk;
+  auto opened = Open(flags, /*bootstrap=*/true, /*watch=*/false, &code, &progress);
+  if (!opened) return code;
+  auto& provider = *opened->provider;
+  // A node of the head type is a worker of that type when the cluster has its head already.
+  std::string as_worker;
+  if (node_type == config->head_node_type) {
+    auto heads = provider.NonTerminatedNodes(
+        {{std::string(cluster::kTagNodeKind), std::string(cluster::kKindHead)}});
+    if (!heads.ok()) return Fail(heads.status(), kExitFailed);
+    if (!heads->empty() || count > 1) as_worker = node_type;
+  }
+  Created created = CreateAll(opened->config, provider, {{node_type, count}}, as_worker);
+  progress.Finish();
+  PrintNodes(DescribeAll(provider, created.ids), flags.json,
+             json{{"cluster_name", opened->config.cluster_name}, {"failures", created.failures}});
+  for (const auto& failure : created.failures) std::cerr << "vsray: " << failure << "\n";
+  return created.failures.empty() ? kExitOk : kExitFailed;
+}
+
+int Terminate(const CommonFlags& flags, const std::vector<std::string>& node_ids) {
+  int code = kExitOk;
+  auto opened = Open(flags, /*bootstrap=*/false, /*watch=*/false, &code);
+  if (!opened) return code;
+  auto& provider = *opened->provider;
+  if (auto listed = provider.AllNodes(); !listed.ok()) return Fail(listed.status(), kExitFailed);
+  std::vector<std::string> done;
+  std::vector<std::string> errors;
+  for (const auto& id : node_ids) {
+    if (!provider.GetNode(id)) {
+      errors.push_back(id + ": not a node of cluster '" + opened->config.cluster_name + "'");
+      continue;
+    }
+    const Status status = provider.TerminateNode(id);
+    if (status.ok()) {
+      done.push_back(id);
+    } else {
+      errors.push_back(id + ": " + status.message());
+    }
+  }
+  if (flags.json) {
+    std::cout << json{{"terminated", done}, {"errors", errors}}.dump(2) << "\n";
+  } else {
+    for (const auto& id : done) std::cout << "terminated " << id << "\n";
+  }
+  for (const auto& error : errors) std::cerr << "vsray: " << error << "\n";
+  return errors.empty() ? kExitOk : kExitFailed;
+}
+
+int SetTags(const CommonFlags& flags, const std::string& node_id,
+            const std::vector<std::string>& tags) {
+  TagMap values;
+  for (const auto& text : tags) {
+    auto kv = ParseKeyValue(text, "tag");
+    if (!kv.ok()) return Fail(kv.status(), kExitUsage);
+    values[kv->first] = kv->second;
+  }
+  int code = kExitOk;
+  auto opened = Open(flags, /*bootstrap=*/false, /*watch=*/false, &code);
+  if (!opened) return code;
+  auto& provider = *opened->provider;
+  if (auto listed = provider.AllNodes(); !listed.ok()) return Fail(listed.status(), kExitFailed);
+  if (!provider.GetNode(node_id)) {
+    return Fail(NotFoundError("node '" + node_id + "' is not a node of cluster '" +
+                              opened->config.cluster_name + "'"),
+                kExitFailed);
+  }
+  if (Status status = provider.SetNodeTags(node_id, values); !status.ok()) {
+    return Fail(status, kExitFailed);
+  }
+  PrintNodes({Describe(provider, node_id)}, flags.json);
+  return kExitOk;
+}
+
+}  // namespace vsray::cli

@@ -1,0 +1,229 @@
+// `vsray sim`: runs the bundled simulated vCenter (vsray-sim, installed next to vsray) in the
+// foreground and hands out a cluster config that points at it.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+
+extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX, for posix_spawn
+
+namespace vsray::cli {
+namespace {
+
+std::atomic<pid_t> g_child{0};
+
+void ForwardSignal(int signal) {
+  const pid_t child = g_child.load();
+  if (child > 0) kill(child, signal);
+}
+
+std::string SelfDirectory() {
+  std::error_code error;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", error);
+  return error ? std::string(".") : self.parent_path().string();
+}
+
+std::string RandomPassword() {
+  std::random_device random;
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string password;
+  for (int i = 0; i < 24; ++i) password += kDigits[random() % 16];
+  return password;
+}
+
+// The config text; `password` empty: left out (credentials.password then comes from
+// VSPHERE_PASSWORD).
+std::string ClusterYaml(const SimFlags& flags, const nlohmann::json& ready,
+                        const std::string& password, const std::string& frozen_vm) {
+  const std::string url = ready.value("url", "");
+  std::string yaml;
+  yaml += "# vsray cluster config for the vsray-sim at " + url + "\n";
+  yaml += "# Use it with: vsray up/nodes/down THIS_FILE\n";
+  yaml += "cluster_name: " + flags.cluster_name + "\n";
+  yaml += "max_workers: " + std::to_string(std::max(flags.workers, 1) * 2) + "\n";
+  yaml += "idle_timeout_minutes: 5\n";
+  yaml += "provider:\n";
+  yaml += "  type: vsphere\n";
+  yaml += "  vsphere_config:\n";
+  yaml += "    credentials:\n";
+  yaml += "      server: \"" + url + "\"\n";
+  yaml += "      user: \"" + ready.value("username", "user") + "\"\n";
+  if (!password.empty()) yaml += "      password: \"" + password + "\"\n";
+  yaml += "    tls:\n";
+  yaml += "      ca_file: \"" + ready.value("ca_file", "") + "\"\n";
+  yaml += "    frozen_vm:\n";
+  yaml += "      name: \"" + frozen_vm + "\"\n";
+  yaml += "auth:\n";
+  yaml += "  ssh_user: ray\n";
+  yaml += "available_node_types:\n";
+  yaml += "  ray.head.default:\n";
+  yaml += "    resources: {CPU: 2, Memory: 4096}\n";
+  yaml += "    node_config: {}\n";
+  yaml += "  ray.worker.default:\n";
+  yaml += "    min_workers: " + std::to_string(flags.workers) + "\n";
+  yaml += "    max_workers: " + std::to_string(std::max(flags.workers, 1) * 2) + "\n";
+  yaml += "    resources: {CPU: 2, Memory: 4096}\n";
+  yaml += "    node_config: {}\n";
+  yaml += "head_node_type: ray.head.default\n";
+  return yaml;
+}
+
+bool WritePrivateFile(const std::string& path, const std::string& text) {
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  fchmod(fd, 0600);
+  std::size_t written = 0;
+  while (written < text.size()) {
+    const ssize_t n = write(fd, text.data() + written, text.size() - written);
+    if (n <= 0) {
+      close(fd);
+      return false;
+    }
+    written += static_cast<std::size_t>(n);
+  }
+  return close(fd) == 0;
+}
+
+}  // namespace
+
+int Sim(const SimFlags& flags, bool quiet) {
+  const std::string binary = SelfDirectory() + "/vsray-sim";
+  if (access(binary.c_str(), X_OK) != 0) {
+    std::cerr << "vsray: the simulator is not installed next to vsray (" << binary
+              << "); build it with scripts/build.sh\n";
+    return kExitFailed;
+  }
+  std::string frozen_vm = "ray-frozen-vm";
+  bool has_frozen = false;
+  for (std::size_t i = 0; i < flags.sim_args.size(); ++i) {
+    const std::string& arg = flags.sim_args[i];
+    if (arg == "--frozen-vm" && i + 1 < flags.sim_args.size()) {
+      frozen_vm = flags.sim_args[i + 1].substr(0, flags.sim_args[i + 1].find('@'));
+      has_frozen = true;
+    } else if (arg.rfind("--frozen-vm=", 0) == 0) {
+      const std::string value = arg.substr(12);
+      frozen_vm = value.substr(0, value.find('@'));
+      has_frozen = true;
+    }
+    if (arg == "--password" || arg.rfind("--password=", 0) == 0 || arg == "--http") {
+      std::cerr << "vsray: vsray sim sets the simulator's password and TLS itself; pass '" << arg
+                << "' to vsray-sim directly instead\n";
+      return kExitUsage;
+    }
+  }
+  std::vector<std::string> args = {binary};
+  if (!has_frozen) args.insert(args.end(), {"--frozen-vm", frozen_vm});
+  args.insert(args.end(), flags.sim_args.begin(), flags.sim_args.end());
+
+  const std::string password = RandomPassword();
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::strncmp(*e, "VSRAY_SIM_PASSWORD=", 19) != 0) env_strings.emplace_back(*e);
+  }
+  env_strings.push_back("VSRAY_SIM_PASSWORD=" + password);
+  std::vector<char*> argv;
+  for (auto& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (auto& entry : env_strings) envp.push_back(entry.data());
+  envp.push_back(nullptr);
+
+  std::array<int, 2> pipe_fds{};
+  if (pipe2(pipe_fds.data(), O_CLOEXEC) != 0) {
+    std::cerr << "vsray: pipe: " << std::strerror(errno) << "\n";
+    return kExitFailed;
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
+  if (quiet) posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+  pid_t child = 0;
+  const int spawned =
+      posix_spawn(&child, binary.c_str(), &actions, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  close(pipe_fds[1]);
+  if (spawned != 0) {
+    close(pipe_fds[0]);
+    std::cerr << "vsray: cannot start " << binary << ": " << std::strerror(spawned) << "\n";
+    return kExitFailed;
+  }
+  g_child = child;
+  struct sigaction action {};
+  action.sa_handler = ForwardSignal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+
+  // The ready line: one JSON object once the simulator serves.
+  std::string line;
+  char c = 0;
+  while (true) {
+    const ssize_t n = read(pipe_fds[0], &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0 || c == '\n') break;
+    line += c;
+  }
+  close(pipe_fds[0]);
+  auto ready = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  int code = kExitOk;
+  if (!ready.is_object() || !ready.contains("url")) {
+    std::cerr << "vsray: vsray-sim did not start (see its messages above)\n";
+    code = kExitFailed;
+    kill(child, SIGTERM);
+  } else {
+    const std::string cert_dir = ready.value("cert_dir", "");
+    const std::string password_file = cert_dir + "/password";
+    const bool wrote_password = !cert_dir.empty() && WritePrivateFile(password_file, password);
+    if (!flags.write_config.empty()) {
+      if (!WritePrivateFile(flags.write_config, ClusterYaml(flags, ready, password, frozen_vm))) {
+        std::cerr << "vsray: cannot write " << flags.write_config << ": " << std::strerror(errno)
+                  << "\n";
+        code = kExitFailed;
+        kill(child, SIGTERM);
+      } else {
+        std::cout << "vsray-sim serves " << ready.value("url", "") << "\n"
+                  << "wrote the cluster config to " << flags.write_config
+                  << " (0600: it holds the simulator's password)\n"
+                  << "try: vsray up " << flags.write_config << " --yes\n"
+                  << "stop the simulator with Ctrl-C\n"
+                  << std::flush;
+      }
+    } else {
+      std::cout << ClusterYaml(flags, ready, "", frozen_vm);
+      if (wrote_password) {
+        std::cout << "# The password is not printed; before using this config run:\n"
+                  << "#   export VSPHERE_PASSWORD=\"$(cat " << password_file << ")\"\n";
+      }
+      std::cout << "# Stop the simulator with Ctrl-C.\n" << std::flush;
+    }
+  }
+  int wait_status = 0;
+  while (waitpid(child, &wait_status, 0) < 0 && errno == EINTR) {
+  }
+  g_child = 0;
+  if (code != kExitOk) return code;
+  if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status) == 0 ? kExitOk : kExitFailed;
+  return WIFSIGNALED(wait_status) &&
+                 (WTERMSIG(wait_status) == SIGINT || WTERMSIG(wait_status) == SIGTERM)
+             ? kExitOk
+             : kExitFailed;
+}
+
+}  // namespace vsray::cli

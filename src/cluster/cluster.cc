@@ -1,0 +1,100 @@
+#include "cluster/cluster.h"
+
+#include <utility>
+#include <vector>
+
+#include "config/userdata.h"
+
+namespace vsray::cluster {
+
+using provider::NodeSpec;
+using provider::ProviderOptions;
+using provider::TagMap;
+
+StatusOr<ProviderOptions> MakeProviderOptions(const config::VsphereConfig& vsphere,
+                                              const config::NodeConfig* head_node, bool watch) {
+  ProviderOptions options;
+  options.connect.server = vsphere.credentials.server;
+  options.connect.credentials = {vsphere.credentials.user, vsphere.credentials.password};
+  options.connect.tls = vsphere.tls;
+  options.connect.call_timeout = vsphere.timeouts.call;
+  // A one-shot command needs no keepalive; a long-lived provider keeps its session warm.
+  if (!watch) options.connect.keepalive_interval = std::chrono::milliseconds(0);
+  options.datacenter = vsphere.datacenter;
+  options.folder = vsphere.folder;
+  options.max_concurrency = vsphere.max_concurrency;
+  options.clone_timeout = vsphere.timeouts.clone;
+  options.frozen_vm_ready_timeout = vsphere.timeouts.frozen_vm_ready;
+  options.creating_timeout = vsphere.timeouts.creating;
+  options.watch = watch;
+  options.addresses.choose = [network = vsphere.network](const std::vector<std::string>& all) {
+    auto ips = network.ChooseIps(all);
+    return std::pair{std::move(ips.internal), std::move(ips.external)};
+  };
+
+  std::optional<config::FrozenVmConfig> frozen = vsphere.frozen_vm;
+  if (!frozen && head_node != nullptr) frozen = head_node->frozen_vm;
+  if (!frozen) {
+    return InvalidArgumentError(
+        "provider.vsphere_config.frozen_vm: no frozen VM is configured (set it there or in the "
+        "head node type's node_config)");
+  }
+  switch (frozen->mode) {
+    case config::FrozenVmMode::kExisting:
+      options.frozen_vm_name = frozen->name;
+      break;
+    case config::FrozenVmMode::kExistingPool:
+      options.frozen_vm_resource_pool = frozen->resource_pool;
+      break;
+    case config::FrozenVmMode::kDeployOne:
+    case config::FrozenVmMode::kDeployPerHost:
+      return UnimplementedError(
+          "provider.vsphere_config.frozen_vm: deploying frozen VMs from a content library "
+          "('library_item') is not available in this build; name an existing frozen VM");
+  }
+  return options;
+}
+
+StatusOr<ProviderOptions> MakeProviderOptions(const config::ClusterConfig& cluster, bool watch) {
+  const config::NodeType* head = cluster.FindNodeType(cluster.head_node_type);
+  return MakeProviderOptions(cluster.vsphere, head == nullptr ? nullptr : &head->node_config,
+                             watch);
+}
+
+NodeSpec MakeNodeSpec(const config::NodeConfig& node, const config::VsphereConfig& vsphere) {
+  NodeSpec spec;
+  if (node.cpus > 0) spec.cpus = node.cpus;
+  if (node.memory_mib > 0) spec.memory_mb = node.memory_mib;
+  spec.resource_pool = node.resource_pool;
+  spec.datastore = node.datastore;
+  if (vsphere.cloud_init.enabled) {
+    spec.node_config = [cloud_init = vsphere.cloud_init](const std::string& vm_name) {
+      std::vector<vsphere::OptionValue> values;
+      for (auto& [key, value] : config::CloudInitGuestinfo(cloud_init, vm_name, vm_name)) {
+        values.push_back({std::move(key), std::move(value)});
+      }
+      return values;
+    };
+  }
+  return spec;
+}
+
+TagMap NewNodeTags(const config::ClusterConfig& cluster, const std::string& node_type) {
+  const bool head = node_type == cluster.head_node_type;
+  TagMap tags;
+  tags[std::string(kTagNodeKind)] = head ? kKindHead : kKindWorker;
+  tags[std::string(provider::kTagUserNodeType)] = node_type;
+  tags[std::string(kTagNodeStatus)] = kStatusUninitialized;
+  if (head) tags[std::string(provider::kTagNodeName)] = "ray-" + cluster.cluster_name + "-head";
+  return tags;
+}
+
+StatusOr<std::unique_ptr<provider::NodeProvider>> OpenProvider(
+    const config::ClusterConfig& cluster, bool watch,
+    std::function<void(const std::string& vm, const std::string& state)> progress) {
+  VSRAY_ASSIGN_OR_RETURN(ProviderOptions options, MakeProviderOptions(cluster, watch));
+  options.progress = std::move(progress);
+  return provider::NodeProvider::Create(std::move(options), cluster.cluster_name);
+}
+
+}  // namespace vsray::cluster

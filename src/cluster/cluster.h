@@ -1,0 +1,53 @@
+// The bridge from a cluster config (src/config) to the node provider (src/provider): the
+// provider's options for a cluster, the NodeSpec of a node type (with per-node cloud-init
+// userdata), and Ray's tags for a new node. Shared by the vsray command line and the Python
+// adapter, so both build the same provider from the same YAML.
+#ifndef VSRAY_CLUSTER_CLUSTER_H_
+#define VSRAY_CLUSTER_CLUSTER_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "config/cluster_config.h"
+#include "provider/node_provider.h"
+
+namespace vsray::cluster {
+
+// Ray's tag keys and values that vsray writes for nodes it creates itself (`vsray up`,
+// `vsray create`); Ray's autoscaler writes the same ones through create_node.
+inline constexpr std::string_view kTagNodeKind = "ray-node-kind";
+inline constexpr std::string_view kTagNodeStatus = "ray-node-status";
+inline constexpr std::string_view kTagLaunchConfig = "ray-launch-config";
+inline constexpr std::string_view kKindHead = "head";
+inline constexpr std::string_view kKindWorker = "worker";
+inline constexpr std::string_view kStatusUninitialized = "uninitialized";
+
+// The provider options for a cluster: server, credentials, TLS, datacenter, folder, frozen
+// VM(s) (from vsphere_config.frozen_vm, else the head node type's), concurrency, timeouts and
+// the address rules of vsphere_config.network. `watch`: keep a live cache (long-lived users);
+// false for one-shot commands. UNIMPLEMENTED for a frozen_vm mode this build can't serve.
+StatusOr<provider::ProviderOptions> MakeProviderOptions(const config::VsphereConfig& vsphere,
+                                                        const config::NodeConfig* head_node,
+                                                        bool watch);
+StatusOr<provider::ProviderOptions> MakeProviderOptions(const config::ClusterConfig& cluster,
+                                                        bool watch);
+
+// A NodeSpec for a node type's config: CPU, memory, placement, and (when cloud_init is
+// enabled) the guestinfo userdata/metadata of each node, naming it.
+provider::NodeSpec MakeNodeSpec(const config::NodeConfig& node,
+                                const config::VsphereConfig& vsphere);
+
+// Ray's tags for a new node of `node_type`: kind (head when it is the head node type),
+// user node type, status "uninitialized", and for the head Ray's name "ray-<cluster>-head".
+provider::TagMap NewNodeTags(const config::ClusterConfig& cluster, const std::string& node_type);
+
+// Connects and builds the provider of `cluster` (see MakeProviderOptions).
+StatusOr<std::unique_ptr<provider::NodeProvider>> OpenProvider(
+    const config::ClusterConfig& cluster, bool watch,
+    std::function<void(const std::string& vm, const std::string& state)> progress = nullptr);
+
+}  // namespace vsray::cluster
+
+#endif  // VSRAY_CLUSTER_CLUSTER_H_
