@@ -250,17 +250,19 @@ Status FrozenVmResolver::PowerOnAndWait(const MoRef& vm, const std::string& name
   return OkStatus();
 }
 
+FrozenVmResolver::Candidate FrozenVmResolver::FromContent(const vsphere::ObjectContent& content) {
+  Candidate c;
+  c.vm = FrozenVmFromContent(content);
+  c.name = c.vm.name;
+  c.host = c.vm.host;
+  c.power_state = TextOf(content, "runtime.powerState");
+  c.frozen = TextOf(content, "runtime.instantCloneFrozen") == "true";
+  return c;
+}
+
 StatusOr<std::vector<FrozenVmResolver::Candidate>> FrozenVmResolver::Candidates(
     const FrozenVmSpec& spec, bool prepare) {
-  auto from_content = [](const vsphere::ObjectContent& content) {
-    Candidate c;
-    c.vm = FrozenVmFromContent(content);
-    c.name = c.vm.name;
-    c.host = c.vm.host;
-    c.power_state = TextOf(content, "runtime.powerState");
-    c.frozen = TextOf(content, "runtime.instantCloneFrozen") == "true";
-    return c;
-  };
+  const auto from_content = &FrozenVmResolver::FromContent;
   // An existing VM of the spec: with `prepare`, powered on (if off) and awaited until frozen.
   auto ensure = [&](Candidate& c, bool may_power_on) -> Status {
     if (!prepare || (c.power_state == "poweredOn" && c.frozen)) return OkStatus();
@@ -468,6 +470,36 @@ StatusOr<std::vector<FrozenVmResolver::Candidate>> FrozenVmResolver::Candidates(
 
 StatusOr<std::vector<FrozenVm>> FrozenVmResolver::Resolve(const FrozenVmSpec& spec, bool prepare) {
   VSRAY_ASSIGN_OR_RETURN(auto candidates, Candidates(spec, prepare));
+  std::vector<MoRef>& members = members_[spec.Key()];
+  members.clear();
+  for (const auto& c : candidates) {
+    if (!c.vm.vm.empty()) members.push_back(c.vm.vm);
+  }
+  return UsableOf(spec, std::move(candidates));
+}
+
+StatusOr<std::vector<FrozenVm>> FrozenVmResolver::Refresh(const FrozenVmSpec& spec) {
+  auto known = members_.find(spec.Key());
+  if (spec.mode == FrozenVmMode::kExistingPool || known == members_.end() ||
+      known->second.empty()) {
+    return Resolve(spec, /*prepare=*/false);
+  }
+  vsphere::FilterSpec filter;
+  filter.props.push_back({"VirtualMachine", FrozenVmProperties()});
+  for (const auto& vm : known->second) filter.objects.push_back({vm, false, {}});
+  auto contents = env_.vim->RetrieveProperties(filter);
+  if (!contents.ok()) {
+    // One of them is gone (ManagedObjectNotFound): look everything up again.
+    if (contents.status().code() == StatusCode::kNotFound) return Resolve(spec, false);
+    return contents.status();
+  }
+  std::vector<Candidate> candidates;
+  for (const auto& content : *contents) candidates.push_back(FromContent(content));
+  return UsableOf(spec, std::move(candidates));
+}
+
+StatusOr<std::vector<FrozenVm>> FrozenVmResolver::UsableOf(const FrozenVmSpec& spec,
+                                                           std::vector<Candidate> candidates) {
   VSRAY_ASSIGN_OR_RETURN(auto hosts, Hosts());
   std::vector<FrozenVm> out;
   for (auto& c : candidates) {

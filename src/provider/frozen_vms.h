@@ -107,6 +107,11 @@ class FrozenVmResolver {
   // VM that did not freeze in time), the REST and SOAP errors of the calls.
   StatusOr<std::vector<FrozenVm>> Resolve(const FrozenVmSpec& spec, bool prepare);
 
+  // The usable frozen VMs of `spec` among those the last Resolve found: re-reads their state
+  // and their hosts' (two calls) without looking anything up again or deploying; a
+  // kExistingPool pool is re-listed (new frozen VMs appear there). Errors as Resolve's.
+  StatusOr<std::vector<FrozenVm>> Refresh(const FrozenVmSpec& spec);
+
   // What Resolve would use, and why the rest is not usable; never changes anything.
   StatusOr<std::vector<FrozenVmStatus>> Statuses(const FrozenVmSpec& spec);
 
@@ -119,7 +124,11 @@ class FrozenVmResolver {
 
  private:
   struct Candidate;
+  static Candidate FromContent(const vsphere::ObjectContent& content);
   StatusOr<std::vector<Candidate>> Candidates(const FrozenVmSpec& spec, bool prepare);
+  // The usable ones (warning once about each that is not).
+  StatusOr<std::vector<FrozenVm>> UsableOf(const FrozenVmSpec& spec,
+                                           std::vector<Candidate> candidates);
   StatusOr<std::vector<std::pair<vsphere::MoRef, std::string>>> PoolHosts(
       const vsphere::MoRef& pool) const;
   // Deploys item `item` (an id) as `name` pinned to `host`, sets the extra config, powers it
@@ -135,6 +144,7 @@ class FrozenVmResolver {
   std::unique_ptr<vsphere::RestClient> rest_;
   std::set<std::string> warned_;       // VM id + problem already warned about
   std::set<std::string> seen_frozen_;  // VMs of kExistingPool pools seen frozen
+  std::map<std::string, std::vector<vsphere::MoRef>> members_;  // spec key -> its VMs
 };
 
 // Waits (through a property collector, up to `timeout`) until runtime.instantCloneFrozen of

@@ -167,7 +167,7 @@ StatusOr<std::vector<FrozenVm>> NodeProvider::ParentsFor(const NodeSpec& spec) {
   // Prepared (deployed, powered on, awaited) on first use; afterwards only re-read, so that
   // hosts entering maintenance mode and parents that stopped being frozen are skipped.
   const bool prepare = prepared_specs_.insert(frozen.Key()).second;
-  auto parents = resolver_->Resolve(frozen, prepare);
+  auto parents = prepare ? resolver_->Resolve(frozen, true) : resolver_->Refresh(frozen);
   if (!parents.ok()) {
     if (prepare) prepared_specs_.erase(frozen.Key());
     return parents.status();

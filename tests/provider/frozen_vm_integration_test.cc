@@ -279,6 +279,28 @@ TEST_F(FrozenVmTest, DeploysOnePerHostIdempotentlyAndForHostsAddedLater) {
   std::set<std::string> hosts;
   for (const auto& vm : third->at(0)) hosts.insert(HostName(vm.host));
   EXPECT_EQ(hosts.size(), 4U);
+
+  // A provider over them: one node per host; later creates only re-read the 4 parents and the
+  // hosts (no lookups by name, no deploys).
+  auto provider = MakeProvider(options);
+  ASSERT_NE(provider, nullptr);
+  auto nodes = provider->CreateNode({}, WorkerTags(), 4);
+  ASSERT_TRUE(nodes.ok()) << nodes.status();
+  std::set<std::string> node_hosts;
+  for (const auto& node : nodes->created) node_hosts.insert(node.host);
+  EXPECT_EQ(node_hosts.size(), 4U);
+  ASSERT_TRUE(sim_->ResetStats().ok());
+  auto one = provider->CreateNode({}, WorkerTags(), 1);
+  ASSERT_TRUE(one.ok()) << one.status();
+  auto stats = sim_->SoapStats();
+  ASSERT_TRUE(stats.ok());
+  std::cout << "[ figures  ] SOAP calls of CreateNode(1), per-host parents:";
+  for (const auto& [method, count] : *stats) std::cout << " " << method << "=" << count;
+  std::cout << "\n";
+  EXPECT_EQ((*stats)["RetrievePropertiesEx"], 2);  // the 4 parents, the hosts
+  EXPECT_EQ((*stats)["CreateContainerView"], 1);   // the hosts
+  EXPECT_EQ((*stats)["ImportVApp"], 0);
+  EXPECT_EQ(VmNamesStartingWith("fz-").size(), 4U);
 }
 
 // (4) resource_pool alone: the frozen VMs in it, never powering on the others.
