@@ -209,6 +209,30 @@ TEST_F(FrozenVmTest, DeploysOneFrozenVmFromTheLibraryOnceAndClonesIt) {
   EXPECT_EQ(VmNamesStartingWith("frozen-one"), std::vector<std::string>{"frozen-one"});
 }
 
+// vCenters before 7.0U2 have no /api: the item is found and deployed over /rest.
+TEST_F(FrozenVmTest, DeploysThroughTheRestFallback) {
+  StartSim();
+  UploadImage();
+  ASSERT_TRUE(sim_->InjectFault("POST /api/session:*:http404").ok());
+  FrozenVmSpec spec;
+  spec.mode = FrozenVmMode::kDeployOne;
+  spec.name = "old-vc";
+  spec.library_item = "frozen-image";
+  spec.cluster = "DC0_C0";
+  spec.datastore = "LocalDS_0";
+  auto prepared = NodeProvider::PrepareFrozenVms(Options(spec));
+  ASSERT_TRUE(prepared.ok()) << prepared.status();
+  EXPECT_EQ(Prop(prepared->at(0).at(0).vm, "runtime.instantCloneFrozen"), "true");
+  auto stats = sim_->Control("GET", "/stats");
+  ASSERT_TRUE(stats.ok());
+  const auto rest = nlohmann::json::parse(*stats)["rest"];
+  EXPECT_EQ(rest.value("POST /rest/com/vmware/content/library/item?~action=find", 0), 1) << rest;
+  EXPECT_EQ(rest.value("POST /rest/com/vmware/vcenter/ovf/library-item/id:{id}?~action=deploy", 0),
+            1)
+      << rest;
+  EXPECT_EQ(rest.value("POST /api/vcenter/ovf/library-item/{id}?action=deploy", 0), 0) << rest;
+}
+
 // (2) name: an existing frozen VM that is powered off is powered on and awaited.
 TEST_F(FrozenVmTest, PowersOnANamedFrozenImageAndWaitsForItToFreeze) {
   StartSim();
