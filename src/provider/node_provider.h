@@ -143,8 +143,12 @@ class NodeProvider {
   static StatusOr<std::vector<provider::FrozenVmStatus>> FrozenVmStatusOf(
       ProviderOptions options, const std::string& cluster_name);
 
-  // The default set (options.frozen_vm), as last resolved.
-  const std::vector<FrozenVm>& frozen_vms() const { return frozen_vms_; }
+  // The usable frozen VMs of options.frozen_vm, as last resolved (a copy: CreateNode may
+  // re-resolve them on another thread).
+  std::vector<FrozenVm> frozen_vms() const {
+    std::lock_guard lock(mu_);
+    return frozen_vms_;
+  }
   const vsphere::MoRef& folder() const { return folder_; }
   const std::string& cluster_name() const { return cluster_name_; }
   vsphere::Session& session() { return *session_; }
@@ -206,7 +210,7 @@ class NodeProvider {
   vsphere::MoRef datacenter_;
   vsphere::MoRef vm_root_folder_;
   vsphere::MoRef folder_;
-  std::vector<FrozenVm> frozen_vms_;
+  std::vector<FrozenVm> frozen_vms_;  // mu_
   std::unique_ptr<FrozenVmResolver> resolver_;
   std::mutex resolve_mu_;                 // one resolution at a time; guards resolver_
   std::set<std::string> prepared_specs_;  // FrozenVmSpec::Key() already prepared
