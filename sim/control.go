@@ -93,6 +93,20 @@ func (s *simulation) controlHandler() http.Handler {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+	handle(http.MethodPost, "hosts/connection", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Host  string `json:"host"`
+			State string `json:"state"`
+		}
+		if !decodeBody(w, r, &req) {
+			return
+		}
+		if err := setConnectionState(req.Host, req.State); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
 	handle(http.MethodPost, "hosts/add", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
 			Cluster string `json:"cluster"`

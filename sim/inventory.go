@@ -434,3 +434,25 @@ func fixDatastoreMounts() {
 		})
 	}
 }
+
+// setConnectionState sets runtime.connectionState of the named host
+// (connected, disconnected or notResponding).
+func setConnectionState(hostName, state string) error {
+	switch types.HostSystemConnectionState(state) {
+	case types.HostSystemConnectionStateConnected, types.HostSystemConnectionStateDisconnected,
+		types.HostSystemConnectionStateNotResponding:
+	default:
+		return fmt.Errorf("state %q is not connected, disconnected or notResponding", state)
+	}
+	host, err := findHost(hostName)
+	if err != nil {
+		return err
+	}
+	simulator.Map.WithLock(host, func() {
+		simulator.Map.Update(host, []types.PropertyChange{
+			{Name: "runtime.connectionState", Val: types.HostSystemConnectionState(state)},
+			{Name: "summary.runtime.connectionState", Val: types.HostSystemConnectionState(state)},
+		})
+	})
+	return nil
+}

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "common/log.h"
 #include "provider/node_provider.h"
@@ -94,11 +95,16 @@ class FrozenVmTest : public ::testing::Test {
     return value;
   }
 
+  // Powers a VM off and waits (bounded) until vCenter reports it off.
   void PowerOff(const MoRef& vm) {
     auto task = vim_->PowerOffVmTask(vm);
-    ASSERT_TRUE(task.ok());
-    vsphere::TaskWaiter waiter(session_);
-    ASSERT_TRUE(waiter.Wait(*task, std::chrono::seconds(30)).ok());
+    ASSERT_TRUE(task.ok()) << task.status();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (Prop(vm, "runtime.powerState") != "poweredOff" &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_EQ(Prop(vm, "runtime.powerState"), "poweredOff");
   }
 
   ProviderOptions Options(FrozenVmSpec spec) const {
@@ -377,6 +383,17 @@ TEST_F(FrozenVmTest, SkipsHostsInMaintenanceAndUnfrozenParents) {
     }
   }
   EXPECT_EQ(in_maintenance, 1);
+
+  // A disconnected host is skipped too.
+  ASSERT_TRUE(
+      sim_->Control("POST", "/hosts/connection", R"({"host":"DC0_C0_H2","state":"disconnected"})")
+          .ok());
+  auto cut = provider->CreateNode({}, WorkerTags(), 2);
+  ASSERT_TRUE(cut.ok()) << cut.status();
+  for (const auto& node : cut->created) EXPECT_EQ(node.host, h0);
+  ASSERT_TRUE(
+      sim_->Control("POST", "/hosts/connection", R"({"host":"DC0_C0_H2","state":"connected"})")
+          .ok());
 
   // The frozen VM on H2 stops being frozen (powered off): skipped with a warning; H0 only.
   PowerOff({"VirtualMachine", Id("VirtualMachine", "frozen-DC0_C0_H2")});

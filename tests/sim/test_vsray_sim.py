@@ -843,3 +843,19 @@ def test_datastores_list_every_host_and_hosts_can_be_added(start_sim):
     info = wait_task(vm.InstantClone_Task(spec=vim.vm.InstantCloneSpec(name="c", location=vim.vm.RelocateSpec())))
     assert info.state == "success", info.error
     assert info.result.runtime.host.name == "DC0_C0_H2"
+
+
+def test_host_connection_state_is_settable(start_sim):
+    sim = start_sim("--vms", "1", "--hosts", "2")
+    si = sim.connect()
+    [cluster] = si.RetrieveContent().rootFolder.childEntity[0].hostFolder.childEntity
+    host = [h for h in cluster.host if h.name == "DC0_C0_H1"][0]
+    sim.control("POST", "hosts/connection", {"host": "DC0_C0_H1", "state": "disconnected"})
+    assert host.runtime.connectionState == "disconnected"
+    assert host.summary.runtime.connectionState == "disconnected"
+    sim.control("POST", "hosts/connection", {"host": "DC0_C0_H1", "state": "connected"})
+    assert host.runtime.connectionState == "connected"
+    status, _ = sim.http("POST", "/vsray/hosts/connection", {"host": "DC0_C0_H1", "state": "gone"})
+    assert status == 400
+    status, _ = sim.http("POST", "/vsray/hosts/connection", {"host": "nope", "state": "connected"})
+    assert status == 400
