@@ -66,7 +66,7 @@ std::unique_ptr<NodeProvider> Provider(SimProcess& sim, int concurrency, bool wa
                                        const std::string& cluster = "bench") {
   ProviderOptions options;
   options.connect = sim.Connect();
-  options.frozen_vm_name = "frozen";
+  options.frozen_vm.name = "frozen";
   options.max_concurrency = concurrency;
   options.watch = watch;
   auto provider = NodeProvider::Create(std::move(options), cluster);

@@ -40,6 +40,7 @@ type config struct {
 	taskDuration durationMap
 
 	guestIPDelay             time.Duration
+	freezeDelay              time.Duration
 	guestIPv6First           bool
 	guestIPNeedsNICConnected bool
 
@@ -86,6 +87,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 
 	fs.Var(&cfg.frozenVMs, "frozen-vm", "`NAME[@HOST]` create a frozen VM (on HOST, default the first host by name) (repeatable)")
 	fs.StringVar(&cfg.frozenPerHost, "frozen-per-host", "", "create one frozen VM per host, named `PREFIX`-<host name>")
+
+	fs.DurationVar(&cfg.freezeDelay, "freeze-delay", 0, "delay between a frozen-VM image (extraConfig vsray.frozen_image = TRUE) powering on and it freezing")
 
 	fs.Var(cfg.taskDuration, "task-duration", "`METHOD=DUR` tasks of this SOAP method stay running this long before they end (repeatable)")
 
@@ -147,7 +150,7 @@ func (c *config) validate() error {
 	if c.username == "" {
 		return errors.New("--username must not be empty")
 	}
-	for _, d := range []time.Duration{c.latency, c.sessionIdleTimeout, c.expireSessionsAfter, c.guestIPDelay} {
+	for _, d := range []time.Duration{c.latency, c.sessionIdleTimeout, c.expireSessionsAfter, c.guestIPDelay, c.freezeDelay} {
 		if d < 0 {
 			return errors.New("durations must not be negative")
 		}

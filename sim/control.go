@@ -93,6 +93,37 @@ func (s *simulation) controlHandler() http.Handler {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+	handle(http.MethodPost, "hosts/connection", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Host  string `json:"host"`
+			State string `json:"state"`
+		}
+		if !decodeBody(w, r, &req) {
+			return
+		}
+		if err := setConnectionState(req.Host, req.State); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+	handle(http.MethodPost, "hosts/add", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Cluster string `json:"cluster"`
+			Name    string `json:"name"`
+		}
+		if !decodeBody(w, r, &req) {
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
+		defer cancel()
+		host, err := addHost(ctx, s.frozen.client, req.Cluster, req.Name)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusCreated, host)
+	})
 	handle(http.MethodPost, "frozen-vms", func(w http.ResponseWriter, r *http.Request) {
 		var req struct {
 			Name string `json:"name"`

@@ -313,3 +313,146 @@ func setMaintenanceMode(hostName string, enabled bool) error {
 	})
 	return nil
 }
+
+// addedHost is a host added at run time, as the control endpoint answers it.
+type addedHost struct {
+	Name    string `json:"name"`
+	ID      string `json:"id"`
+	Cluster string `json:"cluster"`
+}
+
+// addHost adds a connected host to a cluster ("" = the only cluster; a
+// hostName of "" = <cluster>_H<n>), as AddHost_Task does on vCenter, and
+// mounts on it every datastore of the cluster's other hosts (the model's
+// datastores are shared by all hosts of a datacenter).
+func addHost(ctx context.Context, c *vim25.Client, clusterName, hostName string) (addedHost, error) {
+	var cluster *simulator.ClusterComputeResource
+	var names []string
+	for _, e := range simulator.Map.All("ClusterComputeResource") {
+		cr := e.(*simulator.ClusterComputeResource)
+		names = append(names, cr.Name)
+		if cr.Name == clusterName || (clusterName == "" && cluster == nil) {
+			cluster = cr
+		}
+	}
+	sort.Strings(names)
+	if cluster == nil || (clusterName == "" && len(names) != 1) {
+		return addedHost{}, fmt.Errorf("no cluster named %q (clusters: %s)", clusterName, strings.Join(names, ", "))
+	}
+	var existing []types.ManagedObjectReference
+	simulator.Map.WithLock(cluster, func() { existing = append(existing, cluster.Host...) })
+	if hostName == "" {
+		for n := len(existing); hostName == ""; n++ {
+			candidate := fmt.Sprintf("%s_H%d", cluster.Name, n)
+			if _, err := findHost(candidate); err != nil {
+				hostName = candidate
+			}
+		}
+	} else if _, err := findHost(hostName); err == nil {
+		return addedHost{}, fmt.Errorf("a host named %q already exists", hostName)
+	}
+
+	task, err := object.NewClusterComputeResource(c, cluster.Self).AddHost(ctx,
+		types.HostConnectSpec{HostName: hostName, UserName: "root", Force: true}, true, nil, nil)
+	if err != nil {
+		return addedHost{}, err
+	}
+	info, err := task.WaitForResult(ctx, nil)
+	if err != nil {
+		return addedHost{}, fmt.Errorf("adding host %s: %v", hostName, err)
+	}
+	ref := info.Result.(types.ManagedObjectReference)
+	host := simulator.Map.Get(ref).(*simulator.HostSystem)
+
+	var datastores []types.ManagedObjectReference
+	for _, other := range existing {
+		if h, ok := simulator.Map.Get(other).(*simulator.HostSystem); ok {
+			simulator.Map.WithLock(h, func() { datastores = append(datastores, h.Datastore...) })
+			break
+		}
+	}
+	for _, dsRef := range datastores {
+		ds, ok := simulator.Map.Get(dsRef).(*simulator.Datastore)
+		if !ok {
+			continue
+		}
+		simulator.Map.WithLock(ds, func() {
+			mounts := append([]types.DatastoreHostMount(nil), ds.Host...)
+			mounts = append(mounts, types.DatastoreHostMount{
+				Key: ref,
+				MountInfo: types.HostMountInfo{
+					AccessMode: string(types.HostMountModeReadWrite),
+					Mounted:    types.NewBool(true),
+					Accessible: types.NewBool(true),
+				},
+			})
+			simulator.Map.Update(ds, []types.PropertyChange{{Name: "host", Val: mounts}})
+		})
+	}
+	simulator.Map.WithLock(host, func() {
+		simulator.Map.Update(host, []types.PropertyChange{{Name: "datastore", Val: datastores}})
+	})
+	return addedHost{Name: hostName, ID: ref.Value, Cluster: cluster.Name}, nil
+}
+
+// fixDatastoreMounts makes every datastore's `host` list every host that
+// mounts it, as on vCenter. govmomi's model mounts a datastore on each host
+// of a datacenter in turn and keeps only the last host in the list.
+func fixDatastoreMounts() {
+	mounts := map[types.ManagedObjectReference][]types.ManagedObjectReference{}
+	for _, e := range simulator.Map.All("HostSystem") {
+		host := e.(*simulator.HostSystem)
+		for _, ds := range host.Datastore {
+			mounts[ds] = append(mounts[ds], host.Self)
+		}
+	}
+	for ref, hosts := range mounts {
+		ds, ok := simulator.Map.Get(ref).(*simulator.Datastore)
+		if !ok {
+			continue
+		}
+		simulator.Map.WithLock(ds, func() {
+			known := map[types.ManagedObjectReference]bool{}
+			list := append([]types.DatastoreHostMount(nil), ds.Host...)
+			for _, m := range list {
+				known[m.Key] = true
+			}
+			for _, h := range hosts {
+				if known[h] {
+					continue
+				}
+				list = append(list, types.DatastoreHostMount{
+					Key: h,
+					MountInfo: types.HostMountInfo{
+						AccessMode: string(types.HostMountModeReadWrite),
+						Mounted:    types.NewBool(true),
+						Accessible: types.NewBool(true),
+					},
+				})
+			}
+			simulator.Map.Update(ds, []types.PropertyChange{{Name: "host", Val: list}})
+		})
+	}
+}
+
+// setConnectionState sets runtime.connectionState of the named host
+// (connected, disconnected or notResponding).
+func setConnectionState(hostName, state string) error {
+	switch types.HostSystemConnectionState(state) {
+	case types.HostSystemConnectionStateConnected, types.HostSystemConnectionStateDisconnected,
+		types.HostSystemConnectionStateNotResponding:
+	default:
+		return fmt.Errorf("state %q is not connected, disconnected or notResponding", state)
+	}
+	host, err := findHost(hostName)
+	if err != nil {
+		return err
+	}
+	simulator.Map.WithLock(host, func() {
+		simulator.Map.Update(host, []types.PropertyChange{
+			{Name: "runtime.connectionState", Val: types.HostSystemConnectionState(state)},
+			{Name: "summary.runtime.connectionState", Val: types.HostSystemConnectionState(state)},
+		})
+	})
+	return nil
+}

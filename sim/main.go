@@ -105,11 +105,13 @@ func start(cfg *config) (*simulation, error) {
 		return s, fmt.Errorf("creating the inventory: %v", err)
 	}
 	connectModelNICs()
+	fixDatastoreMounts()
 	newGuestAgent(guestOptions{
 		delay:             cfg.guestIPDelay,
 		ipv6First:         cfg.guestIPv6First,
 		needsNICConnected: cfg.guestIPNeedsNICConnected,
 	}).attach()
+	newFreezer(cfg.freezeDelay).attach()
 
 	ctx := context.Background()
 	frozen, err := newFrozenMaker(ctx, s.model.Service)
@@ -156,7 +158,7 @@ func start(cfg *config) (*simulation, error) {
 		faults.add(spec)
 	}
 	s.front = &front{
-		inner:         service.ServeMux,
+		inner:         &ovfExtraConfig{next: service.ServeMux},
 		creds:         credentials{username: cfg.username, password: cfg.password},
 		stats:         newCallStats(),
 		faults:        faults,

@@ -220,7 +220,9 @@ func (vm *VirtualMachine) instantCloneExtraConfig(config []types.BaseOptionValue
 	var merged []types.BaseOptionValue
 	for _, o := range vm.Config.ExtraConfig {
 		opt := o.GetOptionValue()
-		if opt.Key == "govcsim" || override[opt.Key] {
+		// vsray.frozen_image (see vsray-sim's freezer.go): a clone resumes the
+		// frozen guest instead of booting it, so it does not freeze again.
+		if opt.Key == "govcsim" || opt.Key == "vsray.frozen_image" || override[opt.Key] {
 			continue
 		}
 		merged = append(merged, &types.OptionValue{Key: opt.Key, Value: opt.Value})

@@ -12,6 +12,7 @@
 #include "cluster/cluster.h"
 #include "common/status.h"
 #include "config/cluster_config.h"
+#include "provider/node_provider.h"
 #include "vsphere/session.h"
 #include "vsphere/vim.h"
 
@@ -78,80 +79,46 @@ StatusOr<vs::MoRef> FindOne(vs::Vim& vim, const std::string& type, const std::st
   return found.front();
 }
 
-void CheckFrozenVm(vs::Vim& vim, const config::FrozenVmConfig& frozen, const vs::MoRef& dc,
-                   const std::map<std::string, std::string>& host_names, Report& report) {
-  const std::vector<std::string> props = {"name", "runtime.powerState", "runtime.host",
-                                          "runtime.instantCloneFrozen"};
-  const auto describe = [&](const vs::ObjectContent& vm) {
-    const std::string host = TextOf(vm, "runtime.host");
-    auto it = host_names.find(host);
-    return "'" + TextOf(vm, "name") + "' on " + (it == host_names.end() ? host : it->second) +
-           ": " + TextOf(vm, "runtime.powerState") +
-           (TextOf(vm, "runtime.instantCloneFrozen") == "true" ? ", frozen" : ", not frozen");
-  };
-  switch (frozen.mode) {
-    case config::FrozenVmMode::kExisting: {
-      auto vm = FindOne(vim, "VirtualMachine", frozen.name, dc);
-      if (!vm.ok()) {
-        report.Fail("frozen VM", "'" + frozen.name + "': " + vm.status().message(),
-                    "create it (an instant-clone parent frozen with vmware-rpctool "
-                    "\"instantclone.freeze\"), or fix frozen_vm.name");
-        return;
-      }
-      auto content = vim.RetrieveOne(*vm, props);
-      if (!content.ok()) {
-        report.Fail("frozen VM", content.status().message());
-        return;
-      }
-      const bool on = TextOf(*content, "runtime.powerState") == "poweredOn";
-      const bool is_frozen = TextOf(*content, "runtime.instantCloneFrozen") == "true";
-      if (on && is_frozen) {
-        report.Ok("frozen VM", describe(*content));
-      } else if (!on) {
-        report.Warn("frozen VM", describe(*content),
-                    "`vsray up` powers it on and waits until it freezes");
-      } else {
-        report.Fail("frozen VM", describe(*content),
-                    "run `vmware-rpctool \"instantclone.freeze\"` in its guest (or power it "
-                    "off and let vsray power it on)");
-      }
-      return;
+// The frozen VMs of `options.frozen_vm`, read-only (never deployed or powered on here).
+void CheckFrozenVms(const provider::ProviderOptions& options, const std::string& cluster_name,
+                    const config::FrozenVmConfig& frozen, Report& report) {
+  auto statuses = provider::NodeProvider::FrozenVmStatusOf(options, cluster_name);
+  const std::string what = "frozen VM (" + std::string(config::FrozenVmModeName(frozen.mode)) + ")";
+  if (!statuses.ok()) {
+    report.Fail(what, statuses.status().message(),
+                "fix provider.vsphere_config.frozen_vm (or run `vsray frozen-vm status`)");
+    return;
+  }
+  if (statuses->empty()) {
+    report.Fail(what, "none found", "put a powered-on, frozen VM where frozen_vm says");
+    return;
+  }
+  int usable = 0;
+  for (const auto& s : *statuses) {
+    const std::string label =
+        (s.name.empty() ? std::string("(none)") : "'" + s.name + "'") + " on " + s.host;
+    if (s.usable) {
+      ++usable;
+      report.Ok(what, label + ": powered on, frozen");
+    } else if (frozen.Deploys() && s.id.empty()) {
+      report.Warn(
+          what, label + ": " + s.problem,
+          "`vsray up` or `vsray frozen-vm prepare` deploys it from '" + frozen.library_item + "'");
+    } else if (s.power_state == "poweredOff" &&
+               frozen.mode != config::FrozenVmMode::kExistingPool) {
+      report.Warn(what, label + ": powered off",
+                  "`vsray up` powers it on and waits until it freezes");
+    } else {
+      report.Warn(what, label + ": " + s.problem,
+                  "not used; freeze it with `vmware-rpctool \"instantclone.freeze\"` in its "
+                  "guest, or fix its host");
     }
-    case config::FrozenVmMode::kExistingPool: {
-      auto pool = FindOne(vim, "ResourcePool", frozen.resource_pool, dc);
-      if (!pool.ok()) {
-        report.Fail("frozen VM pool", "'" + frozen.resource_pool + "': " + pool.status().message(),
-                    "fix frozen_vm.resource_pool");
-        return;
-      }
-      auto vms = vim.ListByType("VirtualMachine", props, *pool);
-      if (!vms.ok()) {
-        report.Fail("frozen VM pool", vms.status().message());
-        return;
-      }
-      int usable = 0;
-      for (const auto& vm : *vms) {
-        if (!frozen.name.empty() && TextOf(vm, "name").rfind(frozen.name, 0) != 0) continue;
-        const bool ok = TextOf(vm, "runtime.powerState") == "poweredOn" &&
-                        TextOf(vm, "runtime.instantCloneFrozen") == "true";
-        usable += ok ? 1 : 0;
-        if (ok) {
-          report.Ok("frozen VM", describe(vm));
-        } else {
-          report.Warn("frozen VM", describe(vm), "not used: only frozen VMs of the pool are");
-        }
-      }
-      if (usable == 0) {
-        report.Fail("frozen VM pool", "'" + frozen.resource_pool + "' holds no frozen VM",
-                    "put a powered-on, frozen VM in it");
-      }
-      return;
-    }
-    case config::FrozenVmMode::kDeployOne:
-    case config::FrozenVmMode::kDeployPerHost:
-      report.Warn("frozen VM", "deploys from content-library item '" + frozen.library_item + "'",
-                  "this build cannot deploy frozen VMs yet; name an existing one");
-      return;
+  }
+  const bool will_deploy = frozen.Deploys();
+  const bool will_power_on = frozen.mode == config::FrozenVmMode::kExisting &&
+                             statuses->front().power_state == "poweredOff";
+  if (usable == 0 && !will_deploy && !will_power_on) {
+    report.Fail(what, "no usable frozen VM", "see the lines above");
   }
 }
 
@@ -279,7 +246,11 @@ int Check(const CommonFlags& flags) {
         frozen_vms.push_back(*type.node_config.frozen_vm);
       }
     }
-    for (const auto& frozen : frozen_vms) CheckFrozenVm(vim, frozen, dc, host_names, report);
+    for (const auto& frozen : frozen_vms) {
+      provider::ProviderOptions frozen_options = *options;
+      frozen_options.frozen_vm = cluster::ToFrozenVmSpec(frozen);
+      CheckFrozenVms(frozen_options, config.cluster_name, frozen, report);
+    }
   }
   (*session)->Close();
   report.Print();

@@ -63,6 +63,9 @@ std::optional<Opened> Open(const CommonFlags& flags, bool bootstrap, bool watch,
     options->progress = [progress](const std::string& vm, const std::string& state) {
       progress->Update(vm, state);
     };
+    options->frozen_vm_progress = [progress](const std::string& vm, const std::string& state) {
+      progress->Update(vm, "frozen VM: " + state);
+    };
   }
   auto provider = NodeProvider::Create(*std::move(options), config->cluster_name);
   if (!provider.ok()) {
@@ -444,6 +447,83 @@ int SetTags(const CommonFlags& flags, const std::string& node_id,
     return Fail(status, kExitFailed);
   }
   PrintNodes({Describe(provider, node_id)}, flags.json);
+  return kExitOk;
+}
+
+int FrozenVmStatus(const CommonFlags& flags) {
+  auto config = LoadConfig(flags.config, /*bootstrap=*/false);
+  if (!config.ok()) return Fail(config.status(), kExitUsage);
+  auto options = cluster::MakeProviderOptions(*config, /*watch=*/false);
+  if (!options.ok()) return Fail(options.status(), kExitUsage);
+  auto statuses = NodeProvider::FrozenVmStatusOf(*std::move(options), config->cluster_name);
+  if (!statuses.ok()) return Fail(statuses.status(), kExitFailed);
+  bool all_usable = !statuses->empty();
+  for (const auto& s : *statuses) all_usable = all_usable && s.usable;
+  if (flags.json) {
+    json out = json::array();
+    for (const auto& s : *statuses) {
+      out.push_back({{"name", s.name},
+                     {"id", s.id},
+                     {"host", s.host},
+                     {"host_state", s.host_state},
+                     {"power_state", s.power_state},
+                     {"frozen", s.frozen},
+                     {"usable", s.usable},
+                     {"clones_on_host", s.clones_on_host},
+                     {"problem", s.problem}});
+    }
+    std::cout << json{{"cluster_name", config->cluster_name}, {"frozen_vms", out}}.dump(2) << "\n";
+  } else if (statuses->empty()) {
+    std::cout << "no frozen VM found\n";
+  } else {
+    std::vector<std::vector<std::string>> table;
+    for (const auto& s : *statuses) {
+      table.push_back({s.name.empty() ? "-" : s.name, s.id.empty() ? "-" : s.id, s.host,
+                       s.host_state, s.power_state.empty() ? "-" : s.power_state,
+                       s.frozen ? "yes" : "no", std::to_string(s.clones_on_host),
+                       s.usable ? "ok" : s.problem});
+    }
+    std::cout << FormatTable(
+        {"NAME", "ID", "HOST", "HOST STATE", "POWER", "FROZEN", "CLONES", "STATUS"}, table);
+  }
+  return all_usable ? kExitOk : kExitFailed;
+}
+
+int FrozenVmPrepare(const CommonFlags& flags) {
+  Progress progress(!flags.quiet, IsTerminal(stderr));
+  auto config = LoadConfig(flags.config, /*bootstrap=*/true);
+  if (!config.ok()) return Fail(config.status(), kExitUsage);
+  auto options = cluster::MakeProviderOptions(*config, /*watch=*/false);
+  if (!options.ok()) return Fail(options.status(), kExitUsage);
+  options->frozen_vm_progress = [&progress](const std::string& vm, const std::string& state) {
+    progress.Update(vm, state);
+  };
+  std::vector<provider::FrozenVmSpec> extra;
+  for (const auto& [name, type] : config->node_types) {
+    if (type.node_config.frozen_vm) {
+      auto spec = cluster::ToFrozenVmSpec(*type.node_config.frozen_vm);
+      if (!(spec == options->frozen_vm) &&
+          std::find(extra.begin(), extra.end(), spec) == extra.end()) {
+        extra.push_back(spec);
+      }
+    }
+  }
+  auto prepared = NodeProvider::PrepareFrozenVms(*std::move(options), extra);
+  progress.Finish();
+  if (!prepared.ok()) return Fail(prepared.status(), kExitFailed);
+  json out = json::array();
+  std::vector<std::vector<std::string>> table;
+  for (const auto& set : *prepared) {
+    for (const auto& vm : set) {
+      out.push_back({{"name", vm.name}, {"id", vm.vm.value}, {"host", vm.host.value}});
+      table.push_back({vm.name, vm.vm.value, vm.host.value});
+    }
+  }
+  if (flags.json) {
+    std::cout << json{{"cluster_name", config->cluster_name}, {"frozen_vms", out}}.dump(2) << "\n";
+  } else {
+    std::cout << FormatTable({"NAME", "ID", "HOST"}, table);
+  }
   return kExitOk;
 }
 

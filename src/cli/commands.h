@@ -28,6 +28,10 @@ int Terminate(const CommonFlags& flags, const std::vector<std::string>& node_ids
 int SetTags(const CommonFlags& flags, const std::string& node_id,
             const std::vector<std::string>& tags);
 int Check(const CommonFlags& flags);
+// `vsray frozen-vm status`: looks only. Exit 1 when a frozen VM is missing or unusable.
+int FrozenVmStatus(const CommonFlags& flags);
+// `vsray frozen-vm prepare`: deploys missing frozen VMs, powers on, waits until frozen.
+int FrozenVmPrepare(const CommonFlags& flags);
 
 struct ConnectFlags {
   std::string server;

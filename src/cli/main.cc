@@ -15,6 +15,7 @@ constexpr const char* kExamples = R"(
 Examples:
   vsray sim --write-config sim.yaml &      # a simulated vCenter and a config for it
   vsray check cluster.yaml                 # config, credentials, TLS, placement, frozen VM
+  vsray frozen-vm prepare cluster.yaml     # deploy/power on the frozen VM(s), wait until frozen
   vsray up cluster.yaml --yes              # head + min_workers of each node type
   vsray nodes cluster.yaml --tag ray-node-kind=worker
   vsray create cluster.yaml --node-type ray.worker.default --count 2
@@ -96,6 +97,17 @@ int main(int argc, char** argv) {
   AddConfig(*check, flags);
   AddJson(*check, flags);
 
+  auto* frozen = app.add_subcommand("frozen-vm", "the frozen VMs (instant-clone parents)");
+  frozen->require_subcommand(1);
+  auto* frozen_status =
+      frozen->add_subcommand("status", "frozen VMs, their hosts, state and clones per host");
+  AddConfig(*frozen_status, flags);
+  AddJson(*frozen_status, flags);
+  auto* frozen_prepare = frozen->add_subcommand(
+      "prepare", "deploy missing frozen VMs, power them on and wait until frozen");
+  AddConfig(*frozen_prepare, flags);
+  AddJson(*frozen_prepare, flags);
+
   vsray::cli::SimFlags sim_flags;
   auto* sim = app.add_subcommand(
       "sim", "run the bundled simulated vCenter (vsray-sim) and print a config for it");
@@ -148,6 +160,8 @@ int main(int argc, char** argv) {
   if (terminate->parsed()) return vsray::cli::Terminate(flags, node_ids);
   if (set_tags->parsed()) return vsray::cli::SetTags(flags, node_id, tags);
   if (check->parsed()) return vsray::cli::Check(flags);
+  if (frozen_status->parsed()) return vsray::cli::FrozenVmStatus(flags);
+  if (frozen_prepare->parsed()) return vsray::cli::FrozenVmPrepare(flags);
   if (sim->parsed()) return vsray::cli::Sim(sim_flags, quiet);
   if (inventory->parsed()) return vsray::cli::Inventory(connect, inventory_json);
   return kExitUsage;

@@ -11,6 +11,30 @@ using provider::NodeSpec;
 using provider::ProviderOptions;
 using provider::TagMap;
 
+provider::FrozenVmSpec ToFrozenVmSpec(const config::FrozenVmConfig& frozen) {
+  provider::FrozenVmSpec spec;
+  spec.name = frozen.name;
+  spec.library_item = frozen.library_item;
+  spec.resource_pool = frozen.resource_pool;
+  spec.cluster = frozen.cluster;
+  spec.datastore = frozen.datastore;
+  switch (frozen.mode) {
+    case config::FrozenVmMode::kDeployOne:
+      spec.mode = provider::FrozenVmMode::kDeployOne;
+      break;
+    case config::FrozenVmMode::kExisting:
+      spec.mode = provider::FrozenVmMode::kExisting;
+      break;
+    case config::FrozenVmMode::kDeployPerHost:
+      spec.mode = provider::FrozenVmMode::kDeployPerHost;
+      break;
+    case config::FrozenVmMode::kExistingPool:
+      spec.mode = provider::FrozenVmMode::kExistingPool;
+      break;
+  }
+  return spec;
+}
+
 StatusOr<ProviderOptions> MakeProviderOptions(const config::VsphereConfig& vsphere,
                                               const config::NodeConfig* head_node, bool watch) {
   ProviderOptions options;
@@ -39,18 +63,15 @@ StatusOr<ProviderOptions> MakeProviderOptions(const config::VsphereConfig& vsphe
         "provider.vsphere_config.frozen_vm: no frozen VM is configured (set it there or in the "
         "head node type's node_config)");
   }
-  switch (frozen->mode) {
-    case config::FrozenVmMode::kExisting:
-      options.frozen_vm_name = frozen->name;
-      break;
-    case config::FrozenVmMode::kExistingPool:
-      options.frozen_vm_resource_pool = frozen->resource_pool;
-      break;
-    case config::FrozenVmMode::kDeployOne:
-    case config::FrozenVmMode::kDeployPerHost:
-      return UnimplementedError(
-          "provider.vsphere_config.frozen_vm: deploying frozen VMs from a content library "
-          "('library_item') is not available in this build; name an existing frozen VM");
+  options.frozen_vm = ToFrozenVmSpec(*frozen);
+  options.frozen_vm_deploy_timeout = vsphere.timeouts.deploy;
+  // A frozen VM that vsray deploys or powers on gets the cluster's userdata, so that clones
+  // start with the SSH user and key.
+  if (vsphere.cloud_init.enabled) {
+    const std::string name = frozen->name.empty() ? "ray-frozen-vm" : frozen->name;
+    for (auto& [key, value] : config::CloudInitGuestinfo(vsphere.cloud_init, name, name)) {
+      options.frozen_vm_extra_config.push_back({std::move(key), std::move(value)});
+    }
   }
   return options;
 }
@@ -67,6 +88,18 @@ NodeSpec MakeNodeSpec(const config::NodeConfig& node, const config::VsphereConfi
   if (node.memory_mib > 0) spec.memory_mb = node.memory_mib;
   spec.resource_pool = node.resource_pool;
   spec.datastore = node.datastore;
+  switch (node.clone_mode) {
+    case config::CloneMode::kInstant:
+      spec.clone_mode = provider::CloneMode::kInstant;
+      break;
+    case config::CloneMode::kLinked:
+      spec.clone_mode = provider::CloneMode::kLinked;
+      break;
+    case config::CloneMode::kFull:
+      spec.clone_mode = provider::CloneMode::kFull;
+      break;
+  }
+  if (node.frozen_vm) spec.frozen_vm = ToFrozenVmSpec(*node.frozen_vm);
   if (vsphere.cloud_init.enabled) {
     spec.node_config = [cloud_init = vsphere.cloud_init](const std::string& vm_name) {
       std::vector<vsphere::OptionValue> values;
@@ -93,7 +126,8 @@ StatusOr<std::unique_ptr<provider::NodeProvider>> OpenProvider(
     const config::ClusterConfig& cluster, bool watch,
     std::function<void(const std::string& vm, const std::string& state)> progress) {
   VSRAY_ASSIGN_OR_RETURN(ProviderOptions options, MakeProviderOptions(cluster, watch));
-  options.progress = std::move(progress);
+  options.progress = progress;
+  options.frozen_vm_progress = std::move(progress);
   return provider::NodeProvider::Create(std::move(options), cluster.cluster_name);
 }
 

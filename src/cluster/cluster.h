@@ -24,10 +24,14 @@ inline constexpr std::string_view kKindHead = "head";
 inline constexpr std::string_view kKindWorker = "worker";
 inline constexpr std::string_view kStatusUninitialized = "uninitialized";
 
+// The provider's form of a frozen_vm config.
+provider::FrozenVmSpec ToFrozenVmSpec(const config::FrozenVmConfig& frozen);
+
 // The provider options for a cluster: server, credentials, TLS, datacenter, folder, frozen
 // VM(s) (from vsphere_config.frozen_vm, else the head node type's), concurrency, timeouts and
-// the address rules of vsphere_config.network. `watch`: keep a live cache (long-lived users);
-// false for one-shot commands. UNIMPLEMENTED for a frozen_vm mode this build can't serve.
+// the address rules of vsphere_config.network, and the cloud-init userdata of a frozen VM that
+// vsray deploys or powers on. `watch`: keep a live cache (long-lived users); false for
+// one-shot commands. INVALID_ARGUMENT when no frozen VM is configured anywhere.
 StatusOr<provider::ProviderOptions> MakeProviderOptions(const config::VsphereConfig& vsphere,
                                                         const config::NodeConfig* head_node,
                                                         bool watch);

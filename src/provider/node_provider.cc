@@ -4,6 +4,7 @@
 #include <future>
 #include <limits>
 #include <random>
+#include <set>
 
 #include "common/log.h"
 
@@ -12,13 +13,6 @@ namespace {
 
 using vsphere::Any;
 using vsphere::MoRef;
-
-const std::vector<std::string>& FrozenVmProperties() {
-  static const std::vector<std::string> kProperties = {
-      "name",         "runtime.powerState", "runtime.instantCloneFrozen", "runtime.host", "parent",
-      "resourcePool", "datastore",          "config.hardware.device"};
-  return kProperties;
-}
 
 std::string Hex8() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -73,12 +67,18 @@ StatusOr<std::unique_ptr<NodeProvider>> NodeProvider::Create(ProviderOptions opt
   return provider;
 }
 
-Status NodeProvider::Init() {
+Status NodeProvider::InitBase() {
   VSRAY_ASSIGN_OR_RETURN(session_, vsphere::Session::Shared(options_.connect));
   vim_ = std::make_unique<vsphere::Vim>(*session_, session_->content());
   waiter_ = std::make_unique<vsphere::TaskWaiter>(session_);
   pool_ = std::make_unique<ThreadPool>(static_cast<std::size_t>(options_.max_concurrency));
   VSRAY_RETURN_IF_ERROR(FindDatacenter());
+  resolver_ = std::make_unique<FrozenVmResolver>(MakeFrozenEnv());
+  return OkStatus();
+}
+
+Status NodeProvider::Init() {
+  VSRAY_RETURN_IF_ERROR(InitBase());
   VSRAY_RETURN_IF_ERROR(FindFrozenVms());
   VSRAY_RETURN_IF_ERROR(EnsureFolder());
   VSRAY_RETURN_IF_ERROR(LoadFieldKeys());
@@ -141,111 +141,41 @@ StatusOr<MoRef> NodeProvider::FindPlacement(const std::string& type, const std::
   return found.front();
 }
 
-Status NodeProvider::FindFrozenVms() {
-  std::vector<vsphere::ObjectContent> candidates;
-  if (!options_.frozen_vm_name.empty()) {
-    VSRAY_ASSIGN_OR_RETURN(auto vm, FindPlacement("VirtualMachine", options_.frozen_vm_name));
-    VSRAY_ASSIGN_OR_RETURN(auto content, vim_->RetrieveOne(vm, FrozenVmProperties()));
-    candidates.push_back(std::move(content));
-  } else if (!options_.frozen_vm_resource_pool.empty()) {
-    VSRAY_ASSIGN_OR_RETURN(auto pool,
-                           FindPlacement("ResourcePool", options_.frozen_vm_resource_pool));
-    VSRAY_ASSIGN_OR_RETURN(candidates,
-                           vim_->ListByType("VirtualMachine", FrozenVmProperties(), pool));
-  } else {
-    return InvalidArgumentError("no frozen VM: set frozen_vm.name or frozen_vm.resource_pool");
-  }
-  for (const auto& content : candidates) {
-    FrozenVm frozen;
-    frozen.vm = content.obj;
-    frozen.name = TextOf(content, "name");
-    frozen.host = RefOf(content, "runtime.host");
-    frozen.folder = RefOf(content, "parent");
-    frozen.pool = RefOf(content, "resourcePool");
-    if (const Any* datastores = content.Get("datastore");
-        datastores && !datastores->fields.empty()) {
-      frozen.datastore = datastores->fields.front().value.AsMoRef();
-    }
-    if (const Any* devices = content.Get("config.hardware.device")) {
-      for (const auto& field : devices->fields) {
-        if (vsphere::IsVirtualNic(field.value)) frozen.nics.push_back(field.value);
-      }
-    }
-    const std::string power = TextOf(content, "runtime.powerState");
-    const bool is_frozen = TextOf(content, "runtime.instantCloneFrozen") == "true";
-    if (options_.frozen_vm_name.empty()) {
-      // Pool mode: use what is frozen there, never power on unrelated VMs.
-      if (!is_frozen || power != "poweredOn") {
-        Log()->warn("resource pool '{}': VM '{}' is not a frozen VM; skipped",
-                    options_.frozen_vm_resource_pool, frozen.name);
-        continue;
-      }
-    } else {
-      VSRAY_RETURN_IF_ERROR(EnsureFrozen(frozen, power, is_frozen));
-    }
-    frozen_vms_.push_back(std::move(frozen));
-  }
-  if (frozen_vms_.empty()) {
-    return FailedPreconditionError("resource pool '" + options_.frozen_vm_resource_pool +
-                                   "' holds no frozen VM (powered on, instantCloneFrozen)");
-  }
-  return OkStatus();
+FrozenVmEnv NodeProvider::MakeFrozenEnv() {
+  FrozenVmEnv env;
+  env.vim = vim_.get();
+  env.waiter = waiter_.get();
+  env.pool = pool_.get();
+  env.connect = session_->options();
+  env.datacenter = datacenter_;
+  env.vm_root_folder = vm_root_folder_;
+  env.find = [this](const std::string& type, const std::string& name) {
+    return FindPlacement(type, name);
+  };
+  env.extra_config = options_.frozen_vm_extra_config;
+  env.ready_timeout = options_.frozen_vm_ready_timeout;
+  env.deploy_timeout = options_.frozen_vm_deploy_timeout;
+  env.progress = options_.frozen_vm_progress;
+  return env;
 }
 
-Status NodeProvider::EnsureFrozen(FrozenVm& frozen, const std::string& power_state,
-                                  bool is_frozen) {
-  if (power_state == "poweredOn" && is_frozen) return OkStatus();
-  if (power_state == "poweredOn") {
-    return FailedPreconditionError(
-        "frozen VM '" + frozen.name +
-        "' is powered on but not frozen: run `vmware-rpctool \"instantclone.freeze\"` in its "
-        "guest (the frozen-VM image does it at boot), or power it off so that vsray powers it "
-        "on and waits for it to freeze");
+Status NodeProvider::FindFrozenVms() { return ParentsFor(NodeSpec{}).status(); }
+
+StatusOr<std::vector<FrozenVm>> NodeProvider::ParentsFor(const NodeSpec& spec) {
+  const FrozenVmSpec& frozen = spec.frozen_vm ? *spec.frozen_vm : options_.frozen_vm;
+  std::lock_guard resolving(resolve_mu_);
+  // Prepared (deployed, powered on, awaited) on first use; afterwards only re-read, so that
+  // hosts entering maintenance mode and parents that stopped being frozen are skipped.
+  const bool prepare = prepared_specs_.insert(frozen.Key()).second;
+  auto parents = prepare ? resolver_->Resolve(frozen, true) : resolver_->Refresh(frozen);
+  if (!parents.ok()) {
+    if (prepare) prepared_specs_.erase(frozen.Key());
+    return parents.status();
   }
-  Log()->info("powering on frozen VM '{}' and waiting for it to freeze", frozen.name);
-  VSRAY_ASSIGN_OR_RETURN(auto task, vim_->PowerOnVmTask(frozen.vm));
-  auto powered = waiter_->Wait(task, options_.frozen_vm_ready_timeout);
-  if (!powered.ok() && powered.status().fault() != "InvalidPowerState") return powered.status();
-  // Wait for runtime.instantCloneFrozen through a property collector, not a polling loop.
-  VSRAY_ASSIGN_OR_RETURN(auto collector, vim_->CreatePropertyCollector());
-  vsphere::FilterSpec spec;
-  spec.props.push_back({"VirtualMachine", {"runtime.instantCloneFrozen", "runtime.host"}});
-  spec.objects.push_back({frozen.vm, false, {}});
-  Status result = OkStatus();
-  if (auto filter = vim_->CreateFilter(collector, spec, false); !filter.ok()) {
-    result = filter.status();
-  } else {
-    const auto deadline = std::chrono::steady_clock::now() + options_.frozen_vm_ready_timeout;
-    std::string version;
-    bool done = false;
-    while (!done) {
-      const auto left = std::chrono::duration_cast<std::chrono::seconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) {
-        result = FailedPreconditionError(
-            "frozen VM '" + frozen.name + "' did not freeze within " +
-            std::to_string(options_.frozen_vm_ready_timeout.count()) +
-            " s of power-on: does its guest run `vmware-rpctool \"instantclone.freeze\"`?");
-        break;
-      }
-      auto updates = vim_->WaitForUpdatesEx(
-          collector, version, static_cast<int>(std::min<std::int64_t>(left.count(), 10)));
-      if (!updates.ok()) {
-        result = updates.status();
-        break;
-      }
-      if (!updates->has_value()) continue;
-      version = (*updates)->version;
-      for (const auto& object : (*updates)->objects) {
-        for (const auto& change : object.changes) {
-          if (change.name == "runtime.instantCloneFrozen") done |= change.val.text == "true";
-          if (change.name == "runtime.host") frozen.host = change.val.AsMoRef();
-        }
-      }
-    }
-  }
-  (void)vim_->DestroyPropertyCollector(collector);
-  return result;
+  std::lock_guard lock(mu_);
+  for (const auto& parent : *parents) frozen_ids_.insert(parent.vm.value);
+  if (!spec.frozen_vm || *spec.frozen_vm == options_.frozen_vm) frozen_vms_ = *parents;
+  return parents;
 }
 
 Status NodeProvider::EnsureFolder() {
@@ -372,8 +302,8 @@ bool NodeProvider::IsOurs(const Node& node) const {
 }
 
 bool NodeProvider::IsFrozenParent(const std::string& id) const {
-  return std::any_of(frozen_vms_.begin(), frozen_vms_.end(),
-                     [&](const FrozenVm& f) { return f.vm.value == id; });
+  std::lock_guard lock(mu_);
+  return frozen_ids_.contains(id);
 }
 
 StatusOr<std::vector<std::string>> NodeProvider::NonTerminatedNodes(const TagMap& filters) {
@@ -495,32 +425,80 @@ std::string NodeProvider::NewNodeName(const TagMap& tags) {
   return "ray-" + cluster_name_ + "-" + kind + "-" + Hex8();
 }
 
-const FrozenVm& NodeProvider::PickParent() {
-  std::map<std::string, int> load;
+FrozenVm NodeProvider::PickParent(const std::vector<FrozenVm>& parents, const std::string& set,
+                                  const std::string& node_name) {
+  // Load of a host: this cluster's nodes on it, known (cache) or being made (in flight),
+  // counted once each by name.
+  std::map<std::string, std::set<std::string>> nodes_on;
   cache_.ForEach([&](const Node& node) {
-    if (IsOurs(node) && !node.host.empty()) ++load[node.host];
+    if (IsOurs(node) && !node.host.empty()) nodes_on[node.host].insert(node.name);
   });
   std::lock_guard lock(mu_);
-  const std::size_t n = frozen_vms_.size();
+  for (const auto& [host, names] : inflight_per_host_) {
+    nodes_on[host].insert(names.begin(), names.end());
+  }
+  const std::size_t n = parents.size();
+  std::size_t& round_robin = round_robin_[set];
   std::size_t best = 0;
-  int best_load = std::numeric_limits<int>::max();
+  std::size_t best_load = std::numeric_limits<std::size_t>::max();
   for (std::size_t step = 0; step < n; ++step) {
-    const std::size_t i = (round_robin_ + step) % n;
-    const std::string& host = frozen_vms_[i].host.value;
-    const int l = load[host] + inflight_per_host_[host];
+    const std::size_t i = (round_robin + step) % n;
+    const std::size_t l = nodes_on[parents[i].host.value].size();
     if (l < best_load) {
       best_load = l;
       best = i;
     }
   }
-  round_robin_ = best + 1;
-  ++inflight_per_host_[frozen_vms_[best].host.value];
-  return frozen_vms_[best];
+  round_robin = best + 1;
+  inflight_per_host_[parents[best].host.value].insert(node_name);
+  return parents[best];
 }
 
-void NodeProvider::ReleaseParent(const FrozenVm& parent) {
+void NodeProvider::ReleaseParent(const FrozenVm& parent, const std::string& node_name) {
   std::lock_guard lock(mu_);
-  --inflight_per_host_[parent.host.value];
+  inflight_per_host_[parent.host.value].erase(node_name);
+}
+
+StatusOr<MoRef> NodeProvider::BaseSnapshot(const FrozenVm& parent) {
+  std::lock_guard lock(snapshot_mu_);
+  if (auto it = base_snapshots_.find(parent.vm.value); it != base_snapshots_.end()) {
+    return it->second;
+  }
+  VSRAY_ASSIGN_OR_RETURN(auto content, vim_->RetrieveOne(parent.vm, {"snapshot"}));
+  MoRef snapshot;
+  if (const Any* current = content.Get("snapshot"); current != nullptr) {
+    if (const Any* ref = current->Get("currentSnapshot")) snapshot = ref->AsMoRef();
+  }
+  if (snapshot.empty()) {
+    if (!options_.create_base_snapshot) {
+      return FailedPreconditionError("clone_mode linked needs a snapshot on '" + parent.name +
+                                     "', which has none (snapshot creation is not allowed)");
+    }
+    Log()->info("creating snapshot 'vsray-base' of '{}' for linked clones", parent.name);
+    VSRAY_ASSIGN_OR_RETURN(auto task, vim_->CreateSnapshotTask(parent.vm, "vsray-base"));
+    VSRAY_ASSIGN_OR_RETURN(auto result, waiter_->Wait(task, options_.clone_timeout));
+    snapshot = result.AsMoRef();
+    if (snapshot.empty()) return InternalError("snapshot of '" + parent.name + "' has no id");
+  }
+  base_snapshots_[parent.vm.value] = snapshot;
+  return snapshot;
+}
+
+StatusOr<MoRef> NodeProvider::StartCloneTask(const NodeSpec& spec, const FrozenVm& parent,
+                                             const std::string& name,
+                                             const std::vector<vsphere::OptionValue>& identity,
+                                             const MoRef& pool, const MoRef& datastore) {
+  vsphere::CloneSpec clone;
+  clone.location.folder = folder_;
+  clone.location.pool = pool.empty() ? parent.pool : pool;
+  clone.location.datastore = datastore;
+  clone.location.host = parent.host;  // spread like instant clones: on the parent's host
+  clone.extra_config = identity;
+  if (spec.clone_mode == CloneMode::kLinked) {
+    VSRAY_ASSIGN_OR_RETURN(clone.snapshot, BaseSnapshot(parent));
+    clone.location.disk_move_type = "createNewChildDiskBacking";
+  }
+  return vim_->CloneVmTask(parent.vm, folder_, name, clone);
 }
 
 Status NodeProvider::DestroyVm(const MoRef& vm) {
@@ -550,15 +528,18 @@ Status NodeProvider::WriteTags(const std::string& id, const TagMap& tags) {
 }
 
 StatusOr<CreatedNode> NodeProvider::CreateOne(const NodeSpec& spec, const TagMap& tags,
-                                              const MoRef& pool, const MoRef& datastore) {
-  const FrozenVm& parent = PickParent();
+                                              const MoRef& pool, const MoRef& datastore,
+                                              const std::vector<FrozenVm>& parents) {
+  const std::string name = NewNodeName(tags);
+  const FrozenVm parent =
+      PickParent(parents, spec.frozen_vm ? spec.frozen_vm->Key() : options_.frozen_vm.Key(), name);
   struct Release {
     NodeProvider* self;
     const FrozenVm& parent;
-    ~Release() { self->ReleaseParent(parent); }
-  } release{this, parent};
+    const std::string& name;
+    ~Release() { self->ReleaseParent(parent, name); }
+  } release{this, parent, name};
 
-  const std::string name = NewNodeName(tags);
   const std::string node_type = tags.contains(std::string(kTagUserNodeType))
                                     ? tags.at(std::string(kTagUserNodeType))
                                     : std::string();
@@ -588,7 +569,9 @@ StatusOr<CreatedNode> NodeProvider::CreateOne(const NodeSpec& spec, const TagMap
   };
   report("cloning");
   MoRef vm;
-  auto task = vim_->InstantCloneTask(parent.vm, clone);
+  auto task = spec.clone_mode == CloneMode::kInstant
+                  ? vim_->InstantCloneTask(parent.vm, clone)
+                  : StartCloneTask(spec, parent, name, clone.config, pool, datastore);
   Status clone_status;
   if (task.ok()) {
     auto result = waiter_->Wait(*task, options_.clone_timeout);
@@ -612,14 +595,26 @@ StatusOr<CreatedNode> NodeProvider::CreateOne(const NodeSpec& spec, const TagMap
     }
   }
   if (vm.empty()) {
-    Status failed =
-        clone_status.WithContext("instant clone of '" + parent.name + "' as '" + name + "'");
+    Status failed = clone_status.WithContext(
+        std::string(spec.clone_mode == CloneMode::kInstant ? "instant" : "") +
+        (spec.clone_mode == CloneMode::kLinked ? "linked" : "") +
+        (spec.clone_mode == CloneMode::kFull ? "full" : "") + " clone of '" + parent.name +
+        "' as '" + name + "'");
     report("failed: " + failed.message());
     return failed;
   }
   report("configuring");
 
   auto finish = [&]() -> Status {
+    if (spec.clone_mode != CloneMode::kInstant) {
+      // CloneVM_Task's powerOn is not relied upon (the simulator ignores it): power on here;
+      // already on counts as done.
+      VSRAY_ASSIGN_OR_RETURN(auto on, vim_->PowerOnVmTask(vm));
+      auto powered = waiter_->Wait(on, options_.clone_timeout);
+      if (!powered.ok() && powered.status().fault() != "InvalidPowerState") {
+        return powered.status();
+      }
+    }
     VSRAY_RETURN_IF_ERROR(
         WriteTags(vm.value, {{std::string(kTagNodeStatus), std::string(kStatusCreating)}}));
     vsphere::ConfigSpec config;
@@ -682,10 +677,14 @@ StatusOr<CreateResult> NodeProvider::CreateNode(const NodeSpec& spec, const TagM
     VSRAY_RETURN_IF_ERROR(FieldKey(std::string(name)).status());
   }
 
+  // The parents, with the current state of their hosts (maintenance mode, disconnected).
+  VSRAY_ASSIGN_OR_RETURN(const auto parents, ParentsFor(spec));
+
   std::vector<std::future<StatusOr<CreatedNode>>> futures;
   futures.reserve(static_cast<std::size_t>(count));
   for (int i = 0; i < count; ++i) {
-    futures.push_back(pool_->Submit([&] { return CreateOne(spec, tags, pool, datastore); }));
+    futures.push_back(
+        pool_->Submit([&] { return CreateOne(spec, tags, pool, datastore, parents); }));
   }
   CreateResult result;
   for (auto& future : futures) {
@@ -758,6 +757,58 @@ Status NodeProvider::TerminateNodes(const std::vector<std::string>& ids) {
   return Status(first.code(), std::to_string(failed) + " of " + std::to_string(ids.size()) +
                                   " node(s) not terminated; first: " + first.message())
       .set_fault(first.fault());
+}
+
+StatusOr<std::vector<std::vector<FrozenVm>>> NodeProvider::PrepareFrozenVms(
+    ProviderOptions options, const std::vector<FrozenVmSpec>& extra_specs) {
+  std::unique_ptr<NodeProvider> provider(new NodeProvider(std::move(options), "frozen-vm"));
+  VSRAY_RETURN_IF_ERROR(provider->InitBase());
+  std::vector<FrozenVmSpec> specs = {provider->options_.frozen_vm};
+  specs.insert(specs.end(), extra_specs.begin(), extra_specs.end());
+  std::vector<std::vector<FrozenVm>> out;
+  for (const auto& spec : specs) {
+    VSRAY_ASSIGN_OR_RETURN(auto vms, provider->resolver_->Resolve(spec, /*prepare=*/true));
+    out.push_back(std::move(vms));
+  }
+  return out;
+}
+
+StatusOr<std::vector<provider::FrozenVmStatus>> NodeProvider::FrozenVmStatuses(
+    const std::optional<FrozenVmSpec>& spec) {
+  std::vector<provider::FrozenVmStatus> statuses;
+  {
+    std::lock_guard resolving(resolve_mu_);
+    VSRAY_ASSIGN_OR_RETURN(statuses, resolver_->Statuses(spec ? *spec : options_.frozen_vm));
+  }
+  if (!watcher_ && !folder_.empty()) VSRAY_RETURN_IF_ERROR(Refresh());
+  std::map<std::string, int> per_host;
+  cache_.ForEach([&](const Node& node) {
+    if (IsOurs(node) && !node.frozen && !node.host.empty()) ++per_host[node.host];
+  });
+  for (auto& status : statuses) status.clones_on_host = per_host[status.host_id];
+  return statuses;
+}
+
+StatusOr<std::vector<provider::FrozenVmStatus>> NodeProvider::FrozenVmStatusOf(
+    ProviderOptions options, const std::string& cluster_name) {
+  if (cluster_name.empty()) return InvalidArgumentError("cluster name is empty");
+  options.watch = false;
+  std::unique_ptr<NodeProvider> provider(new NodeProvider(std::move(options), cluster_name));
+  VSRAY_RETURN_IF_ERROR(provider->InitBase());
+  VSRAY_RETURN_IF_ERROR(provider->LoadFieldKeys());
+  VSRAY_ASSIGN_OR_RETURN(auto statuses, provider->FrozenVmStatuses());
+  // The cluster folder sits next to the first frozen VM; count nodes only if it exists.
+  for (const auto& status : statuses) {
+    if (status.id.empty()) continue;
+    VSRAY_ASSIGN_OR_RETURN(auto content,
+                           provider->vim_->RetrieveOne({"VirtualMachine", status.id}, {"parent"}));
+    VSRAY_ASSIGN_OR_RETURN(auto folder, provider->vim_->FindChild(RefOf(content, "parent"),
+                                                                  provider->options_.folder));
+    if (!folder) break;
+    provider->folder_ = *folder;
+    return provider->FrozenVmStatuses();
+  }
+  return statuses;
 }
 
 }  // namespace vsray::provider

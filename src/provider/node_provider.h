@@ -13,12 +13,14 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
 #include "common/thread_pool.h"
 #include "provider/folder_watcher.h"
+#include "provider/frozen_vms.h"
 #include "provider/node.h"
 #include "provider/node_cache.h"
 #include "vsphere/session.h"
@@ -33,9 +35,18 @@ struct ProviderOptions {
   std::string datacenter;
   // The cluster's VM folder, created next to the (first) frozen VM; default "ray-<cluster>".
   std::string folder;
-  // Frozen VM by name (or inventory path), or every frozen VM in a resource pool.
-  std::string frozen_vm_name;
-  std::string frozen_vm_resource_pool;
+  // Where the frozen VMs (clone parents) come from: one by name, every frozen VM of a pool,
+  // or deployed from a content-library OVF (one, or one per host of a pool's cluster).
+  FrozenVmSpec frozen_vm;
+  // extraConfig of deployed frozen VMs, set before their first power-on (the caller passes
+  // the userdata guestinfo.* pairs here).
+  std::vector<vsphere::OptionValue> frozen_vm_extra_config;
+  // Called as frozen VMs are deployed, powered on and frozen: (VM name, state); see
+  // FrozenVmProgress. May be called from several threads.
+  FrozenVmProgress frozen_vm_progress;
+  std::chrono::seconds frozen_vm_deploy_timeout{1800};
+  // clone_mode linked: create the snapshot "vsray-base" on a parent that has none.
+  bool create_base_snapshot = true;
   // vCenter tasks run at once (clone, reconfigure, power, destroy).
   int max_concurrency = 8;
   std::chrono::seconds clone_timeout{600};
@@ -53,6 +64,14 @@ struct ProviderOptions {
   std::function<std::int64_t()> now_seconds;
 };
 
+// How a node is made from its parent. Instant clones need a frozen parent; linked and full
+// clones are the fallback where instant clone is not possible (they boot the parent's disk).
+enum class CloneMode {
+  kInstant,  // InstantClone_Task: runs on the parent's host, shares its memory
+  kLinked,   // CloneVM_Task from the parent's current snapshot ("vsray-base", made if missing)
+  kFull,     // CloneVM_Task, full copy
+};
+
 // Ray's node_config, as far as vsray reads it.
 struct NodeSpec {
   std::optional<int> cpus;                // resources.CPU
@@ -62,6 +81,10 @@ struct NodeSpec {
   std::vector<vsphere::OptionValue> extra_config;  // same for every node
   // Per-node extraConfig (e.g. cloud-init userdata naming the node), given the VM's name.
   std::function<std::vector<vsphere::OptionValue>(const std::string& vm_name)> node_config;
+  CloneMode clone_mode = CloneMode::kInstant;
+  // This node type's own frozen VMs; default ProviderOptions::frozen_vm. Resolved (and
+  // deployed if need be) on first use, then cached.
+  std::optional<FrozenVmSpec> frozen_vm;
 };
 
 struct CreatedNode {
@@ -73,16 +96,6 @@ struct CreatedNode {
 struct CreateResult {
   std::vector<CreatedNode> created;
   std::vector<Status> failures;  // one per node that could not be created (and was cleaned up)
-};
-
-struct FrozenVm {
-  vsphere::MoRef vm;
-  std::string name;
-  vsphere::MoRef host;
-  vsphere::MoRef folder;
-  vsphere::MoRef pool;
-  vsphere::MoRef datastore;
-  std::vector<vsphere::Any> nics;  // config.hardware.device NICs, as retrieved
 };
 
 class NodeProvider {
@@ -123,7 +136,29 @@ class NodeProvider {
   Status TerminateNode(const std::string& id);
   Status TerminateNodes(const std::vector<std::string>& ids);
 
-  const std::vector<FrozenVm>& frozen_vms() const { return frozen_vms_; }
+  // `vsray frozen-vm prepare`: finds, deploys (missing ones), powers on and awaits the frozen
+  // VMs of options.frozen_vm (and of `extra_specs`, e.g. per-node-type ones) without creating
+  // nodes or the cluster folder. Returns the usable frozen VMs of each spec, in order.
+  // Errors: those of Session::Connect, NOT_FOUND (datacenter, pool, item...),
+  // FAILED_PRECONDITION (nothing usable, did not freeze in time), deploy errors.
+  static StatusOr<std::vector<std::vector<FrozenVm>>> PrepareFrozenVms(
+      ProviderOptions options, const std::vector<FrozenVmSpec>& extra_specs = {});
+  // `vsray frozen-vm status`: every frozen VM of `spec` (default options.frozen_vm) with its
+  // host, host state, power, frozen flag, usability, and this cluster's nodes on its host.
+  // Looks only: never deploys or powers on.
+  StatusOr<std::vector<provider::FrozenVmStatus>> FrozenVmStatuses(
+      const std::optional<FrozenVmSpec>& spec = std::nullopt);
+  // Static form for the CLI (no provider, no cluster folder needed): clones_on_host counts
+  // the nodes of `cluster_name` found in its folder (0 if the folder doesn't exist).
+  static StatusOr<std::vector<provider::FrozenVmStatus>> FrozenVmStatusOf(
+      ProviderOptions options, const std::string& cluster_name);
+
+  // The usable frozen VMs of options.frozen_vm, as last resolved (a copy: CreateNode may
+  // re-resolve them on another thread).
+  std::vector<FrozenVm> frozen_vms() const {
+    std::lock_guard lock(mu_);
+    return frozen_vms_;
+  }
   const vsphere::MoRef& folder() const { return folder_; }
   const std::string& cluster_name() const { return cluster_name_; }
   vsphere::Session& session() { return *session_; }
@@ -134,9 +169,14 @@ class NodeProvider {
  private:
   NodeProvider(ProviderOptions options, std::string cluster_name);
   Status Init();
+  // Session, datacenter and frozen VM resolver only (for PrepareFrozenVms and status).
+  Status InitBase();
   Status FindDatacenter();
   Status FindFrozenVms();
-  Status EnsureFrozen(FrozenVm& frozen, const std::string& power_state, bool is_frozen);
+  FrozenVmEnv MakeFrozenEnv();
+  // The usable parents for a spec: resolved (prepared on first use) and cached per spec; the
+  // state of their hosts and of the VMs is re-read on every call (maintenance, unfreezing).
+  StatusOr<std::vector<FrozenVm>> ParentsFor(const NodeSpec& spec);
   Status EnsureFolder();
   Status LoadFieldKeys();
   // Another provider (the launcher, the head) may define custom attributes after this one
@@ -149,10 +189,19 @@ class NodeProvider {
   Status Refresh();
 
   // Picks the parent for the next clone: least-loaded host first, round-robin on ties.
-  const FrozenVm& PickParent();
-  void ReleaseParent(const FrozenVm& parent);
+  FrozenVm PickParent(const std::vector<FrozenVm>& parents, const std::string& set,
+                      const std::string& node_name);
+  void ReleaseParent(const FrozenVm& parent, const std::string& node_name);
   StatusOr<CreatedNode> CreateOne(const NodeSpec& spec, const TagMap& tags,
-                                  const vsphere::MoRef& pool, const vsphere::MoRef& datastore);
+                                  const vsphere::MoRef& pool, const vsphere::MoRef& datastore,
+                                  const std::vector<FrozenVm>& parents);
+  // Starts a linked or full clone (CloneVM_Task) of `parent`; returns the task.
+  StatusOr<vsphere::MoRef> StartCloneTask(const NodeSpec& spec, const FrozenVm& parent,
+                                          const std::string& name,
+                                          const std::vector<vsphere::OptionValue>& identity,
+                                          const vsphere::MoRef& pool,
+                                          const vsphere::MoRef& datastore);
+  StatusOr<vsphere::MoRef> BaseSnapshot(const FrozenVm& parent);
   Status WriteTags(const std::string& id, const TagMap& tags);
   Status DestroyVm(const vsphere::MoRef& vm);
   bool IsOurs(const Node& node) const;
@@ -171,15 +220,21 @@ class NodeProvider {
   vsphere::MoRef datacenter_;
   vsphere::MoRef vm_root_folder_;
   vsphere::MoRef folder_;
-  std::vector<FrozenVm> frozen_vms_;
+  std::vector<FrozenVm> frozen_vms_;  // mu_
+  std::unique_ptr<FrozenVmResolver> resolver_;
+  std::mutex resolve_mu_;                 // one resolution at a time; guards resolver_
+  std::set<std::string> prepared_specs_;  // FrozenVmSpec::Key() already prepared
+  std::set<std::string> frozen_ids_;      // every frozen VM seen (never terminated); mu_
+  std::mutex snapshot_mu_;                // one base snapshot creation at a time
+  std::map<std::string, vsphere::MoRef> base_snapshots_;  // parent id -> snapshot; snapshot_mu_
   std::vector<std::string> recovered_;
 
   mutable std::mutex mu_;                  // guards the maps below
   std::map<std::string, int> field_keys_;  // custom field name -> key
   mutable std::chrono::steady_clock::time_point last_field_refresh_{};
-  std::map<std::string, vsphere::MoRef> placement_;  // "type/name" -> object
-  std::map<std::string, int> inflight_per_host_;
-  std::size_t round_robin_ = 0;
+  std::map<std::string, vsphere::MoRef> placement_;                 // "type/name" -> object
+  std::map<std::string, std::set<std::string>> inflight_per_host_;  // host -> node names
+  std::map<std::string, std::size_t> round_robin_;                  // per parent set
   std::mutex refresh_mu_;
 };
 

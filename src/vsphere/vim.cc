@@ -346,6 +346,11 @@ StatusOr<MoRef> Vim::CloneVmTask(const MoRef& vm, const MoRef& folder, const std
     w.Open("spec");
     WriteRelocateSpec(w, "location", spec.location);
     w.Bool("template", false);
+    if (!spec.extra_config.empty()) {
+      ConfigSpec config;
+      config.extra_config = spec.extra_config;
+      WriteConfigSpec(w, "config", config);
+    }
     w.Bool("powerOn", spec.power_on);
     if (!spec.snapshot.empty()) w.Ref("snapshot", spec.snapshot);
     w.Close("spec");

@@ -98,6 +98,8 @@ struct CloneSpec {
   RelocateSpec location;
   bool power_on = false;
   MoRef snapshot;  // for linked clones
+  // The clone's extraConfig (e.g. its identity), set as it is created.
+  std::vector<OptionValue> extra_config;
 };
 
 struct ConfigSpec {

@@ -51,7 +51,7 @@ class ProviderTest : public ::testing::Test {
   ProviderOptions Options() const {
     ProviderOptions options;
     options.connect = sim_->Connect();
-    options.frozen_vm_name = "frozen";
+    options.frozen_vm.name = "frozen";
     options.max_concurrency = 4;
     return options;
   }
@@ -351,8 +351,9 @@ TEST_F(ProviderTest, OneShotModeListsOnEveryCall) {
 TEST_F(ProviderTest, SpreadsOverFrozenVmsOfAPoolLeastLoadedFirst) {
   StartSim({"--frozen-per-host", "frozen"});
   auto options = Options();
-  options.frozen_vm_name.clear();
-  options.frozen_vm_resource_pool = "Resources";
+  options.frozen_vm = {};
+  options.frozen_vm.mode = FrozenVmMode::kExistingPool;
+  options.frozen_vm.resource_pool = "Resources";
   auto provider = MakeProvider(options);
   ASSERT_NE(provider, nullptr);
   // One per host plus "frozen" (on the first host); the plain VMs of the pool are skipped.
@@ -381,18 +382,18 @@ TEST_F(ProviderTest, UnfrozenOrMissingParentIsRefusedWithAdvice) {
   }
   ASSERT_FALSE(plain.empty());
   auto options = Options();
-  options.frozen_vm_name = plain;
+  options.frozen_vm.name = plain;
   auto provider = NodeProvider::Create(options, "c1");
   ASSERT_FALSE(provider.ok());
   EXPECT_EQ(provider.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(provider.status().message().find("instantclone.freeze"), std::string::npos)
       << provider.status();
-  options.frozen_vm_name = "no-such-vm";
+  options.frozen_vm.name = "no-such-vm";
   auto missing = NodeProvider::Create(options, "c1");
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
   EXPECT_NE(missing.status().message().find("no-such-vm"), std::string::npos);
-  options.frozen_vm_name = "frozen";
+  options.frozen_vm.name = "frozen";
   options.datacenter = "DC9";
   auto no_dc = NodeProvider::Create(options, "c1");
   EXPECT_EQ(no_dc.status().code(), StatusCode::kNotFound);

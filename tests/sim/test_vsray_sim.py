@@ -725,3 +725,137 @@ def test_api_content_library_upload_and_ovf_deploy(start_sim):
     stats = sim.stats()["rest"]
     assert stats["POST /api/content/library/item?action=find"] == 2
     assert stats["POST /api/vcenter/ovf/library-item/{id}?action=deploy"] == 3
+
+
+# --- frozen-VM images, datastore mounts, hosts added at run time -----------------
+
+FROZEN_OVF = MINIMAL_OVF.replace(
+    'xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1"',
+    'xmlns:ovf="http://schemas.dmtf.org/ovf/envelope/1" xmlns:vmw="http://www.vmware.com/schema/ovf"').replace(
+    "    </VirtualHardwareSection>",
+    '      <vmw:ExtraConfig ovf:required="false" vmw:key="vsray.frozen_image" vmw:value="TRUE"/>\n'
+    "    </VirtualHardwareSection>")
+
+
+def upload_and_deploy(sim, si, descriptor, vm_name, host=None):
+    """Uploads an OVF into a new library item over /api and deploys it; returns the VM."""
+    content = si.RetrieveContent()
+    [dc] = content.rootFolder.childEntity
+    datastore = dc.datastore[0]._moId
+    pool = dc.hostFolder.childEntity[0].resourcePool._moId
+    _, token = sim.http("POST", "/api/session", auth=(USER, PASSWORD))
+    h = {"vmware-api-session-id": token}
+
+    def call(method, path, body=None, expect=200):
+        status, reply = sim.http(method, "/api" + path, body, headers=h)
+        assert status == expect, (method, path, status, reply)
+        return reply
+
+    lib = call("POST", "/content/local-library", {"name": "lib-" + vm_name, "type": "LOCAL", "storage_backings": [
+        {"type": "DATASTORE", "datastore_id": datastore}]}, expect=201)
+    item = call("POST", "/content/library/item", {"library_id": lib, "name": "img", "type": "ovf"}, expect=201)
+    session = call("POST", "/content/library/item/update-session", {"library_item_id": item}, expect=201)
+    added = call("POST", f"/content/library/item/updatesession/file/{session}?action=add",
+                 {"name": "img.ovf", "source_type": "PUSH"})
+    status, _ = sim.http("PUT", added["upload_endpoint"]["uri"][len(sim.base):], raw=descriptor.encode(),
+                         headers={"vmware-api-session-id": session, "Content-Type": "application/octet-stream"})
+    assert status == 200
+    call("POST", f"/content/library/item/update-session/{session}?action=complete", expect=204)
+    target = {"resource_pool_id": pool}
+    if host:
+        target["host_id"] = host._moId
+    result = call("POST", f"/vcenter/ovf/library-item/{item}?action=deploy",
+                  {"target": target, "deployment_spec": {"name": vm_name, "accept_all_EULA": True,
+                                                         "default_datastore_id": datastore}})
+    assert result["succeeded"] is True, result
+    return find_vm(si, vm_name)
+
+
+def extra_config(vm, key):
+    return [o.value for o in vm.config.extraConfig if o.key == key]
+
+
+def test_frozen_image_from_an_ovf_freezes_after_power_on(start_sim):
+    sim = start_sim("--vms", "1", "--freeze-delay", "300ms")
+    si = sim.connect()
+    host = si.RetrieveContent().rootFolder.childEntity[0].hostFolder.childEntity[0].host[1]
+    vm = upload_and_deploy(sim, si, FROZEN_OVF, "golden", host=host)
+    assert vm.runtime.host == host  # the deploy's host_id is honoured
+    assert extra_config(vm, "vsray.frozen_image") == ["TRUE"]  # the OVF's vmw:ExtraConfig
+    assert vm.runtime.powerState == "poweredOff" and not vm.runtime.instantCloneFrozen
+    wait_task(vm.PowerOnVM_Task())
+    assert not vm.runtime.instantCloneFrozen  # not before the delay: the guest is booting
+    assert wait_for(lambda: vm.runtime.instantCloneFrozen, timeout=5)
+
+    # Its instant clones resume the frozen guest: they don't carry the marker nor freeze.
+    from pyVmomi import vim
+    spec = vim.vm.InstantCloneSpec(name="child", location=vim.vm.RelocateSpec())
+    info = wait_task(vm.InstantClone_Task(spec=spec))
+    assert info.state == "success", info.error
+    child = info.result
+    assert extra_config(child, "vsray.frozen_image") == []
+    time.sleep(0.6)  # past the freeze delay: nothing may happen
+    assert not child.runtime.instantCloneFrozen
+
+    # Power-off unfreezes; power-on freezes again.
+    wait_task(vm.PowerOffVM_Task())
+    assert wait_for(lambda: not vm.runtime.instantCloneFrozen, timeout=5)
+    wait_task(vm.PowerOnVM_Task())
+    assert wait_for(lambda: vm.runtime.instantCloneFrozen, timeout=5)
+
+
+def test_ovf_without_the_marker_does_not_freeze(start_sim):
+    sim = start_sim("--vms", "1")
+    si = sim.connect()
+    vm = upload_and_deploy(sim, si, MINIMAL_OVF, "plain")
+    wait_task(vm.PowerOnVM_Task())
+    time.sleep(0.3)
+    assert not vm.runtime.instantCloneFrozen
+
+
+def test_datastores_list_every_host_and_hosts_can_be_added(start_sim):
+    sim = start_sim("--vms", "1", "--hosts", "2")
+    si = sim.connect()
+    [dc] = si.RetrieveContent().rootFolder.childEntity
+    [ds] = dc.datastore
+    [cluster] = dc.hostFolder.childEntity
+    assert sorted(m.key.name for m in ds.host) == ["DC0_C0_H0", "DC0_C0_H1"]
+
+    added = sim.control("POST", "hosts/add", {"cluster": "DC0_C0"})
+    assert added["name"] == "DC0_C0_H2" and added["cluster"] == "DC0_C0"
+    named = sim.control("POST", "hosts/add", {"cluster": "DC0_C0", "name": "extra"})
+    assert named["name"] == "extra"
+    assert sorted(h.name for h in cluster.host) == ["DC0_C0_H0", "DC0_C0_H1", "DC0_C0_H2", "extra"]
+    new = [h for h in cluster.host if h.name == "DC0_C0_H2"][0]
+    assert new.runtime.connectionState == "connected" and not new.runtime.inMaintenanceMode
+    assert [d.name for d in new.datastore] == [ds.name]
+    assert sorted(m.key.name for m in ds.host) == ["DC0_C0_H0", "DC0_C0_H1", "DC0_C0_H2", "extra"]
+    status, reply = sim.http("POST", "/vsray/hosts/add", {"cluster": "DC0_C0", "name": "extra"})
+    assert status == 400 and "already exists" in reply["error"]
+    status, reply = sim.http("POST", "/vsray/hosts/add", {"cluster": "nope"})
+    assert status == 400
+
+    # A frozen VM on the new host, instant-cloned there.
+    frozen = sim.control("POST", "frozen-vms", {"name": "frozen-new", "host": "DC0_C0_H2"})
+    assert frozen["host"] == "DC0_C0_H2"
+    vm = find_vm(si, "frozen-new")
+    from pyVmomi import vim
+    info = wait_task(vm.InstantClone_Task(spec=vim.vm.InstantCloneSpec(name="c", location=vim.vm.RelocateSpec())))
+    assert info.state == "success", info.error
+    assert info.result.runtime.host.name == "DC0_C0_H2"
+
+
+def test_host_connection_state_is_settable(start_sim):
+    sim = start_sim("--vms", "1", "--hosts", "2")
+    si = sim.connect()
+    [cluster] = si.RetrieveContent().rootFolder.childEntity[0].hostFolder.childEntity
+    host = [h for h in cluster.host if h.name == "DC0_C0_H1"][0]
+    sim.control("POST", "hosts/connection", {"host": "DC0_C0_H1", "state": "disconnected"})
+    assert host.runtime.connectionState == "disconnected"
+    assert host.summary.runtime.connectionState == "disconnected"
+    sim.control("POST", "hosts/connection", {"host": "DC0_C0_H1", "state": "connected"})
+    assert host.runtime.connectionState == "connected"
+    status, _ = sim.http("POST", "/vsray/hosts/connection", {"host": "DC0_C0_H1", "state": "gone"})
+    assert status == 400
+    status, _ = sim.http("POST", "/vsray/hosts/connection", {"host": "nope", "state": "connected"})
+    assert status == 400
