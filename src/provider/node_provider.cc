@@ -85,7 +85,9 @@ Status NodeProvider::Init() {
   VSRAY_RETURN_IF_ERROR(Refresh());
   VSRAY_RETURN_IF_ERROR(RecoverCrashedNodes());
   if (options_.watch) {
-    watcher_ = std::make_unique<FolderWatcher>(session_, folder_, cache_);
+    FolderWatcherOptions watch;
+    watch.resync_interval = options_.node_resync_interval;
+    watcher_ = std::make_unique<FolderWatcher>(session_, folder_, cache_, watch);
     watcher_->Start();
   }
   return OkStatus();
@@ -326,7 +328,7 @@ StatusOr<int> NodeProvider::FieldKey(const std::string& name) {
 Status NodeProvider::Refresh() {
   std::lock_guard lock(refresh_mu_);
   VSRAY_ASSIGN_OR_RETURN(auto nodes, ListFolder(*vim_, folder_));
-  cache_.Reset(std::move(nodes));
+  cache_.Reconcile(std::move(nodes));
   return OkStatus();
 }
 

@@ -46,6 +46,9 @@ struct ProviderOptions {
   // Keep the cache live with a watcher thread (autoscaler); without it every
   // NonTerminatedNodes call re-lists the folder with one RetrievePropertiesEx (one-shot CLI).
   bool watch = true;
+  // With the watcher: re-list the folder this often and reconcile the cache with the listing
+  // (a safety net should the update stream miss a change); zero: never.
+  std::chrono::seconds node_resync_interval{300};
   // Wall clock for created-at stamps (seconds since the epoch); injectable for tests.
   std::function<std::int64_t()> now_seconds;
 };

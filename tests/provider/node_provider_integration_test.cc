@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "provider/folder_watcher.h"
 #include "provider/node_provider.h"
 #include "support/sim_process.h"
 
@@ -461,6 +462,51 @@ TEST_F(ProviderTest, ManyThreadsAtOnce) {
   EXPECT_EQ(names, std::set<std::string>{"c1"});
   ASSERT_TRUE(provider->TerminateNodes(*ids).ok());
   EXPECT_TRUE(provider->NonTerminatedNodes({})->empty());
+}
+
+TEST_F(ProviderTest, PeriodicResyncRepairsACacheTheStreamLeftWrong) {
+  StartSim();
+  auto provider = MakeProvider(Options());
+  ASSERT_NE(provider, nullptr);
+  auto created = provider->CreateNode({}, kWorkerTags, 2);
+  ASSERT_TRUE(created.ok()) << created.status();
+  const std::string missed = created->created[0].id;
+  const std::string pending = created->created[1].id;
+
+  // A second watcher over the same folder, with its own cache that this test can spoil as a
+  // lost update would.
+  auto session = vsphere::Session::Connect(sim_->Connect());
+  ASSERT_TRUE(session.ok()) << session.status();
+  NodeCache cache;
+  FolderWatcherOptions options;
+  options.resync_interval = std::chrono::seconds(1);
+  FolderWatcher watcher(*session, provider->folder(), cache, options);
+  watcher.Start();
+  ASSERT_TRUE(watcher.WaitSynced(std::chrono::seconds(30)).ok());
+  // Once the guests have reported their addresses the update stream is quiet.
+  ASSERT_TRUE(Eventually([&] {
+    auto a = cache.Get(missed);
+    auto b = cache.Get(pending);
+    return a && b && ExternalIp(*a, {}) && ExternalIp(*b, {});
+  }));
+
+  vsphere::UpdateSet spoiled;
+  spoiled.objects.push_back({{"VirtualMachine", missed}, "leave", {}});
+  spoiled.objects.push_back({{"VirtualMachine", "vm-999999"}, "enter", {}});
+  cache.Apply(spoiled);
+  cache.SetPending(pending, {{424242, "written-but-not-yet-reported"}});
+  ASSERT_FALSE(cache.Get(missed).has_value());
+  ASSERT_TRUE(cache.Get("vm-999999").has_value());
+
+  // Two re-listings later, at least one was taken after the damage.
+  const auto before = watcher.resyncs();
+  ASSERT_TRUE(Eventually([&] { return watcher.resyncs() >= before + 2; }));
+  EXPECT_TRUE(cache.Get(missed).has_value());
+  EXPECT_FALSE(cache.Get("vm-999999").has_value());
+  auto node = cache.Get(pending);
+  ASSERT_TRUE(node.has_value());
+  EXPECT_EQ(node->custom[424242], "written-but-not-yet-reported");
+  EXPECT_EQ(watcher.setups(), 1);  // repaired without re-creating the collector
 }
 
 }  // namespace
