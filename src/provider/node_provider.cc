@@ -78,6 +78,7 @@ Status NodeProvider::Init() {
   vim_ = std::make_unique<vsphere::Vim>(*session_, session_->content());
   waiter_ = std::make_unique<vsphere::TaskWaiter>(session_);
   pool_ = std::make_unique<ThreadPool>(static_cast<std::size_t>(options_.max_concurrency));
+  if (options_.mirror_vsphere_tags) mirror_ = std::make_unique<TagMirror>(session_->options());
   VSRAY_RETURN_IF_ERROR(FindDatacenter());
   VSRAY_RETURN_IF_ERROR(FindFrozenVms());
   VSRAY_RETURN_IF_ERROR(EnsureFolder());
@@ -535,6 +536,23 @@ Status NodeProvider::WriteTags(const std::string& id, const TagMap& tags) {
   return OkStatus();
 }
 
+void NodeProvider::MirrorNewNode(const std::string& id, const TagMap& tags) {
+  if (!mirror_) return;
+  if (Status status = mirror_->Attach(id, tags); !status.ok()) {
+    Log()->warn("vSphere tags mirror: node {}: {}", id, status.message());
+  }
+}
+
+void NodeProvider::MirrorChange(const std::string& id, const TagMap& previous,
+                                const TagMap& changed) {
+  if (!mirror_) return;
+  TagMap mirrored = changed;
+  mirrored.erase(std::string(kTagNodeStatus));  // vsray's own, not one of Ray's tags
+  if (Status status = mirror_->Change(id, previous, mirrored); !status.ok()) {
+    Log()->warn("vSphere tags mirror: node {}: {}", id, status.message());
+  }
+}
+
 StatusOr<CreatedNode> NodeProvider::CreateOne(const NodeSpec& spec, const TagMap& tags,
                                               const MoRef& pool, const MoRef& datastore) {
   const FrozenVm& parent = PickParent();
@@ -607,7 +625,10 @@ StatusOr<CreatedNode> NodeProvider::CreateOne(const NodeSpec& spec, const TagMap
     all[std::string(kTagClusterName)] = cluster_name_;
     all.erase(std::string(kTagNodeStatus));
     VSRAY_RETURN_IF_ERROR(WriteTags(vm.value, all));
-    return WriteTags(vm.value, {{std::string(kTagNodeStatus), std::string(kStatusCreated)}});
+    VSRAY_RETURN_IF_ERROR(
+        WriteTags(vm.value, {{std::string(kTagNodeStatus), std::string(kStatusCreated)}}));
+    MirrorNewNode(vm.value, all);
+    return OkStatus();
   };
   if (Status status = finish(); !status.ok()) {
     Log()->warn("node '{}' ({}) failed while being set up, destroying it: {}", name, vm.value,
@@ -680,7 +701,10 @@ Status NodeProvider::SetNodeTags(const std::string& id, const TagMap& tags) {
   const auto node = cache_.Get(id);
   if (!node || !IsOurs(*node))
     return NotFoundError("node " + id + " is not in cluster '" + cluster_name_ + "'");
-  return WriteTags(id, tags);
+  const TagMap previous = mirror_ ? NodeTags(id) : TagMap();
+  VSRAY_RETURN_IF_ERROR(WriteTags(id, tags));
+  MirrorChange(id, previous, tags);
+  return OkStatus();
 }
 
 Status NodeProvider::TerminateNode(const std::string& id) {

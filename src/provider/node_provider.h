@@ -21,6 +21,7 @@
 #include "provider/folder_watcher.h"
 #include "provider/node.h"
 #include "provider/node_cache.h"
+#include "provider/tag_mirror.h"
 #include "vsphere/session.h"
 #include "vsphere/task_waiter.h"
 #include "vsphere/vim.h"
@@ -49,6 +50,9 @@ struct ProviderOptions {
   // With the watcher: re-list the folder this often and reconcile the cache with the listing
   // (a safety net should the update stream miss a change); zero: never.
   std::chrono::seconds node_resync_interval{300};
+  // Also write Ray's tags as vSphere tags `key:value` in category `ray`
+  // (vsphere_config.mirror_vsphere_tags); best effort, see tag_mirror.h.
+  bool mirror_vsphere_tags = false;
   // Wall clock for created-at stamps (seconds since the epoch); injectable for tests.
   std::function<std::int64_t()> now_seconds;
 };
@@ -147,6 +151,9 @@ class NodeProvider {
   StatusOr<CreatedNode> CreateOne(const NodeSpec& spec, const TagMap& tags,
                                   const vsphere::MoRef& pool, const vsphere::MoRef& datastore);
   Status WriteTags(const std::string& id, const TagMap& tags);
+  // The vSphere tags mirror (when enabled): failures are logged, never returned.
+  void MirrorNewNode(const std::string& id, const TagMap& tags);
+  void MirrorChange(const std::string& id, const TagMap& previous, const TagMap& changed);
   Status DestroyVm(const vsphere::MoRef& vm);
   bool IsOurs(const Node& node) const;
   bool IsFrozenParent(const std::string& id) const;
@@ -160,6 +167,7 @@ class NodeProvider {
   std::unique_ptr<ThreadPool> pool_;
   NodeCache cache_;
   std::unique_ptr<FolderWatcher> watcher_;
+  std::unique_ptr<TagMirror> mirror_;  // with options.mirror_vsphere_tags
 
   vsphere::MoRef datacenter_;
   vsphere::MoRef vm_root_folder_;
