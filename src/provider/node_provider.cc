@@ -510,17 +510,24 @@ void NodeProvider::ReleaseParent(const FrozenVm& parent) {
   --inflight_per_host_[parent.host.value];
 }
 
-Status NodeProvider::DestroyVm(const MoRef& vm) {
+Status NodeProvider::DestroyVm(const MoRef& vm, bool known_off) {
+  auto destroy = [&]() -> Status {
+    auto task = vim_->DestroyTask(vm);
+    Status status =
+        task.ok() ? waiter_->Wait(*task, options_.clone_timeout).status() : task.status();
+    return status.code() == StatusCode::kNotFound ? OkStatus() : status;
+  };
+  if (known_off) {
+    // One task instead of two; if the VM was powered on meanwhile, power it off after all.
+    Status destroyed = destroy();
+    if (destroyed.fault() != "InvalidPowerState") return destroyed;
+  }
   auto off = vim_->PowerOffVmTask(vm);
   Status off_status =
       off.ok() ? waiter_->Wait(*off, options_.clone_timeout).status() : off.status();
   if (off_status.code() == StatusCode::kNotFound) return OkStatus();
   if (!off_status.ok() && off_status.fault() != "InvalidPowerState") return off_status;
-  auto destroy = vim_->DestroyTask(vm);
-  Status destroy_status =
-      destroy.ok() ? waiter_->Wait(*destroy, options_.clone_timeout).status() : destroy.status();
-  if (destroy_status.code() == StatusCode::kNotFound) return OkStatus();
-  return destroy_status;
+  return destroy();
 }
 
 Status NodeProvider::WriteTags(const std::string& id, const TagMap& tags) {
@@ -729,7 +736,7 @@ Status NodeProvider::TerminateNode(const std::string& id) {
                                  "') does not belong to cluster '" + cluster_name_ +
                                  "': left alone");
   }
-  VSRAY_RETURN_IF_ERROR(DestroyVm({"VirtualMachine", id})
+  VSRAY_RETURN_IF_ERROR(DestroyVm({"VirtualMachine", id}, node->power_state == "poweredOff")
                             .WithContext("terminating " + id + " ('" + node->name + "')"));
   cache_.Remove(id);
   return OkStatus();

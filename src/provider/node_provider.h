@@ -154,7 +154,8 @@ class NodeProvider {
   // The vSphere tags mirror (when enabled): failures are logged, never returned.
   void MirrorNewNode(const std::string& id, const TagMap& tags);
   void MirrorChange(const std::string& id, const TagMap& previous, const TagMap& changed);
-  Status DestroyVm(const vsphere::MoRef& vm);
+  // Powers off (unless `known_off`) and destroys. A VM already gone counts as done.
+  Status DestroyVm(const vsphere::MoRef& vm, bool known_off = false);
   bool IsOurs(const Node& node) const;
   bool IsFrozenParent(const std::string& id) const;
   std::string NewNodeName(const TagMap& tags);

@@ -510,6 +510,29 @@ TEST_F(ProviderTest, PeriodicResyncRepairsACacheTheStreamLeftWrong) {
   EXPECT_EQ(watcher.setups(), 1);  // repaired without re-creating the collector
 }
 
+TEST_F(ProviderTest, TerminatingANodeThatIsOffSkipsThePowerOff) {
+  StartSim();
+  auto provider = MakeProvider(Options());
+  ASSERT_NE(provider, nullptr);
+  auto created = provider->CreateNode({}, kWorkerTags, 1);
+  ASSERT_TRUE(created.ok()) << created.status();
+  const std::string id = created->created[0].id;
+  auto inspector = Inspect();
+  vsphere::TaskWaiter waiter(inspector.session);
+  auto off = inspector.vim->PowerOffVmTask({"VirtualMachine", id});
+  ASSERT_TRUE(off.ok()) << off.status();
+  ASSERT_TRUE(waiter.Wait(*off, std::chrono::seconds(30)).ok());
+  ASSERT_TRUE(Eventually([&] { return !provider->IsRunning(id); }));
+  ASSERT_TRUE(sim_->ResetStats().ok());
+  ASSERT_TRUE(provider->TerminateNode(id).ok());
+  auto stats = sim_->SoapStats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ((*stats)["PowerOffVM_Task"], 0);
+  EXPECT_EQ((*stats)["Destroy_Task"], 1);
+  EXPECT_EQ(inspector.vim->RetrieveOne({"VirtualMachine", id}, {"name"}).status().code(),
+            StatusCode::kNotFound);
+}
+
 // The names of the vSphere tags attached to `vm`, and the category each is in.
 std::map<std::string, std::string> AttachedTagNames(vsphere::RestClient& rest,
                                                     const std::string& vm) {
