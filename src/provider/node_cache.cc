@@ -83,10 +83,9 @@ void NodeCache::SetPending(const std::string& id, const std::map<int, std::strin
   std::unique_lock lock(mu_);
   const auto now = clock_.Now();
   auto& pending = pending_[id];
+  // Only as pending values (merged into what readers get): written into the node as vCenter
+  // reported it, the next unrelated update of the node would "confirm" them.
   for (const auto& [key, value] : values) pending[key] = {value, now};
-  if (auto it = nodes_.find(id); it != nodes_.end()) {
-    for (const auto& [key, value] : values) it->second.custom[key] = value;
-  }
 }
 
 void NodeCache::Remove(const std::string& id) {

@@ -199,6 +199,19 @@ TEST(NodeCacheTest, ReconcileKeepsUnconfirmedWritesAndConfirmsTheOthers) {
   EXPECT_EQ(cache.Get("vm-5")->custom.at(1), "new");
 }
 
+TEST(NodeCacheTest, AnUnrelatedUpdateDoesNotConfirmAPendingValue) {
+  NodeCache cache;
+  cache.Apply(Update("vm-9", "enter", 1, "old"));
+  cache.SetPending("vm-9", {{2, "mine"}});
+  // The guest reports an address: nothing about key 2.
+  vsphere::UpdateSet guest;
+  guest.objects.push_back({{"VirtualMachine", "vm-9"}, "modify", {{"guest.net", "assign", {}}}});
+  cache.Apply(guest);
+  // A listing taken before vCenter applied the write must not hide it.
+  cache.Reconcile({Listed("vm-9", {{1, "old"}})});
+  EXPECT_EQ(cache.Get("vm-9")->custom.at(2), "mine");
+}
+
 TEST(NodeCacheTest, ReconcileKeepsTerminatedNodesHiddenUntilUnlisted) {
   NodeCache cache;
   cache.Apply(Update("vm-6", "enter", 1, "a"));
