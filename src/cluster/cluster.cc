@@ -47,6 +47,7 @@ StatusOr<ProviderOptions> MakeProviderOptions(const config::VsphereConfig& vsphe
   options.datacenter = vsphere.datacenter;
   options.folder = vsphere.folder;
   options.max_concurrency = vsphere.max_concurrency;
+  options.mirror_vsphere_tags = vsphere.mirror_vsphere_tags;
   options.clone_timeout = vsphere.timeouts.clone;
   options.frozen_vm_ready_timeout = vsphere.timeouts.frozen_vm_ready;
   options.creating_timeout = vsphere.timeouts.creating;

@@ -32,61 +32,97 @@ StatusOr<std::vector<Node>> ListFolder(vsphere::Vim& vim, const vsphere::MoRef& 
   return nodes;
 }
 
+namespace {
+
+vsphere::UpdatePollerOptions PollerOptions(const FolderWatcherOptions& options) {
+  vsphere::UpdatePollerOptions poller;
+  poller.name = "node watcher";
+  poller.max_wait_seconds = kMaxWaitSeconds;
+  if (options.resync_interval.count() > 0) {
+    // Rounds end at least this often, so that a re-sync is never late by more than a round.
+    poller.max_wait_seconds = static_cast<int>(
+        std::clamp<std::int64_t>(options.resync_interval.count(), 1, kMaxWaitSeconds));
+  }
+  return poller;
+}
+
+}  // namespace
+
 FolderWatcher::FolderWatcher(std::shared_ptr<vsphere::Session> session, vsphere::MoRef folder,
-                             NodeCache& cache)
+                             NodeCache& cache, FolderWatcherOptions options)
     : session_(std::move(session)),
       vim_(*session_, session_->content()),
       folder_(std::move(folder)),
-      cache_(cache) {}
+      cache_(cache),
+      options_(options),
+      poller_(session_, FolderFilter(folder_),
+              {.on_established = [this](const vsphere::UpdateSet& set) { OnEstablished(set); },
+               .on_updates = [this](const vsphere::UpdateSet& set) { cache_.Apply(set); },
+               .on_round = [this] { OnRound(); },
+               .on_error =
+                   [this](const Status& status) {
+                     std::lock_guard lock(mu_);
+                     last_error_ = status;
+                   }},
+              PollerOptions(options_)) {}
 
-FolderWatcher::~FolderWatcher() {
-  vsphere::MoRef collector;
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-    collector = collector_;
-  }
-  cv_.notify_all();
-  if (!collector.empty()) (void)vim_.CancelWaitForUpdates(collector);
-  if (thread_.joinable()) thread_.join();
-}
+FolderWatcher::~FolderWatcher() { poller_.Stop(); }
 
-void FolderWatcher::Start() {
-  std::lock_guard lock(mu_);
-  if (thread_.joinable()) return;
-  thread_ = std::thread([this] { Loop(); });
-}
+void FolderWatcher::Start() { poller_.Start(); }
 
 Status FolderWatcher::WaitSynced(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
-  if (cv_.wait_for(lock, timeout, [this] { return synced_ || stopping_; }) && synced_) {
-    return OkStatus();
-  }
+  if (cv_.wait_for(lock, timeout, [this] { return synced_; })) return OkStatus();
   std::string why = last_error_.ok() ? "" : ": " + last_error_.message();
   return DeadlineExceededError("the node cache did not sync with vCenter in time" + why);
 }
 
-Status FolderWatcher::SetUp() {
-  VSRAY_ASSIGN_OR_RETURN(auto collector, vim_.CreatePropertyCollector());
-  auto filter = vim_.CreateFilter(collector, FolderFilter(folder_), false);
-  if (!filter.ok()) {
-    (void)vim_.DestroyPropertyCollector(collector);
-    return filter.status();
+void FolderWatcher::OnEstablished(const vsphere::UpdateSet& set) {
+  // The first round of a new filter is the full state: reconcile the cache with it.
+  std::vector<Node> nodes;
+  for (const auto& object : set.objects) {
+    if (object.kind == "leave") continue;
+    Node node;
+    node.id = object.obj.value;
+    for (const auto& change : object.changes) ApplyProperty(node, change.name, change.val);
+    nodes.push_back(std::move(node));
   }
-  std::lock_guard lock(mu_);
-  collector_ = collector;
-  ++setups_;
-  return OkStatus();
-}
-
-void FolderWatcher::TearDown() {
-  vsphere::MoRef collector;
+  const auto stats = cache_.Reconcile(std::move(nodes));
+  if (poller_.setups() > 1 && (stats.added > 0 || stats.removed > 0)) {
+    Log()->info("node watcher: watching again; {} node(s) appeared, {} vanished meanwhile",
+                stats.added, stats.removed);
+  }
+  next_resync_ = std::chrono::steady_clock::now() + options_.resync_interval;
   {
     std::lock_guard lock(mu_);
-    collector = collector_;
-    collector_ = {};
+    synced_ = true;
   }
-  if (!collector.empty()) (void)vim_.DestroyPropertyCollector(collector);
+  cv_.notify_all();
+}
+
+void FolderWatcher::OnRound() {
+  VerifyUnidentified();
+  if (options_.resync_interval.count() > 0 && std::chrono::steady_clock::now() >= next_resync_) {
+    Resync();
+  }
+}
+
+void FolderWatcher::Resync() {
+  auto nodes = ListFolder(vim_, folder_);
+  if (!nodes.ok()) {
+    // The long poll sees the same trouble and re-establishes (which re-lists).
+    Log()->debug("node watcher: re-listing the folder: {}", nodes.status().message());
+    return;
+  }
+  next_resync_ = std::chrono::steady_clock::now() + options_.resync_interval;
+  const auto stats = cache_.Reconcile(*std::move(nodes));
+  ++resyncs_;
+  if (stats.added > 0 || stats.removed > 0) {
+    Log()->warn(
+        "node watcher: the update stream missed changes: re-listing found {} new node(s) and "
+        "{} gone",
+        stats.added, stats.removed);
+  }
 }
 
 void FolderWatcher::VerifyUnidentified() {
@@ -113,80 +149,6 @@ void FolderWatcher::VerifyUnidentified() {
   }
   cache_.Apply(set);
   for (const auto& id : ids) ++verify_attempts_[id];
-}
-
-void FolderWatcher::Loop() {
-  std::string version;
-  bool ready = false;
-  auto backoff = std::chrono::milliseconds(100);
-  for (;;) {
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) break;
-    }
-    if (!ready) {
-      Status status = SetUp();
-      if (!status.ok()) {
-        Log()->warn("node watcher: cannot watch the cluster folder: {}", status.message());
-        std::unique_lock lock(mu_);
-        last_error_ = status;
-        cv_.wait_for(lock, backoff, [this] { return stopping_; });
-        backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
-        continue;
-      }
-      ready = true;
-      version.clear();
-    }
-    vsphere::MoRef collector;
-    {
-      std::lock_guard lock(mu_);
-      collector = collector_;
-    }
-    auto updates = vim_.WaitForUpdatesEx(collector, version, kMaxWaitSeconds);
-    ++rounds_;
-    if (!updates.ok()) {
-      {
-        std::lock_guard lock(mu_);
-        if (stopping_) break;
-        last_error_ = updates.status();
-      }
-      Log()->info("node watcher: {}; watching again", updates.status().message());
-      TearDown();
-      ready = false;
-      std::unique_lock lock(mu_);
-      cv_.wait_for(lock, backoff, [this] { return stopping_; });
-      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
-      continue;
-    }
-    backoff = std::chrono::milliseconds(100);
-    if (!updates->has_value()) {
-      VerifyUnidentified();
-      continue;
-    }
-    const vsphere::UpdateSet& set = **updates;
-    if (version.empty()) {
-      // The first round of a new filter is the full state: replace the cache with it.
-      std::vector<Node> nodes;
-      for (const auto& object : set.objects) {
-        if (object.kind == "leave") continue;
-        Node node;
-        node.id = object.obj.value;
-        for (const auto& change : object.changes) ApplyProperty(node, change.name, change.val);
-        nodes.push_back(std::move(node));
-      }
-      cache_.Reset(std::move(nodes));
-      {
-        std::lock_guard lock(mu_);
-        synced_ = true;
-      }
-      cv_.notify_all();
-    } else {
-      cache_.Apply(set);
-    }
-    VerifyUnidentified();
-    version = set.version;
-  }
-  TearDown();
 }
 
 }  // namespace vsray::provider

@@ -1,17 +1,21 @@
 #include "provider/node_cache.h"
 
+#include <algorithm>
 #include <mutex>
 
 namespace vsray::provider {
 
-void NodeCache::Reset(std::vector<Node> nodes) {
+NodeCache::ReconcileStats NodeCache::Reconcile(std::vector<Node> nodes) {
   std::unique_lock lock(mu_);
+  ReconcileStats stats;
+  const auto now = clock_.Now();
   std::unordered_set<std::string> listed;
   std::unordered_map<std::string, Node> fresh;
   fresh.reserve(nodes.size());
   for (auto& node : nodes) {
     listed.insert(node.id);
     if (removed_.contains(node.id)) continue;
+    if (!nodes_.contains(node.id)) ++stats.added;
     ConfirmPending(node);
     std::string id = node.id;
     fresh.emplace(std::move(id), std::move(node));
@@ -20,11 +24,24 @@ void NodeCache::Reset(std::vector<Node> nodes) {
   for (auto it = removed_.begin(); it != removed_.end();) {
     it = listed.contains(*it) ? std::next(it) : removed_.erase(it);
   }
-  // A node we created that the listing doesn't show yet stays (the listing may predate it).
   for (auto& [id, node] : nodes_) {
-    if (!fresh.contains(id) && pending_.contains(id)) fresh.emplace(id, std::move(node));
+    if (fresh.contains(id)) continue;
+    // A node we created recently that the listing doesn't show yet stays (the listing may
+    // predate it); one whose writes are all older than that is gone.
+    auto pending = pending_.find(id);
+    const bool recent =
+        pending != pending_.end() &&
+        std::any_of(pending->second.begin(), pending->second.end(),
+                    [&](const auto& p) { return now - p.second.written <= kPendingTtl; });
+    if (recent) {
+      fresh.emplace(id, std::move(node));
+    } else {
+      ++stats.removed;
+      if (pending != pending_.end()) pending_.erase(pending);
+    }
   }
   nodes_ = std::move(fresh);
+  return stats;
 }
 
 void NodeCache::Apply(const vsphere::UpdateSet& updates) {
@@ -54,7 +71,7 @@ void NodeCache::Apply(const vsphere::UpdateSet& updates) {
 
 void NodeCache::Put(Node node) {
   std::unique_lock lock(mu_);
-  const auto now = SteadyClock::now();
+  const auto now = clock_.Now();
   auto& pending = pending_[node.id];
   for (const auto& [key, value] : node.custom) pending[key] = {value, now};
   removed_.erase(node.id);
@@ -64,12 +81,11 @@ void NodeCache::Put(Node node) {
 
 void NodeCache::SetPending(const std::string& id, const std::map<int, std::string>& values) {
   std::unique_lock lock(mu_);
-  const auto now = SteadyClock::now();
+  const auto now = clock_.Now();
   auto& pending = pending_[id];
+  // Only as pending values (merged into what readers get): written into the node as vCenter
+  // reported it, the next unrelated update of the node would "confirm" them.
   for (const auto& [key, value] : values) pending[key] = {value, now};
-  if (auto it = nodes_.find(id); it != nodes_.end()) {
-    for (const auto& [key, value] : values) it->second.custom[key] = value;
-  }
 }
 
 void NodeCache::Remove(const std::string& id) {
@@ -83,7 +99,7 @@ void NodeCache::Remove(const std::string& id) {
 void NodeCache::ConfirmPending(const Node& node) {
   auto it = pending_.find(node.id);
   if (it == pending_.end()) return;
-  const auto now = SteadyClock::now();
+  const auto now = clock_.Now();
   for (auto p = it->second.begin(); p != it->second.end();) {
     const auto reported = node.custom.find(p->first);
     const bool confirmed = reported != node.custom.end() && reported->second == p->second.value;

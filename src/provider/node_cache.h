@@ -14,6 +14,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "common/clock.h"
 #include "provider/node.h"
 #include "vsphere/vim.h"
 
@@ -23,12 +24,22 @@ class NodeCache {
  public:
   using SteadyClock = std::chrono::steady_clock;
 
+  // `clock` (not owned, must outlive the cache) times pending values; default: the system's.
+  explicit NodeCache(const Clock& clock = SystemClock::Instance()) : clock_(clock) {}
+
   // How long a value we wrote shadows what vCenter reports, if vCenter never confirms it
   // (someone else changed it meanwhile).
   static constexpr std::chrono::seconds kPendingTtl{60};
 
-  // Replaces the whole content with a full listing.
-  void Reset(std::vector<Node> nodes);
+  struct ReconcileStats {
+    int added = 0;    // listed, not cached before
+    int removed = 0;  // cached before, not listed (and not just created by us)
+  };
+  // Makes the cache match a full listing of the folder: listed nodes are added or replaced,
+  // cached ones the listing lacks are dropped, except nodes we created within kPendingTtl
+  // (the listing may predate them). Values we wrote and vCenter has not confirmed yet keep
+  // shadowing the listing's; nodes we terminated stay hidden.
+  ReconcileStats Reconcile(std::vector<Node> nodes);
   // Applies WaitForUpdatesEx results.
   void Apply(const vsphere::UpdateSet& updates);
 
@@ -54,6 +65,7 @@ class NodeCache {
   Node Merged(const Node& node) const;
   void ConfirmPending(const Node& node);
 
+  const Clock& clock_;
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, Node> nodes_;
   std::unordered_map<std::string, std::map<int, Pending>> pending_;

@@ -72,6 +72,7 @@ Status NodeProvider::InitBase() {
   vim_ = std::make_unique<vsphere::Vim>(*session_, session_->content());
   waiter_ = std::make_unique<vsphere::TaskWaiter>(session_);
   pool_ = std::make_unique<ThreadPool>(static_cast<std::size_t>(options_.max_concurrency));
+  if (options_.mirror_vsphere_tags) mirror_ = std::make_unique<TagMirror>(session_->options());
   VSRAY_RETURN_IF_ERROR(FindDatacenter());
   resolver_ = std::make_unique<FrozenVmResolver>(MakeFrozenEnv());
   return OkStatus();
@@ -85,7 +86,9 @@ Status NodeProvider::Init() {
   VSRAY_RETURN_IF_ERROR(Refresh());
   VSRAY_RETURN_IF_ERROR(RecoverCrashedNodes());
   if (options_.watch) {
-    watcher_ = std::make_unique<FolderWatcher>(session_, folder_, cache_);
+    FolderWatcherOptions watch;
+    watch.resync_interval = options_.node_resync_interval;
+    watcher_ = std::make_unique<FolderWatcher>(session_, folder_, cache_, watch);
     watcher_->Start();
   }
   return OkStatus();
@@ -256,7 +259,7 @@ StatusOr<int> NodeProvider::FieldKey(const std::string& name) {
 Status NodeProvider::Refresh() {
   std::lock_guard lock(refresh_mu_);
   VSRAY_ASSIGN_OR_RETURN(auto nodes, ListFolder(*vim_, folder_));
-  cache_.Reset(std::move(nodes));
+  cache_.Reconcile(std::move(nodes));
   return OkStatus();
 }
 
@@ -501,17 +504,24 @@ StatusOr<MoRef> NodeProvider::StartCloneTask(const NodeSpec& spec, const FrozenV
   return vim_->CloneVmTask(parent.vm, folder_, name, clone);
 }
 
-Status NodeProvider::DestroyVm(const MoRef& vm) {
+Status NodeProvider::DestroyVm(const MoRef& vm, bool known_off) {
+  auto destroy = [&]() -> Status {
+    auto task = vim_->DestroyTask(vm);
+    Status status =
+        task.ok() ? waiter_->Wait(*task, options_.clone_timeout).status() : task.status();
+    return status.code() == StatusCode::kNotFound ? OkStatus() : status;
+  };
+  if (known_off) {
+    // One task instead of two; if the VM was powered on meanwhile, power it off after all.
+    Status destroyed = destroy();
+    if (destroyed.fault() != "InvalidPowerState") return destroyed;
+  }
   auto off = vim_->PowerOffVmTask(vm);
   Status off_status =
       off.ok() ? waiter_->Wait(*off, options_.clone_timeout).status() : off.status();
   if (off_status.code() == StatusCode::kNotFound) return OkStatus();
   if (!off_status.ok() && off_status.fault() != "InvalidPowerState") return off_status;
-  auto destroy = vim_->DestroyTask(vm);
-  Status destroy_status =
-      destroy.ok() ? waiter_->Wait(*destroy, options_.clone_timeout).status() : destroy.status();
-  if (destroy_status.code() == StatusCode::kNotFound) return OkStatus();
-  return destroy_status;
+  return destroy();
 }
 
 Status NodeProvider::WriteTags(const std::string& id, const TagMap& tags) {
@@ -525,6 +535,23 @@ Status NodeProvider::WriteTags(const std::string& id, const TagMap& tags) {
     cache_.SetPending(id, {{key, value}});
   }
   return OkStatus();
+}
+
+void NodeProvider::MirrorNewNode(const std::string& id, const TagMap& tags) {
+  if (!mirror_) return;
+  if (Status status = mirror_->Attach(id, tags); !status.ok()) {
+    Log()->warn("vSphere tags mirror: node {}: {}", id, status.message());
+  }
+}
+
+void NodeProvider::MirrorChange(const std::string& id, const TagMap& previous,
+                                const TagMap& changed) {
+  if (!mirror_) return;
+  TagMap mirrored = changed;
+  mirrored.erase(std::string(kTagNodeStatus));  // vsray's own, not one of Ray's tags
+  if (Status status = mirror_->Change(id, previous, mirrored); !status.ok()) {
+    Log()->warn("vSphere tags mirror: node {}: {}", id, status.message());
+  }
 }
 
 StatusOr<CreatedNode> NodeProvider::CreateOne(const NodeSpec& spec, const TagMap& tags,
@@ -628,7 +655,10 @@ StatusOr<CreatedNode> NodeProvider::CreateOne(const NodeSpec& spec, const TagMap
     all[std::string(kTagClusterName)] = cluster_name_;
     all.erase(std::string(kTagNodeStatus));
     VSRAY_RETURN_IF_ERROR(WriteTags(vm.value, all));
-    return WriteTags(vm.value, {{std::string(kTagNodeStatus), std::string(kStatusCreated)}});
+    VSRAY_RETURN_IF_ERROR(
+        WriteTags(vm.value, {{std::string(kTagNodeStatus), std::string(kStatusCreated)}}));
+    MirrorNewNode(vm.value, all);
+    return OkStatus();
   };
   if (Status status = finish(); !status.ok()) {
     Log()->warn("node '{}' ({}) failed while being set up, destroying it: {}", name, vm.value,
@@ -708,7 +738,10 @@ Status NodeProvider::SetNodeTags(const std::string& id, const TagMap& tags) {
   const auto node = cache_.Get(id);
   if (!node || !IsOurs(*node))
     return NotFoundError("node " + id + " is not in cluster '" + cluster_name_ + "'");
-  return WriteTags(id, tags);
+  const TagMap previous = mirror_ ? NodeTags(id) : TagMap();
+  VSRAY_RETURN_IF_ERROR(WriteTags(id, tags));
+  MirrorChange(id, previous, tags);
+  return OkStatus();
 }
 
 Status NodeProvider::TerminateNode(const std::string& id) {
@@ -733,7 +766,7 @@ Status NodeProvider::TerminateNode(const std::string& id) {
                                  "') does not belong to cluster '" + cluster_name_ +
                                  "': left alone");
   }
-  VSRAY_RETURN_IF_ERROR(DestroyVm({"VirtualMachine", id})
+  VSRAY_RETURN_IF_ERROR(DestroyVm({"VirtualMachine", id}, node->power_state == "poweredOff")
                             .WithContext("terminating " + id + " ('" + node->name + "')"));
   cache_.Remove(id);
   return OkStatus();

@@ -23,6 +23,7 @@
 #include "provider/frozen_vms.h"
 #include "provider/node.h"
 #include "provider/node_cache.h"
+#include "provider/tag_mirror.h"
 #include "vsphere/session.h"
 #include "vsphere/task_waiter.h"
 #include "vsphere/vim.h"
@@ -60,6 +61,12 @@ struct ProviderOptions {
   // Called as each node being created moves on: (VM name, "cloning" | "configuring" |
   // "created" | "failed: <why>"). From worker threads, possibly at once; may be null.
   std::function<void(const std::string& vm, const std::string& state)> progress;
+  // With the watcher: re-list the folder this often and reconcile the cache with the listing
+  // (a safety net should the update stream miss a change); zero: never.
+  std::chrono::seconds node_resync_interval{300};
+  // Also write Ray's tags as vSphere tags `key:value` in category `ray`
+  // (vsphere_config.mirror_vsphere_tags); best effort, see tag_mirror.h.
+  bool mirror_vsphere_tags = false;
   // Wall clock for created-at stamps (seconds since the epoch); injectable for tests.
   std::function<std::int64_t()> now_seconds;
 };
@@ -203,7 +210,11 @@ class NodeProvider {
                                           const vsphere::MoRef& datastore);
   StatusOr<vsphere::MoRef> BaseSnapshot(const FrozenVm& parent);
   Status WriteTags(const std::string& id, const TagMap& tags);
-  Status DestroyVm(const vsphere::MoRef& vm);
+  // The vSphere tags mirror (when enabled): failures are logged, never returned.
+  void MirrorNewNode(const std::string& id, const TagMap& tags);
+  void MirrorChange(const std::string& id, const TagMap& previous, const TagMap& changed);
+  // Powers off (unless `known_off`) and destroys. A VM already gone counts as done.
+  Status DestroyVm(const vsphere::MoRef& vm, bool known_off = false);
   bool IsOurs(const Node& node) const;
   bool IsFrozenParent(const std::string& id) const;
   std::string NewNodeName(const TagMap& tags);
@@ -216,6 +227,7 @@ class NodeProvider {
   std::unique_ptr<ThreadPool> pool_;
   NodeCache cache_;
   std::unique_ptr<FolderWatcher> watcher_;
+  std::unique_ptr<TagMirror> mirror_;  // with options.mirror_vsphere_tags
 
   vsphere::MoRef datacenter_;
   vsphere::MoRef vm_root_folder_;

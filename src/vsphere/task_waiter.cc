@@ -25,21 +25,22 @@ TaskWaiter::~TaskWaiter() {
     stopping_ = true;
   }
   cv_.notify_all();
-  if (thread_.joinable()) {
-    if (!collector_.empty()) (void)vim_.CancelWaitForUpdates(collector_);
-    thread_.join();
+  std::unique_ptr<UpdatePoller> poller;
+  {
+    std::lock_guard lock(mu_);
+    poller = std::move(poller_);
   }
+  poller.reset();  // cancels the long poll, joins its thread
+}
+
+std::int64_t TaskWaiter::rounds() const {
+  std::lock_guard lock(mu_);
+  return poller_ ? poller_->rounds() : 0;
 }
 
 void TaskWaiter::EnsureStarted() {
   // Caller holds mu_.
-  if (started_) return;
-  started_ = true;
-  thread_ = std::thread([this] { Loop(); });
-}
-
-Status TaskWaiter::SetUp() {
-  VSRAY_ASSIGN_OR_RETURN(auto collector, vim_.CreatePropertyCollector());
+  if (poller_ || stopping_) return;
   FilterSpec spec;
   spec.props.push_back({"Task", {"info.state", "info.result", "info.error"}});
   ObjectSpec object;
@@ -47,24 +48,16 @@ Status TaskWaiter::SetUp() {
   object.skip = true;
   object.traversals.push_back({"recentTask", "TaskManager", "recentTask", false, {}});
   spec.objects.push_back(std::move(object));
-  auto filter = vim_.CreateFilter(collector, spec, false);
-  if (!filter.ok()) {
-    (void)vim_.DestroyPropertyCollector(collector);
-    return filter.status();
-  }
-  std::lock_guard lock(mu_);
-  collector_ = collector;
-  return OkStatus();
-}
-
-void TaskWaiter::TearDown() {
-  MoRef collector;
-  {
-    std::lock_guard lock(mu_);
-    collector = collector_;
-    collector_ = {};
-  }
-  if (!collector.empty()) (void)vim_.DestroyPropertyCollector(collector);
+  UpdatePollerHandlers handlers;
+  // The first round of a new filter reports every recent task's current state: applied like
+  // any other round.
+  handlers.on_updates = [this](const UpdateSet& updates) { Apply(updates); };
+  UpdatePollerOptions options;
+  options.name = "task watcher";
+  options.max_wait_seconds = kMaxWaitSeconds;
+  poller_ = std::make_unique<UpdatePoller>(session_, std::move(spec), std::move(handlers),
+                                           std::move(options));
+  poller_->Start();
 }
 
 void TaskWaiter::Apply(const UpdateSet& updates) {
@@ -111,54 +104,6 @@ void TaskWaiter::Poll(const MoRef& task) {
   }
   set.objects.push_back(std::move(update));
   Apply(set);
-}
-
-void TaskWaiter::Loop() {
-  std::string version;
-  bool ready = false;
-  for (;;) {
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) break;
-    }
-    if (!ready) {
-      Status status = SetUp();
-      if (!status.ok()) {
-        Log()->warn("task watcher: cannot watch tasks: {}", status.message());
-        std::unique_lock lock(mu_);
-        cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
-        continue;
-      }
-      ready = true;
-      version.clear();
-    }
-    MoRef collector;
-    {
-      std::lock_guard lock(mu_);
-      collector = collector_;
-    }
-    auto updates = vim_.WaitForUpdatesEx(collector, version, kMaxWaitSeconds);
-    ++rounds_;
-    if (!updates.ok()) {
-      {
-        std::lock_guard lock(mu_);
-        if (stopping_) break;
-      }
-      // The collector lives in the session: after a re-login it is gone. Start over; the
-      // first round of a new filter reports every recent task's current state.
-      Log()->debug("task watcher: {}; re-creating the collector", updates.status().message());
-      TearDown();
-      ready = false;
-      std::unique_lock lock(mu_);
-      cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping_; });
-      continue;
-    }
-    if (updates->has_value()) {
-      version = (*updates)->version;
-      Apply(**updates);
-    }
-  }
-  TearDown();
 }
 
 StatusOr<Any> TaskWaiter::Wait(const MoRef& task, std::chrono::milliseconds timeout,

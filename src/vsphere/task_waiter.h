@@ -11,10 +11,10 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include "common/status.h"
 #include "vsphere/session.h"
+#include "vsphere/update_poller.h"
 #include "vsphere/vim.h"
 
 namespace vsray::vsphere {
@@ -33,7 +33,7 @@ class TaskWaiter {
                      const std::atomic<bool>* cancel = nullptr);
 
   // Number of WaitForUpdatesEx rounds so far (for tests and benchmarks).
-  std::int64_t rounds() const { return rounds_.load(); }
+  std::int64_t rounds() const;
 
  private:
   struct TaskState {
@@ -43,9 +43,6 @@ class TaskWaiter {
     bool waited = false;
   };
 
-  void Loop();
-  Status SetUp();
-  void TearDown();
   void Apply(const UpdateSet& updates);
   // Reads a task's info directly (for a task the collector did not report in time).
   void Poll(const MoRef& task);
@@ -53,16 +50,14 @@ class TaskWaiter {
 
   std::shared_ptr<Session> session_;
   Vim vim_;
-  MoRef collector_;
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::string, TaskState> tasks_;  // by task id
   std::deque<std::string> finished_order_;  // to bound memory of unwaited finished tasks
   bool stopping_ = false;
-  bool started_ = false;
-  std::thread thread_;
-  std::atomic<std::int64_t> rounds_{0};
+  // Created on the first Wait; stopped (and destroyed) first by the destructor.
+  std::unique_ptr<UpdatePoller> poller_;
 };
 
 }  // namespace vsray::vsphere

@@ -7,8 +7,10 @@
 #include <thread>
 
 #include "common/log.h"
+#include "provider/folder_watcher.h"
 #include "provider/node_provider.h"
 #include "support/sim_process.h"
+#include "vsphere/rest.h"
 
 namespace vsray::provider {
 namespace {
@@ -462,6 +464,147 @@ TEST_F(ProviderTest, ManyThreadsAtOnce) {
   EXPECT_EQ(names, std::set<std::string>{"c1"});
   ASSERT_TRUE(provider->TerminateNodes(*ids).ok());
   EXPECT_TRUE(provider->NonTerminatedNodes({})->empty());
+}
+
+TEST_F(ProviderTest, PeriodicResyncRepairsACacheTheStreamLeftWrong) {
+  StartSim();
+  auto provider = MakeProvider(Options());
+  ASSERT_NE(provider, nullptr);
+  auto created = provider->CreateNode({}, kWorkerTags, 2);
+  ASSERT_TRUE(created.ok()) << created.status();
+  const std::string missed = created->created[0].id;
+  const std::string pending = created->created[1].id;
+
+  // A second watcher over the same folder, with its own cache that this test can spoil as a
+  // lost update would.
+  auto session = vsphere::Session::Connect(sim_->Connect());
+  ASSERT_TRUE(session.ok()) << session.status();
+  NodeCache cache;
+  FolderWatcherOptions options;
+  options.resync_interval = std::chrono::seconds(1);
+  FolderWatcher watcher(*session, provider->folder(), cache, options);
+  watcher.Start();
+  ASSERT_TRUE(watcher.WaitSynced(std::chrono::seconds(30)).ok());
+  ASSERT_TRUE(Eventually([&] { return cache.Get(missed) && cache.Get(pending); }));
+
+  vsphere::UpdateSet spoiled;
+  spoiled.objects.push_back({{"VirtualMachine", missed}, "leave", {}});
+  spoiled.objects.push_back({{"VirtualMachine", "vm-999999"}, "enter", {}});
+  cache.Apply(spoiled);
+  cache.SetPending(pending, {{424242, "written-but-not-yet-reported"}});
+  ASSERT_FALSE(cache.Get(missed).has_value());
+  ASSERT_TRUE(cache.Get("vm-999999").has_value());
+
+  // Two re-listings later, at least one was taken after the damage.
+  const auto before = watcher.resyncs();
+  ASSERT_TRUE(Eventually([&] { return watcher.resyncs() >= before + 2; }));
+  EXPECT_TRUE(cache.Get(missed).has_value());
+  EXPECT_FALSE(cache.Get("vm-999999").has_value());
+  auto node = cache.Get(pending);
+  ASSERT_TRUE(node.has_value());
+  EXPECT_EQ(node->custom[424242], "written-but-not-yet-reported");
+  EXPECT_EQ(watcher.setups(), 1);  // repaired without re-creating the collector
+}
+
+TEST_F(ProviderTest, TerminatingANodeThatIsOffSkipsThePowerOff) {
+  StartSim();
+  auto provider = MakeProvider(Options());
+  ASSERT_NE(provider, nullptr);
+  auto created = provider->CreateNode({}, kWorkerTags, 1);
+  ASSERT_TRUE(created.ok()) << created.status();
+  const std::string id = created->created[0].id;
+  auto inspector = Inspect();
+  vsphere::TaskWaiter waiter(inspector.session);
+  auto off = inspector.vim->PowerOffVmTask({"VirtualMachine", id});
+  ASSERT_TRUE(off.ok()) << off.status();
+  ASSERT_TRUE(waiter.Wait(*off, std::chrono::seconds(30)).ok());
+  ASSERT_TRUE(Eventually([&] { return !provider->IsRunning(id); }));
+  ASSERT_TRUE(sim_->ResetStats().ok());
+  ASSERT_TRUE(provider->TerminateNode(id).ok());
+  auto stats = sim_->SoapStats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ((*stats)["PowerOffVM_Task"], 0);
+  EXPECT_EQ((*stats)["Destroy_Task"], 1);
+  EXPECT_EQ(inspector.vim->RetrieveOne({"VirtualMachine", id}, {"name"}).status().code(),
+            StatusCode::kNotFound);
+}
+
+// The names of the vSphere tags attached to `vm`, and the category each is in.
+std::map<std::string, std::string> AttachedTagNames(vsphere::RestClient& rest,
+                                                    const std::string& vm) {
+  std::map<std::string, std::string> names;
+  auto ids = rest.ListAttachedTags({"VirtualMachine", vm});
+  EXPECT_TRUE(ids.ok()) << ids.status();
+  if (!ids.ok()) return names;
+  for (const auto& id : *ids) {
+    auto tag = rest.GetTag(id);
+    EXPECT_TRUE(tag.ok()) << tag.status();
+    if (tag.ok()) names[tag->name] = tag->category_id;
+  }
+  return names;
+}
+
+TEST_F(ProviderTest, MirrorsRayTagsAsVsphereTags) {
+  StartSim();
+  auto options = Options();
+  options.mirror_vsphere_tags = true;
+  auto provider = MakeProvider(options);
+  ASSERT_NE(provider, nullptr);
+  auto created = provider->CreateNode({}, kWorkerTags, 2);
+  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_EQ(created->created.size(), 2U);
+  const std::string a = created->created[0].id;
+  const std::string b = created->created[1].id;
+
+  auto rest = vsphere::RestClient::Connect(sim_->Connect());
+  ASSERT_TRUE(rest.ok()) << rest.status();
+  auto category = (*rest)->FindCategoryByName("ray");
+  ASSERT_TRUE(category.ok()) << category.status();
+  EXPECT_EQ(category->cardinality, vsphere::TagCardinality::kMultiple);
+  EXPECT_EQ(category->associable_types, std::vector<std::string>{"VirtualMachine"});
+
+  const std::map<std::string, std::string> expected = {
+      {"ray-cluster-name:c1", category->id},
+      {"ray-launch-config:abc123", category->id},
+      {"ray-node-kind:worker", category->id},
+      {"ray-node-status:uninitialized", category->id},
+      {"ray-user-node-type:cpu_worker", category->id}};
+  EXPECT_EQ(AttachedTagNames(**rest, a), expected);
+  EXPECT_EQ(AttachedTagNames(**rest, b), expected);
+
+  // A changed key: the old key:value tag is replaced, the others stay.
+  ASSERT_TRUE(provider->SetNodeTags(a, {{"ray-node-status", "up-to-date"}}).ok());
+  auto changed = expected;
+  changed.erase("ray-node-status:uninitialized");
+  changed["ray-node-status:up-to-date"] = category->id;
+  EXPECT_EQ(AttachedTagNames(**rest, a), changed);
+  EXPECT_EQ(AttachedTagNames(**rest, b), expected);
+  ASSERT_TRUE(provider->SetNodeTags(b, {{"ray-node-status", "up-to-date"}}).ok());
+  EXPECT_EQ(AttachedTagNames(**rest, b), changed);
+
+  // One tag object per distinct key:value, shared by the nodes.
+  auto tags = (*rest)->ListTagsForCategory(category->id);
+  ASSERT_TRUE(tags.ok()) << tags.status();
+  EXPECT_EQ(tags->size(), 6U);
+  // Custom attributes stay the source of truth.
+  EXPECT_EQ(provider->NodeTags(a).at("ray-node-status"), "up-to-date");
+  ASSERT_TRUE(provider->TerminateNodes({a, b}).ok());
+}
+
+TEST_F(ProviderTest, MirrorFailuresDoNotFailNodeOperations) {
+  StartSim();
+  auto options = Options();
+  options.mirror_vsphere_tags = true;
+  auto provider = MakeProvider(options);
+  ASSERT_NE(provider, nullptr);
+  // Every tagging call of the mirror fails.
+  ASSERT_TRUE(sim_->InjectFault("/api/cis/tagging:*:http400").ok());
+  ASSERT_TRUE(sim_->InjectFault("/rest/com/vmware/cis/tagging:*:http400").ok());
+  auto created = provider->CreateNode({}, kWorkerTags, 1);
+  ASSERT_TRUE(created.ok()) << created.status();
+  const std::string id = created->created[0].id;
+  EXPECT_TRUE(provider->SetNodeTags(id, {{"ray-node-status", "up-to-date"}}).ok());
+  EXPECT_EQ(provider->NodeTags(id).at("ray-node-status"), "up-to-date");
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/clock.h"
 #include "provider/node_cache.h"
 
 namespace vsray::provider {
@@ -155,19 +156,73 @@ TEST(NodeCacheTest, RemovedNodesStayHiddenUntilVcenterSaysTheyLeft) {
   EXPECT_EQ(cache.size(), 0U);
 }
 
-TEST(NodeCacheTest, ResetKeepsJustCreatedNodesAndDropsTheRest) {
-  NodeCache cache;
+Node Listed(const std::string& id, std::map<int, std::string> custom = {}) {
+  Node node;
+  node.id = id;
+  node.custom = std::move(custom);
+  return node;
+}
+
+TEST(NodeCacheTest, ReconcileAddsUnseenDropsGoneAndKeepsJustCreated) {
+  FakeClock clock;
+  NodeCache cache(clock);
   cache.Apply(Update("vm-1", "enter", 1, "a"));
-  Node created;
-  created.id = "vm-2";
-  created.custom[1] = "b";
-  cache.Put(created);
-  Node listed;
-  listed.id = "vm-3";
-  cache.Reset({listed});
+  cache.Put(Listed("vm-2", {{1, "b"}}));  // created by us after the listing was taken
+  const auto stats = cache.Reconcile({Listed("vm-3")});
+  EXPECT_EQ(stats.added, 1);
+  EXPECT_EQ(stats.removed, 1);
   EXPECT_FALSE(cache.Get("vm-1").has_value());
-  EXPECT_TRUE(cache.Get("vm-2").has_value());  // newer than the listing
+  EXPECT_TRUE(cache.Get("vm-2").has_value());
   EXPECT_TRUE(cache.Get("vm-3").has_value());
+  EXPECT_EQ(cache.size(), 2U);
+  // Still unlisted long after we wrote to it: gone for good.
+  clock.Advance(NodeCache::kPendingTtl + std::chrono::seconds(1));
+  const auto later = cache.Reconcile({Listed("vm-3")});
+  EXPECT_EQ(later.added, 0);
+  EXPECT_EQ(later.removed, 1);
+  EXPECT_FALSE(cache.Get("vm-2").has_value());
+}
+
+TEST(NodeCacheTest, ReconcileKeepsUnconfirmedWritesAndConfirmsTheOthers) {
+  FakeClock clock;
+  NodeCache cache(clock);
+  cache.Apply(Update("vm-5", "enter", 1, "old"));
+  cache.SetPending("vm-5", {{1, "new"}, {2, "x"}});
+  // The listing predates the write of key 1 but shows key 2.
+  const auto stats = cache.Reconcile({Listed("vm-5", {{1, "old"}, {2, "x"}})});
+  EXPECT_EQ(stats.added, 0);
+  EXPECT_EQ(stats.removed, 0);
+  EXPECT_EQ(cache.Get("vm-5")->custom.at(1), "new");
+  // Key 2 was confirmed: later reports of it are taken as they come; key 1 is still ours.
+  cache.Apply(Update("vm-5", "modify", 2, "y"));
+  EXPECT_EQ(cache.Get("vm-5")->custom.at(2), "y");
+  EXPECT_EQ(cache.Get("vm-5")->custom.at(1), "new");
+}
+
+TEST(NodeCacheTest, AnUnrelatedUpdateDoesNotConfirmAPendingValue) {
+  NodeCache cache;
+  cache.Apply(Update("vm-9", "enter", 1, "old"));
+  cache.SetPending("vm-9", {{2, "mine"}});
+  // The guest reports an address: nothing about key 2.
+  vsphere::UpdateSet guest;
+  guest.objects.push_back({{"VirtualMachine", "vm-9"}, "modify", {{"guest.net", "assign", {}}}});
+  cache.Apply(guest);
+  // A listing taken before vCenter applied the write must not hide it.
+  cache.Reconcile({Listed("vm-9", {{1, "old"}})});
+  EXPECT_EQ(cache.Get("vm-9")->custom.at(2), "mine");
+}
+
+TEST(NodeCacheTest, ReconcileKeepsTerminatedNodesHiddenUntilUnlisted) {
+  NodeCache cache;
+  cache.Apply(Update("vm-6", "enter", 1, "a"));
+  cache.Remove("vm-6");
+  // A listing taken while the VM was being destroyed still shows it.
+  EXPECT_EQ(cache.Reconcile({Listed("vm-6")}).added, 0);
+  EXPECT_FALSE(cache.Get("vm-6").has_value());
+  EXPECT_TRUE(cache.WasRemoved("vm-6"));
+  cache.Reconcile({});
+  EXPECT_FALSE(cache.WasRemoved("vm-6"));
+  EXPECT_EQ(cache.size(), 0U);
 }
 
 TEST(NodeCacheTest, SetPendingIsVisibleAtOnce) {

@@ -7,6 +7,8 @@
 #include <array>
 #include <atomic>
 #include <cstdio>
+#include <functional>
+#include <mutex>
 #include <thread>
 
 #include "common/log.h"
@@ -14,6 +16,7 @@
 #include "vsphere/session.h"
 #include "vsphere/soap.h"
 #include "vsphere/task_waiter.h"
+#include "vsphere/update_poller.h"
 #include "vsphere/vim.h"
 
 namespace vsray::vsphere {
@@ -498,6 +501,62 @@ TEST_F(VimFaultTest, SessionExpiryInTheMiddleOfWorkIsSurvived) {
   auto second = StartClone("after-expiry");
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_TRUE(waiter_->Wait(*second, std::chrono::seconds(30)).ok());
+}
+
+TEST_F(VimFaultTest, UpdatePollerStartsOverAfterSessionExpiryAndStops) {
+  const MoRef frozen{"VirtualMachine", FrozenVmId(*sim_)};
+  FilterSpec spec;
+  spec.props.push_back({"VirtualMachine", {"name", "runtime.powerState"}});
+  spec.objects.push_back({frozen, false, {}});
+  std::mutex mu;
+  std::vector<std::string> established;  // the frozen VM's name, per full state
+  int errors = 0;
+  UpdatePollerHandlers handlers;
+  handlers.on_established = [&](const UpdateSet& set) {
+    std::lock_guard lock(mu);
+    for (const auto& object : set.objects) {
+      for (const auto& change : object.changes) {
+        if (object.obj == frozen && change.name == "name") established.push_back(change.val.text);
+      }
+    }
+  };
+  handlers.on_error = [&](const Status&) {
+    std::lock_guard lock(mu);
+    ++errors;
+  };
+  UpdatePollerOptions options;
+  options.name = "test poller";
+  options.max_wait_seconds = 1;
+  options.min_backoff = std::chrono::milliseconds(10);
+  UpdatePoller poller(session_, spec, handlers, options);
+  auto count = [&] {
+    std::lock_guard lock(mu);
+    return established.size();
+  };
+  auto eventually = [](const std::function<bool()>& condition) {
+    for (int i = 0; i < 600 && !condition(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return condition();
+  };
+  poller.Start();
+  ASSERT_TRUE(eventually([&] { return count() == 1; }));
+  EXPECT_EQ(poller.setups(), 1);
+  // The collector dies with the session: the poller makes a new one, whose first round is
+  // the full state again.
+  ASSERT_TRUE(sim_->ExpireSessions().ok());
+  ASSERT_TRUE(eventually([&] { return count() == 2; }));
+  EXPECT_EQ(poller.setups(), 2);
+  {
+    std::lock_guard lock(mu);
+    EXPECT_GE(errors, 1);
+    EXPECT_EQ(established, (std::vector<std::string>{"frozen-0", "frozen-0"}));
+  }
+  poller.Stop();
+  const auto rounds = poller.rounds();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  EXPECT_EQ(poller.rounds(), rounds);  // no round after Stop
+  poller.Stop();                       // idempotent
 }
 
 TEST(SharedSessionTest, OneSessionPerServerAndUser) {
