@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,6 +36,9 @@ StatusOr<std::unique_ptr<SimProcess>> SimProcess::Start(const std::vector<std::s
   const pid_t pid = fork();
   if (pid < 0) return InternalError("fork failed");
   if (pid == 0) {
+    // A test program that crashes must not leave its simulator running (it would hold
+    // ctest's output pipe open and hang the run).
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
     dup2(pipe_fds[1], STDOUT_FILENO);
     execv(binary.c_str(), argv.data());
     _exit(127);
