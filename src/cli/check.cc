@@ -230,7 +230,10 @@ int Check(const CommonFlags& flags) {
       const std::string label = type == "Datastore" ? "datastore" : "resource pool";
       auto found_object = FindOne(vim, type, name, dc);
       if (found_object.ok()) {
-        report.Ok(label, "'" + name + "' (node types:" + types + ")");
+        std::string detail = "'" + name + "' (node types:";
+        detail += types;
+        detail += ')';
+        report.Ok(label, detail);
       } else {
         report.Fail(label, "'" + name + "': " + found_object.status().message(),
                     "fix node_config of node types" + types);
@@ -333,6 +336,7 @@ int Inventory(const ConnectFlags& flags, bool as_json) {
   std::cout << (*session)->content().full_name << " (API " << (*session)->content().api_version
             << ")\n";
   std::vector<std::vector<std::string>> table;
+  table.reserve(rows.size());
   for (const auto& row : rows) table.push_back({row.kind, row.name, row.id, row.detail});
   std::cout << FormatTable({"KIND", "NAME", "ID", "DETAIL"}, table);
   return kExitOk;

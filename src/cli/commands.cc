@@ -59,6 +59,8 @@ std::optional<Opened> Open(const CommonFlags& flags, bool bootstrap, bool watch,
     *exit_code = Fail(options.status(), kExitUsage);
     return std::nullopt;
   }
+  // Only commands that create nodes deploy or power on frozen VMs.
+  options->prepare_frozen_vms = bootstrap;
   if (progress != nullptr) {
     options->progress = [progress](const std::string& vm, const std::string& state) {
       progress->Update(vm, state);
@@ -75,7 +77,7 @@ std::optional<Opened> Open(const CommonFlags& flags, bool bootstrap, bool watch,
   return Opened{*std::move(config), *std::move(provider)};
 }
 
-std::string TagOr(const TagMap& tags, std::string_view key, std::string fallback = "") {
+std::string TagOr(const TagMap& tags, std::string_view key, const std::string& fallback = "") {
   auto it = tags.find(std::string(key));
   return it == tags.end() ? fallback : it->second;
 }
@@ -135,6 +137,7 @@ void PrintNodes(const std::vector<NodeRow>& rows, bool as_json, json extra = jso
     return;
   }
   std::vector<std::vector<std::string>> table;
+  table.reserve(rows.size());
   for (const auto& row : rows) {
     table.push_back({row.id, row.name, row.node_type, row.status,
                      row.power == "poweredOn" ? "running" : row.power,

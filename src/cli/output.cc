@@ -64,7 +64,11 @@ void Progress::Redraw() {
   std::size_t width = 0;
   for (const auto& [item, state] : items_) width = std::max(width, item.size());
   for (const auto& [item, state] : items_) {
-    text += "\x1b[2K  " + item + std::string(width - item.size() + 2, ' ') + state + "\n";
+    text += "\x1b[2K  ";
+    text += item;
+    text += std::string(width - item.size() + 2, ' ');
+    text += state;
+    text += '\n';
   }
   drawn_ = items_.size();
   std::cerr << text << std::flush;

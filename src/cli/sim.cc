@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "cli/commands.h"
@@ -139,15 +140,17 @@ int Sim(const SimFlags& flags, bool quiet) {
   }
   env_strings.push_back("VSRAY_SIM_PASSWORD=" + password);
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
   std::vector<char*> envp;
+  envp.reserve(env_strings.size() + 1);
   for (auto& entry : env_strings) envp.push_back(entry.data());
   envp.push_back(nullptr);
 
   std::array<int, 2> pipe_fds{};
   if (pipe2(pipe_fds.data(), O_CLOEXEC) != 0) {
-    std::cerr << "vsray: pipe: " << std::strerror(errno) << "\n";
+    std::cerr << "vsray: pipe: " << std::generic_category().message(errno) << "\n";
     return kExitFailed;
   }
   posix_spawn_file_actions_t actions;
@@ -161,7 +164,8 @@ int Sim(const SimFlags& flags, bool quiet) {
   close(pipe_fds[1]);
   if (spawned != 0) {
     close(pipe_fds[0]);
-    std::cerr << "vsray: cannot start " << binary << ": " << std::strerror(spawned) << "\n";
+    std::cerr << "vsray: cannot start " << binary << ": "
+              << std::generic_category().message(spawned) << "\n";
     return kExitFailed;
   }
   g_child = child;
@@ -193,8 +197,8 @@ int Sim(const SimFlags& flags, bool quiet) {
     const bool wrote_password = !cert_dir.empty() && WritePrivateFile(password_file, password);
     if (!flags.write_config.empty()) {
       if (!WritePrivateFile(flags.write_config, ClusterYaml(flags, ready, password, frozen_vm))) {
-        std::cerr << "vsray: cannot write " << flags.write_config << ": " << std::strerror(errno)
-                  << "\n";
+        std::cerr << "vsray: cannot write " << flags.write_config << ": "
+                  << std::generic_category().message(errno) << "\n";
         code = kExitFailed;
         kill(child, SIGTERM);
       } else {

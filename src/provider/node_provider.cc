@@ -80,7 +80,21 @@ Status NodeProvider::InitBase() {
 
 Status NodeProvider::Init() {
   VSRAY_RETURN_IF_ERROR(InitBase());
-  VSRAY_RETURN_IF_ERROR(FindFrozenVms());
+  if (options_.prepare_frozen_vms) {
+    VSRAY_RETURN_IF_ERROR(FindFrozenVms());
+  } else {
+    // Read-only: learn the frozen VMs that exist (never to be touched), deploy or power on
+    // nothing; the first CreateNode prepares them.
+    std::lock_guard resolving(resolve_mu_);
+    auto parents = resolver_->Resolve(options_.frozen_vm, /*prepare=*/false);
+    if (parents.ok()) {
+      std::lock_guard lock(mu_);
+      for (const auto& parent : *parents) frozen_ids_.insert(parent.vm.value);
+      frozen_vms_ = *parents;
+    } else {
+      Log()->debug("frozen VMs not resolved (not needed here): {}", parents.status().message());
+    }
+  }
   VSRAY_RETURN_IF_ERROR(EnsureFolder());
   VSRAY_RETURN_IF_ERROR(LoadFieldKeys());
   VSRAY_RETURN_IF_ERROR(Refresh());
@@ -182,8 +196,10 @@ StatusOr<std::vector<FrozenVm>> NodeProvider::ParentsFor(const NodeSpec& spec) {
 }
 
 Status NodeProvider::EnsureFolder() {
-  const MoRef parent =
-      frozen_vms_.front().folder.empty() ? vm_root_folder_ : frozen_vms_.front().folder;
+  // Next to the (first) frozen VM; in the datacenter's VM folder when none is known yet.
+  const MoRef parent = frozen_vms_.empty() || frozen_vms_.front().folder.empty()
+                           ? vm_root_folder_
+                           : frozen_vms_.front().folder;
   VSRAY_ASSIGN_OR_RETURN(auto existing, vim_->FindChild(parent, options_.folder));
   if (existing) {
     folder_ = *existing;

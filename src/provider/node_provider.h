@@ -58,6 +58,9 @@ struct ProviderOptions {
   // Keep the cache live with a watcher thread (autoscaler); without it every
   // NonTerminatedNodes call re-lists the folder with one RetrievePropertiesEx (one-shot CLI).
   bool watch = true;
+  // Deploy, power on and await the frozen VM(s) at start. False (commands that create
+  // nothing: list, tag, terminate): only look them up; the first CreateNode prepares them.
+  bool prepare_frozen_vms = true;
   // Called as each node being created moves on: (VM name, "cloning" | "configuring" |
   // "created" | "failed: <why>"). From worker threads, possibly at once; may be null.
   std::function<void(const std::string& vm, const std::string& state)> progress;

@@ -134,6 +134,10 @@ def test_missing_frozen_vm_is_one_clear_line(sim, cli, tmp_path):
     result = cli.run("up", config, "--yes")
     assert result.code == 1, result
     assert "nope-vm" in one_line(result.err)
+    # Commands that create nothing don't need (or prepare) the frozen VM.
+    listed = cli.run("nodes", config)
+    assert listed.code == 0, listed
+    assert "no nodes" in listed.out
 
 
 def test_wrong_password_is_one_line(sim, cli, tmp_path):
