@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
 
@@ -328,3 +329,29 @@ def test_frozen_vm_only_in_the_head_node_config(sim, env, providers):
     provider = VsphereNodeProvider(config["provider"], "pyc")
     providers.append(provider)
     assert len(provider.create_node(node_config(config, WORKER), worker_tags("pyc"), 1)) == 1
+
+
+def test_blocking_calls_let_other_python_threads_run(sim, env, bootstrapped, providers):
+    config = bootstrapped
+    provider = VsphereNodeProvider(config["provider"], config["cluster_name"])
+    providers.append(provider)
+    # Clone tasks stay running in vCenter for a while: create_node waits on them, then
+    # reconfigures the clone.
+    sim.control("POST", "task-durations", {"method": "InstantClone_Task", "duration": "3s"})
+    started = threading.Event()
+
+    def break_reconfigure():
+        started.wait(30)
+        sim.inject_fault("ReconfigVM_Task:*:NoPermission")
+
+    helper = threading.Thread(target=break_reconfigure)
+    helper.start()
+    started.set()
+    # The helper can run while this call waits on the clone only if the call released the
+    # GIL; then its fault makes the reconfiguration after the clone fail. (Holding the GIL,
+    # the call would finish first, successfully.)
+    with pytest.raises(vsray.VsphereError) as info:
+        provider.create_node(node_config(config, WORKER), worker_tags("pyc"), 1)
+    helper.join(30)
+    assert info.value.fault == "NoPermission"
+    assert provider.non_terminated_nodes({}) == []
