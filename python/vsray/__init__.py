@@ -13,7 +13,7 @@ The work is done by the C++ extension ``vsray._vsray``; errors it reports are
 config, ``ConfigError`` (also a ``ValueError``), whose message names the YAML path.
 """
 
-from vsray._vsray import ConfigError, VsphereError, bootstrap_config, set_log_level
+from vsray._vsray import ConfigError, VsphereError, set_log_level
 
-__all__ = ["ConfigError", "VsphereError", "bootstrap_config", "set_log_level", "__version__"]
+__all__ = ["ConfigError", "VsphereError", "set_log_level", "__version__"]
 __version__ = "0.1.0"

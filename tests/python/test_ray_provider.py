@@ -6,6 +6,7 @@ import copy
 import gc
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -208,7 +209,7 @@ HEAD_PROCESS = textwrap.dedent("""
 """)
 
 
-def test_head_in_another_process_without_ray_sees_the_same_nodes_and_tags(sim, env, bootstrapped, providers):
+def test_head_in_another_process_without_ray_sees_the_same_nodes_and_tags(sim, env, bootstrapped, providers, tmp_path):
     config = bootstrapped
     cluster = config["cluster_name"]
     launcher = VsphereNodeProvider(config["provider"], cluster)
@@ -216,8 +217,16 @@ def test_head_in_another_process_without_ray_sees_the_same_nodes_and_tags(sim, e
     workers = sorted(launcher.create_node(node_config(config, WORKER), worker_tags(cluster), 2))
     launcher.set_node_tags(workers[0], {"ray-node-status": "waiting-for-ssh"})
 
-    proc = subprocess.run([sys.executable, "-c", HEAD_PROCESS], input=json.dumps(config),
-                          capture_output=True, text=True, timeout=120, env=os.environ.copy())
+    # The head node: its own home, where Ray's file mounts put the CA file, and no VSPHERE_*
+    # environment; its config is what prepare_for_head_node made.
+    head_home = tmp_path / "head-home"
+    head_home.mkdir()
+    shutil.copy(config["file_mounts"]["~/vsray-vcenter-ca.pem"], head_home / "vsray-vcenter-ca.pem")
+    head_env = {k: v for k, v in os.environ.items() if not k.startswith("VSPHERE_")}
+    head_env["HOME"] = str(head_home)
+    head_config = launcher.prepare_for_head_node(config)
+    proc = subprocess.run([sys.executable, "-c", HEAD_PROCESS], input=json.dumps(head_config),
+                          capture_output=True, text=True, timeout=120, env=head_env)
     assert proc.returncode == 0, proc.stderr
     seen = json.loads(proc.stdout)
     assert sorted(seen["nodes"]) == workers
@@ -355,3 +364,29 @@ def test_blocking_calls_let_other_python_threads_run(sim, env, bootstrapped, pro
     helper.join(30)
     assert info.value.fault == "NoPermission"
     assert provider.non_terminated_nodes({}) == []
+
+
+def test_prepare_for_head_node_gives_the_head_what_it_needs(sim, env, monkeypatch, providers):
+    raw = cluster_config(sim)
+    del raw["provider"]["vsphere_config"]["credentials"]["user"]
+    monkeypatch.setenv("VSPHERE_USER", "user")
+    config = VsphereNodeProvider.bootstrap_config(raw)
+    provider = VsphereNodeProvider(config["provider"], config["cluster_name"])
+    providers.append(provider)
+    # What Ray hands over: its own rewrite of the key path already done, or not.
+    before = copy.deepcopy(config)
+    head = provider.prepare_for_head_node(config)
+    assert config == before  # a new dict; the launcher's config is unchanged
+    vsphere = head["provider"]["vsphere_config"]
+    assert vsphere["credentials"] == {"server": sim.server, "user": "user", "password": PASSWORD}
+    assert vsphere["tls"]["ca_file"] == "~/vsray-vcenter-ca.pem"
+    assert config["file_mounts"]["~/vsray-vcenter-ca.pem"] == sim.ca_file
+    assert head["auth"]["ssh_private_key"] == "~/ray_bootstrap_key.pem"
+    # Everything else is the launcher's config.
+    for key in ("available_node_types", "head_node_type", "cluster_name", "file_mounts"):
+        assert head[key] == config[key]
+    # Credentials missing everywhere stay missing (the head then reports them).
+    monkeypatch.delenv("VSPHERE_USER")
+    bare = copy.deepcopy(config)
+    del bare["provider"]["vsphere_config"]["credentials"]["user"]
+    assert "user" not in provider.prepare_for_head_node(bare)["provider"]["vsphere_config"]["credentials"]
