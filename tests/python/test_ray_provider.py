@@ -390,3 +390,40 @@ def test_prepare_for_head_node_gives_the_head_what_it_needs(sim, env, monkeypatc
     bare = copy.deepcopy(config)
     del bare["provider"]["vsphere_config"]["credentials"]["user"]
     assert "user" not in provider.prepare_for_head_node(bare)["provider"]["vsphere_config"]["credentials"]
+
+
+def test_subclasses_rays_node_provider_when_ray_is_importable(tmp_path):
+    # A stand-in for Ray's module layout: the class must come from there when it imports.
+    package = tmp_path / "fake-ray" / "ray" / "autoscaler"
+    package.mkdir(parents=True)
+    (package.parent / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    (package / "node_provider.py").write_text(textwrap.dedent("""
+        class NodeProvider:
+            def __init__(self, provider_config, cluster_name):
+                self.provider_config = provider_config
+                self.cluster_name = cluster_name
+                self._internal_ip_cache = {}
+                self._external_ip_cache = {}
+                self.made_by_ray = True
+    """))
+    code = textwrap.dedent("""
+        from ray.autoscaler.node_provider import NodeProvider
+        from vsray import ray_provider
+        assert ray_provider.RAY_AVAILABLE
+        assert issubclass(ray_provider.VsphereNodeProvider, NodeProvider)
+        try:  # config errors are ValueErrors with Ray too
+            credentials = {"server": "vc.example.com", "user": "u", "password": "p"}
+            ray_provider.VsphereNodeProvider(
+                {"vsphere_config": {"credentials": credentials, "max_concurrency": 0}}, "c")
+        except ValueError as error:
+            assert "max_concurrency" in str(error), error
+        else:
+            raise AssertionError("no ConfigError")
+        print("ok")
+    """)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path / "fake-ray"), env.get("PYTHONPATH", "")])
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
