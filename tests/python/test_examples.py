@@ -8,7 +8,8 @@ import yaml
 
 from vsray.ray_provider import VsphereNodeProvider
 
-from conftest import PASSWORD, REPO, USER, wait_for
+from simharness import PASSWORD, REPO, USER, wait_for
+from simharness import env, start_sim  # noqa: F401 (fixtures)
 
 EXAMPLES = sorted((REPO / "examples").glob("*.yaml"))
 

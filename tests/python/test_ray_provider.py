@@ -19,7 +19,8 @@ import vsray
 from vsray import _vsray
 from vsray.ray_provider import VsphereNodeProvider
 
-from conftest import FROZEN_VM, PASSWORD, cluster_config, wait_for
+from simharness import FROZEN_VM, PASSWORD, cluster_config, wait_for
+from simharness import env, providers, sim, start_sim  # noqa: F401 (fixtures)
 
 HEAD, WORKER = "ray.head.default", "ray.worker.default"
 STATUSES = ["uninitialized", "waiting-for-ssh", "setting-up", "up-to-date"]

@@ -1,4 +1,7 @@
-"""Fixtures for the tests of the vsray Python package against vsray-sim.
+"""Fixtures and helpers for the tests of the vsray Python package against vsray-sim.
+
+Test modules import the fixtures they use from here (there is no conftest.py: its module
+name would clash with tests/sim/conftest.py when both suites run in one pytest).
 
 The package comes from $PYTHONPATH (ctest sets it to <build>/python, where the build puts
 vsray/_vsray*.so next to a copy of python/vsray/*.py) or from an installed vsray. The
@@ -7,6 +10,7 @@ simulator is started per test on 127.0.0.1 and its control endpoint is reached w
 context built from its own CA only (no SSL_CERT_FILE, no proxy).
 """
 
+import gc
 import json
 import os
 import pathlib
@@ -84,46 +88,20 @@ class Sim:
                 self.proc.wait()
 
 
-@pytest.fixture
-def start_sim(tmp_path):
-    """start_sim(*flags) -> Sim; stopped at the end of the test."""
-    sims = []
 
-    def start(*args):
-        log = tmp_path / f"vsray-sim-{len(sims)}.log"
-        with open(log, "wb") as stderr:
-            proc = subprocess.Popen([sim_binary(), *args], stdout=subprocess.PIPE, stderr=stderr, text=True)
-        lines = []
-        reader = threading.Thread(target=lambda: lines.append(proc.stdout.readline()), daemon=True)
-        reader.start()
-        reader.join(60)
-        if not lines or not lines[0]:
-            proc.kill()
-            proc.wait()
-            pytest.fail(f"vsray-sim {' '.join(args)} did not start:\n{log.read_text()}")
-        sim = Sim(proc, json.loads(lines[0]))
-        sims.append(sim)
-        return sim
-
-    yield start
-    for sim in sims:
-        sim.stop()
-
-
-@pytest.fixture
-def sim(start_sim):
-    return start_sim("--hosts", "3", "--vms", "2", "--frozen-vm", FROZEN_VM, "--guest-ip-delay", "100ms")
-
-
-@pytest.fixture
-def env(monkeypatch, tmp_path):
-    """A home of its own (bootstrap writes the key pair there) and no VSPHERE_* from outside."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    for name in ("VSPHERE_SERVER", "VSPHERE_USER", "VSPHERE_PASSWORD"):
-        monkeypatch.delenv(name, raising=False)
-    return home
+def launch(args, log_path):
+    """Starts vsray-sim with `args`; returns a Sim, or None if it did not start (see log_path)."""
+    with open(log_path, "wb") as stderr:
+        proc = subprocess.Popen([sim_binary(), *args], stdout=subprocess.PIPE, stderr=stderr, text=True)
+    lines = []
+    reader = threading.Thread(target=lambda: lines.append(proc.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(60)
+    if not lines or not lines[0]:
+        proc.kill()
+        proc.wait()
+        return None
+    return Sim(proc, json.loads(lines[0]))
 
 
 def cluster_config(sim, name="pyc", **vsphere_extra):
@@ -157,10 +135,43 @@ def cluster_config(sim, name="pyc", **vsphere_extra):
 
 
 @pytest.fixture
+def start_sim(tmp_path):
+    """start_sim(*flags) -> Sim; stopped at the end of the test."""
+    sims = []
+
+    def start(*args):
+        log = tmp_path / f"vsray-sim-{len(sims)}.log"
+        sim = launch(list(args), log)
+        if sim is None:
+            pytest.fail(f"vsray-sim {' '.join(args)} did not start:\n{pathlib.Path(log).read_text()}")
+        sims.append(sim)
+        return sim
+
+    yield start
+    for sim in sims:
+        sim.stop()
+
+
+@pytest.fixture
+def sim(start_sim):
+    return start_sim("--hosts", "3", "--vms", "2", "--frozen-vm", FROZEN_VM, "--guest-ip-delay", "100ms")
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path):
+    """A home of its own (bootstrap writes the key pair there) and no VSPHERE_* from outside."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for name in ("VSPHERE_SERVER", "VSPHERE_USER", "VSPHERE_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
+@pytest.fixture
 def providers():
-    """Closes (drops) every provider a test made before its simulator stops."""
+    """Drops every provider a test made before its simulator stops (list it after `sim`)."""
     made = []
     yield made
     made.clear()
-    import gc
     gc.collect()
