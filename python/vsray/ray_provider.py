@@ -103,7 +103,7 @@ class VsphereNodeProvider(_BaseNodeProvider):
         """The config the head's autoscaler gets: what it needs to reach vCenter and nodes.
 
         Credentials (filled from VSPHERE_* if missing, as the head has no such environment),
-        the CA file at the path bootstrap_config mounted it to, and the key Ray copies to
+        the CA file at the path bootstrap_config mounted it to (when it did), and the key Ray copies to
         the head (~/ray_bootstrap_key.pem). Returns a new dict.
         """
         config = copy.deepcopy(cluster_config)
@@ -116,7 +116,7 @@ class VsphereNodeProvider(_BaseNodeProvider):
         if credentials:
             vsphere["credentials"] = credentials
         tls = vsphere.get("tls") or {}
-        if tls.get("ca_file"):
+        if tls.get("ca_file") and HEAD_CA_FILE in (config.get("file_mounts") or {}):
             tls["ca_file"] = HEAD_CA_FILE
             vsphere["tls"] = tls
         auth = config.get("auth")

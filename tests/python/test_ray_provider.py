@@ -386,6 +386,10 @@ def test_prepare_for_head_node_gives_the_head_what_it_needs(sim, env, monkeypatc
     # Everything else is the launcher's config.
     for key in ("available_node_types", "head_node_type", "cluster_name", "file_mounts"):
         assert head[key] == config[key]
+    # A CA file that bootstrap_config did not mount stays where it is.
+    unmounted = copy.deepcopy(config)
+    del unmounted["file_mounts"]["~/vsray-vcenter-ca.pem"]
+    assert provider.prepare_for_head_node(unmounted)["provider"]["vsphere_config"]["tls"]["ca_file"] == sim.ca_file
     # Credentials missing everywhere stay missing (the head then reports them).
     monkeypatch.delenv("VSPHERE_USER")
     bare = copy.deepcopy(config)
