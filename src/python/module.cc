@@ -1,0 +1,344 @@
+// vsray._vsray: the C++ core for Python. bootstrap_config, the Provider class (Ray's
+// NodeProvider operations over the shared provider of a provider dict and cluster), and the
+// exceptions Status errors become. Dicts cross as JSON. Calls that may wait on vCenter release
+// the GIL, so the autoscaler's threads run them in parallel.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <exception>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cluster/cluster.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "config/bootstrap.h"
+#include "config/cluster_config.h"
+#include "provider/node_provider.h"
+#include "python/provider_registry.h"
+
+namespace py = pybind11;
+using nlohmann::json;
+
+namespace vsray::python {
+namespace {
+
+// A non-OK Status on its way to Python.
+class StatusException : public std::exception {
+ public:
+  explicit StatusException(Status status) : status_(std::move(status)) {}
+  const Status& status() const { return status_; }
+  const char* what() const noexcept override { return status_.message().c_str(); }
+
+ private:
+  Status status_;
+};
+
+void ThrowIfError(const Status& status) {
+  if (!status.ok()) throw StatusException(status);
+}
+
+template <typename T>
+T ValueOrThrow(StatusOr<T> result) {
+  if (!result.ok()) throw StatusException(result.status());
+  return std::move(result).value();
+}
+
+// The exception classes; owned by the module object (which outlives every call).
+PyObject* vsphere_error = nullptr;
+PyObject* config_error = nullptr;
+
+// The fault name, or None.
+py::object FaultOf(const Status& status) {
+  if (status.fault().empty()) return py::none();
+  return py::str(status.fault());
+}
+
+void RaiseStatus(const Status& status) {
+  // Config errors are ValueErrors (what Ray's own config checks raise); everything else,
+  // vCenter faults included, is a VsphereError carrying the code and the fault name.
+  const bool config = status.code() == StatusCode::kInvalidArgument && status.fault().empty();
+  PyObject* type = config ? config_error : vsphere_error;
+  std::string text = status.message();
+  if (!status.fault().empty() && text.find(status.fault()) == std::string::npos) {
+    text += " [fault=" + status.fault() + "]";
+  }
+  py::object error = py::reinterpret_borrow<py::object>(type)(text);
+  error.attr("code") = std::string(StatusCodeName(status.code()));
+  error.attr("fault") = FaultOf(status);
+  error.attr("message") = status.message();
+  PyErr_SetObject(type, error.ptr());
+}
+
+// Python object -> JSON through the json module (what Ray's dicts are made of).
+json ToJson(const py::handle& object) {
+  const auto text = py::module_::import("json").attr("dumps")(object).cast<std::string>();
+  return json::parse(text);
+}
+
+py::object FromJson(const json& value) {
+  return py::module_::import("json").attr("loads")(value.dump());
+}
+
+py::dict NodeToDict(const provider::Node& node) {
+  py::dict out;
+  out["id"] = node.id;
+  out["name"] = node.name;
+  out["power_state"] = node.power_state;
+  out["host"] = node.host;
+  py::list nics;
+  for (const provider::NicInfo& nic : node.nics) {
+    py::dict entry;
+    entry["network"] = nic.network;
+    entry["mac"] = nic.mac;
+    entry["connected"] = nic.connected;
+    entry["addresses"] = nic.addresses;
+    nics.append(entry);
+  }
+  out["nics"] = nics;
+  return out;
+}
+
+// The Python Provider: a handle on a shared provider.
+class PyProvider {
+ public:
+  explicit PyProvider(std::shared_ptr<SharedProvider> shared) : shared_(std::move(shared)) {}
+  ~PyProvider() {
+    // The last handle stops the watcher and joins its thread, which may wait on vCenter.
+    py::gil_scoped_release release;
+    shared_.reset();
+  }
+  PyProvider(const PyProvider&) = delete;
+  PyProvider& operator=(const PyProvider&) = delete;
+  PyProvider(PyProvider&&) = delete;
+  PyProvider& operator=(PyProvider&&) = delete;
+
+  provider::NodeProvider& get() const { return *shared_->provider; }
+  const config::VsphereConfig& vsphere() const { return shared_->vsphere; }
+  const SharedProvider* shared() const { return shared_.get(); }
+
+ private:
+  std::shared_ptr<SharedProvider> shared_;
+};
+
+std::unique_ptr<PyProvider> NewProvider(const py::dict& provider_config,
+                                        const std::string& cluster_name) {
+  const json config = ToJson(provider_config);
+  StatusOr<std::shared_ptr<SharedProvider>> shared = InvalidArgumentError("unset");
+  {
+    py::gil_scoped_release release;
+    shared = ProviderRegistry::Global().Get(config, cluster_name);
+  }
+  return std::make_unique<PyProvider>(ValueOrThrow(std::move(shared)));
+}
+
+provider::TagMap ToTags(const py::dict& tags) {
+  provider::TagMap out;
+  for (const auto& [key, value] : tags) {
+    out[py::str(key).cast<std::string>()] = py::str(value).cast<std::string>();
+  }
+  return out;
+}
+
+py::dict CreateNodes(const PyProvider& self, const py::handle& node_config, const py::dict& tags,
+                     int count) {
+  const json config_json = node_config.is_none() ? json() : ToJson(node_config);
+  const provider::TagMap tag_map = ToTags(tags);
+  StatusOr<provider::CreateResult> result = provider::CreateResult{};
+  {
+    py::gil_scoped_release release;
+    StatusOr<config::NodeConfig> parsed = config::ParseNodeConfig(config_json, self.vsphere());
+    if (!parsed.ok()) {
+      result = parsed.status();
+    } else if (count > 0) {
+      result =
+          self.get().CreateNode(cluster::MakeNodeSpec(*parsed, self.vsphere()), tag_map, count);
+    }
+  }
+  provider::CreateResult created = ValueOrThrow(std::move(result));
+  py::dict out;
+  py::list nodes;
+  for (const provider::CreatedNode& node : created.created) {
+    py::dict entry;
+    entry["id"] = node.id;
+    entry["name"] = node.name;
+    entry["host"] = node.host;
+    nodes.append(entry);
+  }
+  py::list failures;
+  for (const Status& failure : created.failures) {
+    py::dict entry;
+    entry["code"] = std::string(StatusCodeName(failure.code()));
+    entry["message"] = failure.message();
+    entry["fault"] = FaultOf(failure);
+    failures.append(entry);
+  }
+  out["created"] = nodes;
+  out["failures"] = failures;
+  return out;
+}
+
+}  // namespace
+}  // namespace vsray::python
+
+// NOLINTNEXTLINE(readability-identifier-naming,misc-use-anonymous-namespace): pybind11's macro.
+PYBIND11_MODULE(_vsray, m) {
+  using vsray::python::PyProvider;
+  namespace vp = vsray::python;
+  using release = py::call_guard<py::gil_scoped_release>;
+
+  m.doc() = "vsray's C++ core: Ray's NodeProvider operations on vSphere.";
+
+  vp::vsphere_error = PyErr_NewExceptionWithDoc(
+      "vsray._vsray.VsphereError",
+      "A vsray error: .code (e.g. 'NOT_FOUND'), .fault (the vSphere fault name or None), "
+      ".message.",
+      PyExc_Exception, nullptr);
+  const py::tuple config_bases =
+      py::make_tuple(py::handle(vp::vsphere_error), py::handle(PyExc_ValueError));
+  vp::config_error = PyErr_NewExceptionWithDoc(
+      "vsray._vsray.ConfigError",
+      "An invalid cluster, provider or node config; the message names the YAML path.",
+      config_bases.ptr(), nullptr);
+  m.add_object("VsphereError", py::handle(vp::vsphere_error));
+  m.add_object("ConfigError", py::handle(vp::config_error));
+  // pybind11 takes translators as void(*)(std::exception_ptr): the by-value parameter is fixed.
+  // NOLINTNEXTLINE(performance-unnecessary-value-param)
+  py::register_exception_translator([](std::exception_ptr error) {
+    try {
+      if (error) std::rethrow_exception(error);
+    } catch (const vp::StatusException& e) {
+      vp::RaiseStatus(e.status());
+    } catch (const nlohmann::json::exception& e) {
+      PyErr_SetString(PyExc_ValueError, e.what());
+    }
+  });
+
+  m.def(
+      "bootstrap_config",
+      [](const py::dict& cluster_config) {
+        const json config = vp::ToJson(cluster_config);
+        vsray::StatusOr<json> result = vsray::InvalidArgumentError("unset");
+        {
+          py::gil_scoped_release unlocked;
+          result = vsray::config::BootstrapConfigJson(config, vsray::config::BootstrapOptions{});
+        }
+        return vp::FromJson(vp::ValueOrThrow(std::move(result)));
+      },
+      py::arg("cluster_config"),
+      "Validates a Ray cluster config and completes it (key pair, defaults, credentials from "
+      "VSPHERE_*). Raises ConfigError naming the YAML path.");
+  m.def(
+      "parse_provider_config",
+      [](const py::dict& provider_config, const std::string& cluster_name) {
+        const json config = vp::ToJson(provider_config);
+        vsray::config::LoadOptions load;
+        load.source_name = "provider_config";
+        load.check_local_files = false;
+        auto parsed = vsray::config::ParseProviderConfig(config, cluster_name, load);
+        return vp::FromJson(vp::ValueOrThrow(std::move(parsed)).ToJson(/*redact=*/true));
+      },
+      py::arg("provider_config"), py::arg("cluster_name"),
+      "Checks a provider dict; returns vsphere_config with defaults (password redacted).");
+  m.def("set_log_level", &vsray::SetLogLevel, py::arg("level"),
+        "trace, debug, info, warn (default), error or off.");
+  m.def(
+      "_live_providers", [] { return vp::ProviderRegistry::Global().size(); }, release());
+
+  py::class_<PyProvider>(m, "Provider",
+                         "Ray's NodeProvider operations for one cluster. Instances built from "
+                         "equal provider dicts and cluster names share one provider.")
+      .def(py::init(&vp::NewProvider), py::arg("provider_config"), py::arg("cluster_name"))
+      .def_property_readonly("cluster_name",
+                             [](const PyProvider& self) { return self.get().cluster_name(); })
+      .def_property_readonly("folder",
+                             [](const PyProvider& self) { return self.get().folder().value; })
+      .def_property_readonly("recovered",
+                             [](const PyProvider& self) { return self.get().recovered(); })
+      .def(
+          "shares_with",
+          [](const PyProvider& self, const PyProvider& other) {
+            return self.shared() == other.shared();
+          },
+          py::arg("other"), "Whether both handles use the same provider.")
+      .def(
+          "non_terminated_nodes",
+          [](const PyProvider& self, const py::dict& tag_filters) {
+            const vsray::provider::TagMap filters = vp::ToTags(tag_filters);
+            py::gil_scoped_release unlocked;
+            return vp::ValueOrThrow(self.get().NonTerminatedNodes(filters));
+          },
+          py::arg("tag_filters"))
+      .def(
+          "all_nodes",
+          [](const PyProvider& self) { return vp::ValueOrThrow(self.get().AllNodes()); }, release())
+      .def(
+          "get_node",
+          [](const PyProvider& self, const std::string& id) -> py::object {
+            std::optional<vsray::provider::Node> node;
+            {
+              py::gil_scoped_release unlocked;
+              node = self.get().GetNode(id);
+            }
+            if (!node) return py::none();
+            return vp::NodeToDict(*node);
+          },
+          py::arg("node_id"))
+      .def(
+          "is_running",
+          [](const PyProvider& self, const std::string& id) { return self.get().IsRunning(id); },
+          py::arg("node_id"), release())
+      .def(
+          "is_terminated",
+          [](const PyProvider& self, const std::string& id) { return self.get().IsTerminated(id); },
+          py::arg("node_id"), release())
+      .def(
+          "node_tags",
+          [](const PyProvider& self, const std::string& id) { return self.get().NodeTags(id); },
+          py::arg("node_id"), release())
+      .def(
+          "external_ip",
+          [](const PyProvider& self, const std::string& id) { return self.get().ExternalIp(id); },
+          py::arg("node_id"), release())
+      .def(
+          "internal_ip",
+          [](const PyProvider& self, const std::string& id) { return self.get().InternalIp(id); },
+          py::arg("node_id"), release())
+      .def(
+          "get_node_id",
+          [](const PyProvider& self, const std::string& ip, bool use_internal_ip) {
+            return self.get().GetNodeId(ip, use_internal_ip);
+          },
+          py::arg("ip_address"), py::arg("use_internal_ip") = false, release(),
+          "The node with this IP, or None.")
+      .def("create_node", &vp::CreateNodes, py::arg("node_config"), py::arg("tags"),
+           py::arg("count"),
+           "Creates `count` nodes of Ray's node_config; returns {'created': [{'id', 'name', "
+           "'host'}], 'failures': [{'code', 'message', 'fault'}]}. Raises when none could be "
+           "made.")
+      .def(
+          "set_node_tags",
+          [](const PyProvider& self, const std::string& id, const py::dict& tags) {
+            const vsray::provider::TagMap tag_map = vp::ToTags(tags);
+            py::gil_scoped_release unlocked;
+            vp::ThrowIfError(self.get().SetNodeTags(id, tag_map));
+          },
+          py::arg("node_id"), py::arg("tags"))
+      .def(
+          "terminate_node",
+          [](const PyProvider& self, const std::string& id) {
+            vp::ThrowIfError(self.get().TerminateNode(id));
+          },
+          py::arg("node_id"), release())
+      .def(
+          "terminate_nodes",
+          [](const PyProvider& self, const std::vector<std::string>& ids) {
+            vp::ThrowIfError(self.get().TerminateNodes(ids));
+          },
+          py::arg("node_ids"), release());
+}
