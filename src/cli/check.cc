@@ -22,10 +22,7 @@ namespace {
 namespace vs = vsphere;
 using nlohmann::json;
 
-std::string TextOf(const vs::ObjectContent& content, std::string_view path) {
-  const vs::Any* value = content.Get(path);
-  return value == nullptr ? std::string() : value->text;
-}
+using vs::TextOf;
 
 // One line per check; remembers whether any failed.
 class Report {

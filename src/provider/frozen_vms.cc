@@ -12,15 +12,8 @@ namespace {
 using vsphere::Any;
 using vsphere::MoRef;
 
-std::string TextOf(const vsphere::ObjectContent& content, std::string_view path) {
-  const Any* value = content.Get(path);
-  return value == nullptr ? std::string() : value->text;
-}
-
-MoRef RefOf(const vsphere::ObjectContent& content, std::string_view path) {
-  const Any* value = content.Get(path);
-  return value == nullptr ? MoRef{} : value->AsMoRef();
-}
+using vsphere::RefOf;
+using vsphere::TextOf;
 
 // The elements of an ArrayOfManagedObjectReference property.
 std::vector<MoRef> RefsOf(const vsphere::ObjectContent& content, std::string_view path) {

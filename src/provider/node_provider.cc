@@ -33,15 +33,8 @@ bool IsUnknownOutcome(const Status& status) {
          status.code() == StatusCode::kDeadlineExceeded;
 }
 
-std::string TextOf(const vsphere::ObjectContent& content, std::string_view path) {
-  const Any* value = content.Get(path);
-  return value == nullptr ? std::string() : value->text;
-}
-
-MoRef RefOf(const vsphere::ObjectContent& content, std::string_view path) {
-  const Any* value = content.Get(path);
-  return value == nullptr ? MoRef{} : value->AsMoRef();
-}
+using vsphere::RefOf;
+using vsphere::TextOf;
 
 }  // namespace
 

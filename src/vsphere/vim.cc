@@ -62,6 +62,16 @@ const Any* ObjectContent::Get(std::string_view path) const {
   return nullptr;
 }
 
+std::string TextOf(const ObjectContent& content, std::string_view path) {
+  const Any* value = content.Get(path);
+  return value == nullptr ? std::string() : value->text;
+}
+
+MoRef RefOf(const ObjectContent& content, std::string_view path) {
+  const Any* value = content.Get(path);
+  return value == nullptr ? MoRef{} : value->AsMoRef();
+}
+
 bool IsVirtualNic(const Any& device) {
   static constexpr std::array<std::string_view, 8> kNicTypes = {"VirtualE1000",
                                                                 "VirtualE1000e",

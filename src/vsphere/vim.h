@@ -53,6 +53,11 @@ struct ObjectContent {
   const Any* Get(std::string_view path) const;
 };
 
+// A property's text, or "" when the object has no such property.
+std::string TextOf(const ObjectContent& content, std::string_view path);
+// A property that is a managed object reference, or an empty one when absent.
+MoRef RefOf(const ObjectContent& content, std::string_view path);
+
 struct PropertyChange {
   std::string name;
   std::string op;  // assign | add | remove | indirectRemove
