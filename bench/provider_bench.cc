@@ -32,7 +32,7 @@ using vsray::provider::TagMap;
 using vsray::testing::SimProcess;
 using Clock = std::chrono::steady_clock;
 
-const TagMap kWorkerTags = {{"ray-node-kind", "worker"},
+const TagMap kWorkerTags = {{"ray-node-type", "worker"},
                             {"ray-user-node-type", "cpu_worker"},
                             {"ray-node-status", "uninitialized"},
                             {"ray-launch-config", "abc123"}};

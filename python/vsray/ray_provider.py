@@ -47,13 +47,15 @@ except ImportError:
             """Nothing to clean up: the shared provider is released with its last user."""
 
 
-# Ray's tag keys (ray.autoscaler.tags), as strings so that Ray is not needed.
-TAG_RAY_CLUSTER_NAME = "ray-cluster-name"
-TAG_RAY_NODE_KIND = "ray-node-kind"
-TAG_RAY_NODE_NAME = "ray-node-name"
-TAG_RAY_NODE_STATUS = "ray-node-status"
-TAG_RAY_USER_NODE_TYPE = "ray-user-node-type"
-TAG_RAY_LAUNCH_CONFIG = "ray-launch-config"
+# Ray's tag keys and values (Ray's names, ray.autoscaler.tags), from vsray's one vocabulary
+# in C++ (src/provider/tags.h), so that Ray is not needed.
+TAGS = dict(_vsray.TAGS)
+TAG_RAY_CLUSTER_NAME = TAGS["TAG_RAY_CLUSTER_NAME"]
+TAG_RAY_NODE_KIND = TAGS["TAG_RAY_NODE_KIND"]
+TAG_RAY_NODE_NAME = TAGS["TAG_RAY_NODE_NAME"]
+TAG_RAY_NODE_STATUS = TAGS["TAG_RAY_NODE_STATUS"]
+TAG_RAY_USER_NODE_TYPE = TAGS["TAG_RAY_USER_NODE_TYPE"]
+TAG_RAY_LAUNCH_CONFIG = TAGS["TAG_RAY_LAUNCH_CONFIG"]
 
 # Where prepare_for_head_node points the head's tls.ca_file; bootstrap_config mounts the
 # launcher's CA file there.

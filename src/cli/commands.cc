@@ -101,8 +101,9 @@ NodeRow Describe(const NodeProvider& provider, const std::string& id) {
     row.name = node->name;
     row.power = node->power_state;
   }
-  row.node_type = TagOr(row.tags, provider::kTagUserNodeType);
-  row.status = TagOr(row.tags, cluster::kTagNodeStatus, TagOr(row.tags, provider::kTagNodeStatus));
+  row.node_type = TagOr(row.tags, provider::kTagRayUserNodeType);
+  row.status =
+      TagOr(row.tags, provider::kTagRayNodeStatus, TagOr(row.tags, provider::kTagVsrayNodeStatus));
   row.external_ip = provider.ExternalIp(id);
   row.internal_ip = provider.InternalIp(id);
   return row;
@@ -152,10 +153,12 @@ std::vector<NodeRow> DescribeAll(const NodeProvider& provider,
   rows.reserve(ids.size());
   for (const auto& id : ids) rows.push_back(Describe(provider, id));
   std::sort(rows.begin(), rows.end(), [](const NodeRow& a, const NodeRow& b) {
-    const bool a_head = a.tags.contains(std::string(cluster::kTagNodeKind)) &&
-                        a.tags.at(std::string(cluster::kTagNodeKind)) == cluster::kKindHead;
-    const bool b_head = b.tags.contains(std::string(cluster::kTagNodeKind)) &&
-                        b.tags.at(std::string(cluster::kTagNodeKind)) == cluster::kKindHead;
+    const bool a_head =
+        a.tags.contains(std::string(provider::kTagRayNodeKind)) &&
+        a.tags.at(std::string(provider::kTagRayNodeKind)) == provider::kNodeKindHead;
+    const bool b_head =
+        b.tags.contains(std::string(provider::kTagRayNodeKind)) &&
+        b.tags.at(std::string(provider::kTagRayNodeKind)) == provider::kNodeKindHead;
     if (a_head != b_head) return a_head;
     return std::tie(a.node_type, a.name) < std::tie(b.node_type, b.name);
   });
@@ -179,10 +182,10 @@ std::vector<std::pair<std::string, int>> PlanUp(const config::ClusterConfig& con
   std::map<std::string, int> workers;
   for (const auto& id : existing) {
     const TagMap tags = provider.NodeTags(id);
-    if (TagOr(tags, cluster::kTagNodeKind) == cluster::kKindHead) {
+    if (TagOr(tags, provider::kTagRayNodeKind) == provider::kNodeKindHead) {
       have_head = true;
     } else {
-      ++workers[TagOr(tags, provider::kTagUserNodeType)];
+      ++workers[TagOr(tags, provider::kTagRayUserNodeType)];
     }
   }
   std::vector<std::pair<std::string, int>> plan;
@@ -210,8 +213,8 @@ Created CreateAll(const config::ClusterConfig& config, NodeProvider& provider,
     provider::NodeSpec spec = cluster::MakeNodeSpec(type.node_config, config.vsphere);
     TagMap tags = cluster::NewNodeTags(config, type_name);
     if (type_name == head_type_as_worker) {
-      tags[std::string(cluster::kTagNodeKind)] = cluster::kKindWorker;
-      tags.erase(std::string(provider::kTagNodeName));
+      tags[std::string(provider::kTagRayNodeKind)] = provider::kNodeKindWorker;
+      tags.erase(std::string(provider::kTagRayNodeName));
     }
     futures.push_back(std::async(std::launch::async, [&provider, spec, tags, count = count] {
       return provider.CreateNode(spec, tags, count);
@@ -387,7 +390,7 @@ int Create(const CommonFlags& flags, const std::string& node_type, int count) {
   std::string as_worker;
   if (node_type == config->head_node_type) {
     auto heads = provider.NonTerminatedNodes(
-        {{std::string(cluster::kTagNodeKind), std::string(cluster::kKindHead)}});
+        {{std::string(provider::kTagRayNodeKind), std::string(provider::kNodeKindHead)}});
     if (!heads.ok()) return Fail(heads.status(), kExitFailed);
     if (!heads->empty() || count > 1) as_worker = node_type;
   }

@@ -17,7 +17,7 @@ Examples:
   vsray check cluster.yaml                 # config, credentials, TLS, placement, frozen VM
   vsray frozen-vm prepare cluster.yaml     # deploy/power on the frozen VM(s), wait until frozen
   vsray up cluster.yaml --yes              # head + min_workers of each node type
-  vsray nodes cluster.yaml --tag ray-node-kind=worker
+  vsray nodes cluster.yaml --tag ray-node-type=worker
   vsray create cluster.yaml --node-type ray.worker.default --count 2
   vsray set-tags cluster.yaml vm-42 ray-node-status=up-to-date
   vsray terminate cluster.yaml vm-42

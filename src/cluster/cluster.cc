@@ -116,10 +116,13 @@ NodeSpec MakeNodeSpec(const config::NodeConfig& node, const config::VsphereConfi
 TagMap NewNodeTags(const config::ClusterConfig& cluster, const std::string& node_type) {
   const bool head = node_type == cluster.head_node_type;
   TagMap tags;
-  tags[std::string(kTagNodeKind)] = head ? kKindHead : kKindWorker;
-  tags[std::string(provider::kTagUserNodeType)] = node_type;
-  tags[std::string(kTagNodeStatus)] = kStatusUninitialized;
-  if (head) tags[std::string(provider::kTagNodeName)] = "ray-" + cluster.cluster_name + "-head";
+  tags[std::string(provider::kTagRayNodeKind)] =
+      head ? provider::kNodeKindHead : provider::kNodeKindWorker;
+  tags[std::string(provider::kTagRayUserNodeType)] = node_type;
+  tags[std::string(provider::kTagRayNodeStatus)] = provider::kRayStatusUninitialized;
+  if (head) {
+    tags[std::string(provider::kTagRayNodeName)] = "ray-" + cluster.cluster_name + "-head";
+  }
   return tags;
 }
 

@@ -15,15 +15,6 @@
 
 namespace vsray::cluster {
 
-// Ray's tag keys and values that vsray writes for nodes it creates itself (`vsray up`,
-// `vsray create`); Ray's autoscaler writes the same ones through create_node.
-inline constexpr std::string_view kTagNodeKind = "ray-node-kind";
-inline constexpr std::string_view kTagNodeStatus = "ray-node-status";
-inline constexpr std::string_view kTagLaunchConfig = "ray-launch-config";
-inline constexpr std::string_view kKindHead = "head";
-inline constexpr std::string_view kKindWorker = "worker";
-inline constexpr std::string_view kStatusUninitialized = "uninitialized";
-
 // The provider's form of a frozen_vm config.
 provider::FrozenVmSpec ToFrozenVmSpec(const config::FrozenVmConfig& frozen);
 

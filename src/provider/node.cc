@@ -73,6 +73,15 @@ std::string_view Node::Identity(std::string_view key) const {
 
 std::int64_t Node::created_at() const { return ParseInt64(Identity(kGuestinfoCreatedAt)); }
 
+std::map<std::string, std::string> Node::BirthTags() const {
+  std::map<std::string, std::string> tags;
+  for (auto it = identity.lower_bound(kGuestinfoTagPrefix);
+       it != identity.end() && it->first.starts_with(kGuestinfoTagPrefix); ++it) {
+    tags[it->first.substr(kGuestinfoTagPrefix.size())] = it->second;
+  }
+  return tags;
+}
+
 void ApplyProperty(Node& node, std::string_view name, const Any& value) {
   if (name == "name") {
     node.name = value.text;

@@ -12,25 +12,12 @@
 #include <vector>
 
 #include "common/status.h"
+#include "provider/tags.h"
 #include "vsphere/vim.h"
 
 namespace vsray::provider {
 
 using TagMap = std::map<std::string, std::string>;
-
-// Ray's tag keys that vsray itself reads or writes.
-inline constexpr std::string_view kTagClusterName = "ray-cluster-name";
-inline constexpr std::string_view kTagNodeKind = "ray-node-kind";
-inline constexpr std::string_view kTagNodeName = "ray-node-name";
-inline constexpr std::string_view kTagUserNodeType = "ray-user-node-type";
-inline constexpr std::string_view kTagNodeStatus = "vsray-node-status";
-inline constexpr std::string_view kStatusCreating = "creating";
-inline constexpr std::string_view kStatusCreated = "created";
-
-// guestinfo keys set in the instant clone's config: identity from birth.
-inline constexpr std::string_view kGuestinfoCluster = "guestinfo.vsray.cluster";
-inline constexpr std::string_view kGuestinfoNodeType = "guestinfo.vsray.node-type";
-inline constexpr std::string_view kGuestinfoCreatedAt = "guestinfo.vsray.created-at";
 
 // The VM properties the cache follows.
 const std::vector<std::string>& WatchedProperties();
@@ -55,6 +42,8 @@ struct Node {
   std::string_view Identity(std::string_view key) const;
   // Seconds since the epoch, from guestinfo.vsray.created-at; 0 if unknown.
   std::int64_t created_at() const;
+  // The tags the node was launched with (guestinfo.vsray.tag.*), by tag key.
+  std::map<std::string, std::string> BirthTags() const;
 };
 
 // Applies one property (as named in WatchedProperties) to `node`.

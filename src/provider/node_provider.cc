@@ -273,19 +273,13 @@ Status NodeProvider::Refresh() {
 }
 
 Status NodeProvider::RecoverCrashedNodes() {
-  int status_key = -1;
-  {
-    std::lock_guard lock(mu_);
-    if (auto it = field_keys_.find(std::string(kTagNodeStatus)); it != field_keys_.end()) {
-      status_key = it->second;
-    }
-  }
+  const int status_key = FieldKeyIfKnown(kTagVsrayNodeStatus);
   const std::int64_t now = options_.now_seconds();
   std::vector<std::string> stale;
   cache_.ForEach([&](const Node& node) {
     if (!IsOurs(node) || node.created_at() == 0) return;
-    const auto status = node.custom.find(status_key);
-    if (status != node.custom.end() && status->second == kStatusCreated) return;
+    const std::string* status = TagValue(node, status_key, kTagVsrayNodeStatus);
+    if (status != nullptr && *status == kVsrayStatusCreated) return;
     if (now - node.created_at() > options_.creating_timeout.count()) stale.push_back(node.id);
   });
   for (const auto& id : stale) {
@@ -302,15 +296,20 @@ bool NodeProvider::IsOurs(const Node& node) const {
   if (!cluster.empty()) return cluster == cluster_name_;
   // No guestinfo identity reported (yet): the ray-cluster-name attribute, which only this
   // provider writes, identifies the node too.
-  int key = -1;
-  {
-    std::lock_guard lock(mu_);
-    if (auto it = field_keys_.find(std::string(kTagClusterName)); it != field_keys_.end()) {
-      key = it->second;
-    }
-  }
-  const auto value = node.custom.find(key);
+  const auto value = node.custom.find(FieldKeyIfKnown(kTagRayClusterName));
   return value != node.custom.end() && value->second == cluster_name_;
+}
+
+int NodeProvider::FieldKeyIfKnown(std::string_view name) const {
+  std::lock_guard lock(mu_);
+  const auto it = field_keys_.find(std::string(name));
+  return it == field_keys_.end() ? -1 : it->second;
+}
+
+const std::string* NodeProvider::TagValue(const Node& node, int key, std::string_view name) {
+  if (const auto it = node.custom.find(key); it != node.custom.end()) return &it->second;
+  const auto birth = node.identity.find(std::string(kGuestinfoTagPrefix) + std::string(name));
+  return birth == node.identity.end() ? nullptr : &birth->second;
 }
 
 bool NodeProvider::IsFrozenParent(const std::string& id) const {
@@ -321,32 +320,29 @@ bool NodeProvider::IsFrozenParent(const std::string& id) const {
 StatusOr<std::vector<std::string>> NodeProvider::NonTerminatedNodes(const TagMap& filters) {
   if (!watcher_) VSRAY_RETURN_IF_ERROR(Refresh());
   RefreshFieldKeysIfUnknown(nullptr, &filters);
-  std::vector<std::pair<int, std::string>> wanted;
-  int status_key = -1;
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& [name, value] : filters) {
-      auto it = field_keys_.find(name);
-      if (it == field_keys_.end()) return std::vector<std::string>();  // nobody has that tag
-      wanted.emplace_back(it->second, value);
-    }
-    if (auto it = field_keys_.find(std::string(kTagNodeStatus)); it != field_keys_.end()) {
-      status_key = it->second;
-    }
-  }
+  // A filter key no custom attribute is defined for yet can still match birth tags.
+  struct Wanted {
+    int key;
+    const std::string& name;
+    const std::string& value;
+  };
+  std::vector<Wanted> wanted;
+  wanted.reserve(filters.size());
+  for (const auto& [name, value] : filters) wanted.push_back({FieldKeyIfKnown(name), name, value});
+  const int status_key = FieldKeyIfKnown(kTagVsrayNodeStatus);
   std::vector<std::string> ids;
   cache_.ForEach([&](const Node& node) {
     if (!IsOurs(node) || node.frozen || IsFrozenParent(node.id)) return;
     if (node.power_state != "poweredOn") {
-      const auto status = node.custom.find(status_key);
-      if (node.power_state != "poweredOff" || status == node.custom.end() ||
-          status->second != kStatusCreating) {
+      const std::string* status = TagValue(node, status_key, kTagVsrayNodeStatus);
+      if (node.power_state != "poweredOff" || status == nullptr ||
+          *status != kVsrayStatusCreating) {
         return;
       }
     }
-    for (const auto& [key, value] : wanted) {
-      const auto it = node.custom.find(key);
-      if (it == node.custom.end() || it->second != value) return;
+    for (const auto& want : wanted) {
+      const std::string* value = TagValue(node, want.key, want.name);
+      if (value == nullptr || *value != want.value) return;
     }
     ids.push_back(node.id);
   });
@@ -379,15 +375,9 @@ bool NodeProvider::IsTerminated(const std::string& id) const {
   const auto node = cache_.Get(id);
   if (!node || !IsOurs(*node)) return true;
   if (node->power_state == "poweredOn") return false;
-  int status_key = -1;
-  {
-    std::lock_guard lock(mu_);
-    if (auto it = field_keys_.find(std::string(kTagNodeStatus)); it != field_keys_.end()) {
-      status_key = it->second;
-    }
-  }
-  const auto status = node->custom.find(status_key);
-  return status == node->custom.end() || status->second != kStatusCreating;
+  const std::string* status =
+      TagValue(*node, FieldKeyIfKnown(kTagVsrayNodeStatus), kTagVsrayNodeStatus);
+  return status == nullptr || *status != kVsrayStatusCreating;
 }
 
 TagMap NodeProvider::NodeTags(const std::string& id) const {
@@ -395,6 +385,7 @@ TagMap NodeProvider::NodeTags(const std::string& id) const {
   const auto node = cache_.Get(id);
   if (!node) return tags;
   RefreshFieldKeysIfUnknown(&*node, nullptr);
+  tags = node->BirthTags();
   std::lock_guard lock(mu_);
   for (const auto& [name, key] : field_keys_) {
     if (auto it = node->custom.find(key); it != node->custom.end()) tags[name] = it->second;
@@ -427,11 +418,11 @@ std::optional<std::string> NodeProvider::GetNodeId(const std::string& ip,
 }
 
 std::string NodeProvider::NewNodeName(const TagMap& tags) {
-  if (auto it = tags.find(std::string(kTagNodeName)); it != tags.end() && !it->second.empty()) {
+  if (auto it = tags.find(std::string(kTagRayNodeName)); it != tags.end() && !it->second.empty()) {
     return it->second + "-" + Hex8();
   }
   std::string kind = "node";
-  if (auto it = tags.find(std::string(kTagNodeKind)); it != tags.end() && !it->second.empty()) {
+  if (auto it = tags.find(std::string(kTagRayNodeKind)); it != tags.end() && !it->second.empty()) {
     kind = it->second;
   }
   return "ray-" + cluster_name_ + "-" + kind + "-" + Hex8();
@@ -557,7 +548,7 @@ void NodeProvider::MirrorChange(const std::string& id, const TagMap& previous,
                                 const TagMap& changed) {
   if (!mirror_) return;
   TagMap mirrored = changed;
-  mirrored.erase(std::string(kTagNodeStatus));  // vsray's own, not one of Ray's tags
+  mirrored.erase(std::string(kTagVsrayNodeStatus));  // vsray's own, not one of Ray's tags
   if (Status status = mirror_->Change(id, previous, mirrored); !status.ok()) {
     Log()->warn("vSphere tags mirror: node {}: {}", id, status.message());
   }
@@ -576,9 +567,13 @@ StatusOr<CreatedNode> NodeProvider::CreateOne(const NodeSpec& spec, const TagMap
     ~Release() { self->ReleaseParent(parent, name); }
   } release{this, parent, name};
 
-  const std::string node_type = tags.contains(std::string(kTagUserNodeType))
-                                    ? tags.at(std::string(kTagUserNodeType))
+  const std::string node_type = tags.contains(std::string(kTagRayUserNodeType))
+                                    ? tags.at(std::string(kTagRayUserNodeType))
                                     : std::string();
+  // Ray's tags as this node is launched with them; `vsray-node-status` is vsray's.
+  TagMap all = tags;
+  all[std::string(kTagRayClusterName)] = cluster_name_;
+  all.erase(std::string(kTagVsrayNodeStatus));
   vsphere::InstantCloneSpec clone;
   clone.name = name;
   clone.location.folder = folder_;
@@ -594,6 +589,13 @@ StatusOr<CreatedNode> NodeProvider::CreateOne(const NodeSpec& spec, const TagMap
   clone.config = {{std::string(kGuestinfoCluster), cluster_name_},
                   {std::string(kGuestinfoNodeType), node_type},
                   {std::string(kGuestinfoCreatedAt), std::to_string(options_.now_seconds())}};
+  // Birth tags: the node is listed with its tags (and as `creating`) from the moment it
+  // exists, before any custom attribute is written, by this process or by any other.
+  for (const auto& [key, value] : all) {
+    clone.config.push_back({std::string(kGuestinfoTagPrefix) + key, value});
+  }
+  clone.config.push_back({std::string(kGuestinfoTagPrefix) + std::string(kTagVsrayNodeStatus),
+                          std::string(kVsrayStatusCreating)});
   clone.config.insert(clone.config.end(), spec.extra_config.begin(), spec.extra_config.end());
   if (spec.node_config) {
     auto per_node = spec.node_config(name);
@@ -651,8 +653,6 @@ StatusOr<CreatedNode> NodeProvider::CreateOne(const NodeSpec& spec, const TagMap
         return powered.status();
       }
     }
-    VSRAY_RETURN_IF_ERROR(
-        WriteTags(vm.value, {{std::string(kTagNodeStatus), std::string(kStatusCreating)}}));
     vsphere::ConfigSpec config;
     config.num_cpus = spec.cpus;
     config.memory_mb = spec.memory_mb;
@@ -660,12 +660,9 @@ StatusOr<CreatedNode> NodeProvider::CreateOne(const NodeSpec& spec, const TagMap
       VSRAY_ASSIGN_OR_RETURN(auto reconfig, vim_->ReconfigVmTask(vm, config));
       VSRAY_RETURN_IF_ERROR(waiter_->Wait(reconfig, options_.clone_timeout).status());
     }
-    TagMap all = tags;
-    all[std::string(kTagClusterName)] = cluster_name_;
-    all.erase(std::string(kTagNodeStatus));
     VSRAY_RETURN_IF_ERROR(WriteTags(vm.value, all));
-    VSRAY_RETURN_IF_ERROR(
-        WriteTags(vm.value, {{std::string(kTagNodeStatus), std::string(kStatusCreated)}}));
+    VSRAY_RETURN_IF_ERROR(WriteTags(
+        vm.value, {{std::string(kTagVsrayNodeStatus), std::string(kVsrayStatusCreated)}}));
     MirrorNewNode(vm.value, all);
     return OkStatus();
   };
@@ -712,7 +709,7 @@ StatusOr<CreateResult> NodeProvider::CreateNode(const NodeSpec& spec, const TagM
   }
   // Define every custom attribute once, before the parallel work.
   for (const auto& [name, value] : tags) VSRAY_RETURN_IF_ERROR(FieldKey(name).status());
-  for (const auto name : {kTagClusterName, kTagNodeStatus}) {
+  for (const auto name : {kTagRayClusterName, kTagVsrayNodeStatus}) {
     VSRAY_RETURN_IF_ERROR(FieldKey(std::string(name)).status());
   }
 

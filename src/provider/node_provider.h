@@ -219,6 +219,11 @@ class NodeProvider {
   // Powers off (unless `known_off`) and destroys. A VM already gone counts as done.
   Status DestroyVm(const vsphere::MoRef& vm, bool known_off = false);
   bool IsOurs(const Node& node) const;
+  // The key of the custom attribute `name`; -1 while it is not defined.
+  int FieldKeyIfKnown(std::string_view name) const;
+  // Tag `name` of `node`: its custom attribute (field `key`), else its birth tag; null if
+  // neither.
+  static const std::string* TagValue(const Node& node, int key, std::string_view name);
   bool IsFrozenParent(const std::string& id) const;
   std::string NewNodeName(const TagMap& tags);
 

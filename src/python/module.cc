@@ -20,6 +20,7 @@
 #include "config/bootstrap.h"
 #include "config/cluster_config.h"
 #include "provider/node_provider.h"
+#include "provider/tags.h"
 #include "python/provider_registry.h"
 
 namespace py = pybind11;
@@ -183,6 +184,35 @@ py::dict CreateNodes(const PyProvider& self, const py::handle& node_config, cons
   return out;
 }
 
+// The tag vocabulary (provider/tags.h) under Ray's constant names, for vsray.ray_provider.
+void AddVocabulary(py::module_& m) {
+  namespace p = vsray::provider;
+  py::dict tags;
+  tags["TAG_RAY_NODE_NAME"] = p::kTagRayNodeName;
+  tags["TAG_RAY_NODE_KIND"] = p::kTagRayNodeKind;
+  tags["TAG_RAY_USER_NODE_TYPE"] = p::kTagRayUserNodeType;
+  tags["TAG_RAY_NODE_STATUS"] = p::kTagRayNodeStatus;
+  tags["TAG_RAY_CLUSTER_NAME"] = p::kTagRayClusterName;
+  tags["TAG_RAY_LAUNCH_CONFIG"] = p::kTagRayLaunchConfig;
+  tags["TAG_RAY_RUNTIME_CONFIG"] = p::kTagRayRuntimeConfig;
+  tags["TAG_RAY_FILE_MOUNTS_CONTENTS"] = p::kTagRayFileMountsContents;
+  tags["TAG_RAY_LAUNCH_REQUEST"] = p::kTagRayLaunchRequest;
+  tags["TAG_RAY_REPLICA_INDEX"] = p::kTagRayReplicaIndex;
+  tags["NODE_KIND_HEAD"] = p::kNodeKindHead;
+  tags["NODE_KIND_WORKER"] = p::kNodeKindWorker;
+  tags["NODE_KIND_UNMANAGED"] = p::kNodeKindUnmanaged;
+  tags["STATUS_UNINITIALIZED"] = p::kRayStatusUninitialized;
+  tags["STATUS_WAITING_FOR_SSH"] = p::kRayStatusWaitingForSsh;
+  tags["STATUS_SYNCING_FILES"] = p::kRayStatusSyncingFiles;
+  tags["STATUS_SETTING_UP"] = p::kRayStatusSettingUp;
+  tags["STATUS_UPDATE_FAILED"] = p::kRayStatusUpdateFailed;
+  tags["STATUS_UP_TO_DATE"] = p::kRayStatusUpToDate;
+  tags["TAG_VSRAY_NODE_STATUS"] = p::kTagVsrayNodeStatus;
+  tags["VSRAY_STATUS_CREATING"] = p::kVsrayStatusCreating;
+  tags["VSRAY_STATUS_CREATED"] = p::kVsrayStatusCreated;
+  m.attr("TAGS") = tags;
+}
+
 }  // namespace
 }  // namespace vsray::python
 
@@ -193,6 +223,7 @@ PYBIND11_MODULE(_vsray, m) {
   using release = py::call_guard<py::gil_scoped_release>;
 
   m.doc() = "vsray's C++ core: Ray's NodeProvider operations on vSphere.";
+  vp::AddVocabulary(m);
 
   vp::vsphere_error = PyErr_NewExceptionWithDoc(
       "vsray._vsray.VsphereError",

@@ -52,9 +52,9 @@ def test_up_nodes_create_set_tags_terminate_down(sim, cli):
         assert node["internal_ip"].startswith("127.") and node["external_ip"].startswith("127.")
         assert node["tags"]["ray-cluster-name"] == "clitest"
         assert node["status"] == "uninitialized"
-    kinds = sorted(node["tags"]["ray-node-kind"] for node in nodes)
+    kinds = sorted(node["tags"]["ray-node-type"] for node in nodes)
     assert kinds == ["head", "worker", "worker"]
-    head = next(n for n in nodes if n["tags"]["ray-node-kind"] == "head")
+    head = next(n for n in nodes if n["tags"]["ray-node-type"] == "head")
     assert head["node_type"] == "ray.head.default"
     assert head["tags"]["ray-node-name"] == "ray-clitest-head"
 
@@ -64,9 +64,9 @@ def test_up_nodes_create_set_tags_terminate_down(sim, cli):
     assert json.loads(again.out)["created"] == []
     assert sorted(n["id"] for n in json.loads(again.out)["nodes"]) == sorted(n["id"] for n in nodes)
 
-    workers = nodes_json(cli, config, "--tag", "ray-node-kind=worker")
+    workers = nodes_json(cli, config, "--tag", "ray-node-type=worker")
     assert len(workers) == 2
-    assert nodes_json(cli, config, "--tag", "ray-node-kind=nothing") == []
+    assert nodes_json(cli, config, "--tag", "ray-node-type=nothing") == []
 
     created = cli.run("create", config, "--node-type", "ray.worker.default", "--count", "2",
                       "--json")

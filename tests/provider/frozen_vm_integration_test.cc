@@ -22,7 +22,7 @@ using testing::SimProcess;
 using vsphere::MoRef;
 
 const TagMap& WorkerTags() {
-  static const TagMap kTags = {{"ray-node-kind", "worker"},
+  static const TagMap kTags = {{"ray-node-type", "worker"},
                                {"ray-user-node-type", "cpu_worker"},
                                {"ray-node-status", "uninitialized"},
                                {"ray-launch-config", "abc123"}};

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <future>
 #include <set>
 #include <thread>
 
@@ -29,11 +30,11 @@ bool Eventually(const std::function<bool()>& condition,
   return condition();
 }
 
-const TagMap kHeadTags = {{"ray-node-kind", "head"},
+const TagMap kHeadTags = {{"ray-node-type", "head"},
                           {"ray-user-node-type", "head_node"},
                           {"ray-node-status", "uninitialized"},
                           {"ray-launch-config", "abc123"}};
-const TagMap kWorkerTags = {{"ray-node-kind", "worker"},
+const TagMap kWorkerTags = {{"ray-node-type", "worker"},
                             {"ray-user-node-type", "cpu_worker"},
                             {"ray-node-status", "uninitialized"},
                             {"ray-launch-config", "abc123"}};
@@ -105,7 +106,7 @@ TEST_F(ProviderTest, CreatesNodesWithPlacementIdentityTagsAndSize) {
   for (const auto& node : result->created) {
     EXPECT_TRUE(node.name.starts_with("ray-c1-worker-")) << node.name;
     const TagMap tags = provider->NodeTags(node.id);
-    EXPECT_EQ(tags.at("ray-node-kind"), "worker");
+    EXPECT_EQ(tags.at("ray-node-type"), "worker");
     EXPECT_EQ(tags.at("ray-cluster-name"), "c1");
     EXPECT_EQ(tags.at("vsray-node-status"), "created");
     EXPECT_TRUE(provider->IsRunning(node.id));
@@ -163,11 +164,11 @@ TEST_F(ProviderTest, FiltersSetTagsAndTerminate) {
   ASSERT_TRUE(workers.ok()) << workers.status();
   const std::string head_id = head->created[0].id;
 
-  auto only_workers = provider->NonTerminatedNodes({{"ray-node-kind", "worker"}});
+  auto only_workers = provider->NonTerminatedNodes({{"ray-node-type", "worker"}});
   ASSERT_TRUE(only_workers.ok());
   EXPECT_EQ(only_workers->size(), 2U);
   auto only_head = provider->NonTerminatedNodes(
-      {{"ray-node-kind", "head"}, {"ray-user-node-type", "head_node"}});
+      {{"ray-node-type", "head"}, {"ray-user-node-type", "head_node"}});
   ASSERT_TRUE(only_head.ok());
   EXPECT_EQ(*only_head, std::vector<std::string>{head_id});
   auto none = provider->NonTerminatedNodes({{"no-such-tag", "x"}});
@@ -332,6 +333,39 @@ TEST_F(ProviderTest, TwoProvidersSeeTheSameNodesAndTags) {
   EXPECT_TRUE(Eventually([&] { return launcher->NonTerminatedNodes({})->size() == 1U; }));
 }
 
+// Ray lists nodes while NodeLauncher threads create them: a node is listed with Ray's tags
+// from the moment its VM exists (its birth tags), by this provider and by any other.
+TEST_F(ProviderTest, ANodeBeingCreatedIsListedWithItsRayTags) {
+  StartSim({"--task-duration", "InstantClone_Task=3s"});
+  auto launcher = MakeProvider(Options());
+  auto observer = MakeProvider(Options());
+  ASSERT_NE(launcher, nullptr);
+  ASSERT_NE(observer, nullptr);
+  auto creating =
+      std::async(std::launch::async, [&] { return launcher->CreateNode({}, kWorkerTags, 1); });
+  // The clone exists while its task still runs; tags are written only after it ends.
+  for (NodeProvider* provider : {launcher.get(), observer.get()}) {
+    std::vector<std::string> ids;
+    ASSERT_TRUE(Eventually([&] {
+      ids = *provider->NonTerminatedNodes({});
+      return !ids.empty();
+    }));
+    ASSERT_EQ(ids.size(), 1U);
+    const TagMap tags = provider->NodeTags(ids[0]);
+    EXPECT_EQ(tags.at("ray-node-type"), "worker");
+    EXPECT_EQ(tags.at("ray-user-node-type"), "cpu_worker");
+    EXPECT_EQ(tags.at("ray-cluster-name"), "c1");
+    EXPECT_EQ(tags.at("ray-launch-config"), "abc123");
+    EXPECT_EQ(tags.at("vsray-node-status"), "creating");
+    EXPECT_EQ(*provider->NonTerminatedNodes({{"ray-node-type", "worker"}}), ids);
+  }
+  EXPECT_EQ(creating.wait_for(std::chrono::seconds(0)), std::future_status::timeout)
+      << "the create ended before the node was seen: the test proved nothing";
+  auto created = creating.get();
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(launcher->NodeTags(created->created[0].id).at("vsray-node-status"), "created");
+}
+
 TEST_F(ProviderTest, OneShotModeListsOnEveryCall) {
   StartSim();
   auto options = Options();
@@ -443,7 +477,7 @@ TEST_F(ProviderTest, ManyThreadsAtOnce) {
   }
   std::thread reader([&] {
     while (!done) {
-      auto ids = provider->NonTerminatedNodes({{"ray-node-kind", "worker"}});
+      auto ids = provider->NonTerminatedNodes({{"ray-node-type", "worker"}});
       if (ids.ok()) {
         for (const auto& id : *ids) {
           (void)provider->NodeTags(id);
@@ -566,7 +600,7 @@ TEST_F(ProviderTest, MirrorsRayTagsAsVsphereTags) {
   const std::map<std::string, std::string> expected = {
       {"ray-cluster-name:c1", category->id},
       {"ray-launch-config:abc123", category->id},
-      {"ray-node-kind:worker", category->id},
+      {"ray-node-type:worker", category->id},
       {"ray-node-status:uninitialized", category->id},
       {"ray-user-node-type:cpu_worker", category->id}};
   EXPECT_EQ(AttachedTagNames(**rest, a), expected);

@@ -77,9 +77,9 @@ def test_simulator_example_runs_a_cluster(start_sim, env, monkeypatch, tmp_path)
     provider = VsphereNodeProvider(config["provider"], config["cluster_name"])
     types = config["available_node_types"]
     [head] = provider.create_node(types["ray.head.default"]["node_config"],
-                                  {"ray-node-kind": "head", "ray-user-node-type": "ray.head.default"}, 1)
+                                  {"ray-node-type": "head", "ray-user-node-type": "ray.head.default"}, 1)
     workers = provider.create_node(types["ray.worker.default"]["node_config"],
-                                   {"ray-node-kind": "worker", "ray-user-node-type": "ray.worker.default"},
+                                   {"ray-node-type": "worker", "ray-user-node-type": "ray.worker.default"},
                                    types["ray.worker.default"]["min_workers"])
     assert len(workers) == 1
     assert sorted(provider.non_terminated_nodes({})) == sorted([head, *workers])

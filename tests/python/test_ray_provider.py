@@ -28,7 +28,7 @@ STATUSES = ["uninitialized", "waiting-for-ssh", "setting-up", "up-to-date"]
 
 def head_tags(cluster):
     return {
-        "ray-node-kind": "head",
+        "ray-node-type": "head",
         "ray-node-name": f"ray-{cluster}-head",
         "ray-node-status": "uninitialized",
         "ray-user-node-type": HEAD,
@@ -38,7 +38,7 @@ def head_tags(cluster):
 
 def worker_tags(cluster):
     return {
-        "ray-node-kind": "worker",
+        "ray-node-type": "worker",
         "ray-node-name": f"ray-{cluster}-worker",
         "ray-node-status": "uninitialized",
         "ray-user-node-type": WORKER,
@@ -101,8 +101,8 @@ def test_whole_contract_as_the_autoscaler_drives_it(sim, env, bootstrapped, prov
     assert head.startswith("vm-")
     # Visible at once, with its tags and the cluster name.
     assert provider.non_terminated_nodes({}) == [head]
-    assert provider.non_terminated_nodes({"ray-node-kind": "head"}) == [head]
-    assert provider.non_terminated_nodes({"ray-node-kind": "worker"}) == []
+    assert provider.non_terminated_nodes({"ray-node-type": "head"}) == [head]
+    assert provider.non_terminated_nodes({"ray-node-type": "worker"}) == []
     tags = provider.node_tags(head)
     for key, value in head_tags(cluster).items():
         assert tags[key] == value
@@ -117,7 +117,7 @@ def test_whole_contract_as_the_autoscaler_drives_it(sim, env, bootstrapped, prov
             range(3)))
     workers = [node for result in results for node in result]
     assert len(workers) == 6 and len(set(workers)) == 6
-    assert sorted(provider.non_terminated_nodes({"ray-node-kind": "worker"})) == sorted(workers)
+    assert sorted(provider.non_terminated_nodes({"ray-node-type": "worker"})) == sorted(workers)
     assert sorted(provider.non_terminated_nodes({"ray-user-node-type": WORKER, "ray-launch-config": "launch-hash-1"})) == sorted(workers)
     assert provider.non_terminated_nodes({"ray-user-node-type": "no-such-type"}) == []
     assert sorted(provider.non_terminated_nodes({})) == sorted(workers + [head])
@@ -129,7 +129,7 @@ def test_whole_contract_as_the_autoscaler_drives_it(sim, env, bootstrapped, prov
     for status in STATUSES:
         provider.set_node_tags(head, {"ray-node-status": status})
         assert provider.node_tags(head)["ray-node-status"] == status
-        assert provider.non_terminated_nodes({"ray-node-status": status, "ray-node-kind": "head"}) == [head]
+        assert provider.non_terminated_nodes({"ray-node-status": status, "ray-node-type": "head"}) == [head]
         with_status = provider.non_terminated_nodes({"ray-node-status": status})
         assert sorted(with_status) == (sorted(workers + [head]) if status == "uninitialized" else [head])
     # set_node_tags changes only the given keys.
@@ -180,7 +180,7 @@ def test_launcher_and_head_instances_share_one_provider(sim, env, bootstrapped, 
     assert _vsray._live_providers() == 1
 
     [node] = launcher.create_node(node_config(config, HEAD), head_tags(cluster), 1)
-    assert head_provider.non_terminated_nodes({"ray-node-kind": "head"}) == [node]
+    assert head_provider.non_terminated_nodes({"ray-node-type": "head"}) == [node]
     head_provider.set_node_tags(node, {"ray-node-status": "up-to-date"})
     assert launcher.node_tags(node)["ray-node-status"] == "up-to-date"
 
@@ -202,7 +202,7 @@ HEAD_PROCESS = textwrap.dedent("""
     assert not ray_provider.RAY_AVAILABLE
     config = json.load(sys.stdin)
     provider = ray_provider.VsphereNodeProvider(config["provider"], config["cluster_name"])
-    nodes = provider.non_terminated_nodes({"ray-node-kind": "worker"})
+    nodes = provider.non_terminated_nodes({"ray-node-type": "worker"})
     tags = {node: provider.node_tags(node) for node in nodes}
     for node in nodes:
         provider.set_node_tags(node, {"ray-node-status": "setting-up"})
