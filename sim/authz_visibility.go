@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/methods"
@@ -14,7 +15,8 @@ import (
 // the user lacks System.Read, as vCenter does (objects one may not see are
 // simply absent). Traversal itself is not restricted: an object the user may
 // read is found even below folders the user may not. Other objects (tasks,
-// service objects, views) are not filtered. It reports whether it answered.
+// service objects, views) are not left out, but a view's "view" property
+// lists only what the user may read. It reports whether it answered.
 func (a *access) filterVisible(w http.ResponseWriter, r *http.Request, user string, info *soapCallInfo) bool {
 	vis := &visibility{ev: a.authz.evaluator(user)}
 	switch info.method {
@@ -64,10 +66,32 @@ func (v *visibility) contents(in []types.ObjectContent) []types.ObjectContent {
 	out := in[:0]
 	for _, oc := range in {
 		if v.visible(oc.Obj) {
+			for i := range oc.PropSet {
+				oc.PropSet[i].Val = v.viewValue(oc.Obj, oc.PropSet[i].Name, oc.PropSet[i].Val)
+			}
 			out = append(out, oc)
 		}
 	}
 	return out
+}
+
+// viewValue leaves out of a view's "view" property the objects the user
+// may not read: vCenter's views only list what the session can see.
+func (v *visibility) viewValue(obj types.ManagedObjectReference, name string, val types.AnyType) types.AnyType {
+	if name != "view" || !strings.HasSuffix(obj.Type, "View") {
+		return val
+	}
+	refs, ok := val.(types.ArrayOfManagedObjectReference)
+	if !ok {
+		return val
+	}
+	kept := []types.ManagedObjectReference{}
+	for _, ref := range refs.ManagedObjectReference {
+		if v.visible(ref) {
+			kept = append(kept, ref)
+		}
+	}
+	return types.ArrayOfManagedObjectReference{ManagedObjectReference: kept}
 }
 
 func (v *visibility) result(res *types.RetrieveResult) {
@@ -85,6 +109,9 @@ func (v *visibility) updates(set *types.UpdateSet) {
 		kept := f.ObjectSet[:0]
 		for _, u := range f.ObjectSet {
 			if v.visible(u.Obj) {
+				for i := range u.ChangeSet {
+					u.ChangeSet[i].Val = v.viewValue(u.Obj, u.ChangeSet[i].Name, u.ChangeSet[i].Val)
+				}
 				kept = append(kept, u)
 			}
 		}
