@@ -488,6 +488,9 @@ func (a *authz) grant(user, roleName, path string, propagate bool) error {
 	if !found {
 		return fmt.Errorf("no role named %q", roleName)
 	}
+	if !a.users.exists(user) {
+		return fmt.Errorf("no user named %q (--user, POST /vsray/users)", user)
+	}
 	entity, ok := findByInventoryPath(path)
 	if !ok {
 		return fmt.Errorf("no inventory object at %q", path)

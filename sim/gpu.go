@@ -104,7 +104,7 @@ func (m *gpuManager) add(spec gpuSpec) ([]addedGPU, error) {
 		}
 	}
 	if !matched {
-		return nil, fmt.Errorf("GPU spec: no host matches %q", spec.hosts)
+		return nil, fmt.Errorf("no host matches %q", spec.hosts)
 	}
 	return added, nil
 }

@@ -25,6 +25,8 @@ import (
 //	label=TEXT     custom label (assignable hardware attribute customLabel)
 //	vendor=TEXT    vendor name (default from the vendor id)
 //	class=HEX      PCI class (default 0302, 3D controller)
+//	dynamic        accepted and ignored: every passthrough device serves both
+//	               fixed and Dynamic DirectPath I/O, as on vSphere 7
 type gpuSpec struct {
 	hosts      string
 	vendorID   uint16
@@ -86,6 +88,9 @@ func (s *gpuSpec) option(opt string) error {
 			return fmt.Errorf("bad count %q (x1..x64)", opt)
 		}
 		s.count = n
+	case opt == "dynamic":
+		// Every passthrough device serves fixed and Dynamic DirectPath alike,
+		// as on vSphere 7: accepted, changes nothing.
 	case key == "vgpu" && value != "":
 		s.profiles = strings.Split(value, ",")
 	case key == "mem":
@@ -105,7 +110,7 @@ func (s *gpuSpec) option(opt string) error {
 		}
 		s.classID = c
 	default:
-		return fmt.Errorf("unknown option %q (xN, vgpu=, mem=, label=, vendor=, class=)", opt)
+		return fmt.Errorf("unknown option %q (xN, vgpu=, mem=, label=, vendor=, class=, dynamic)", opt)
 	}
 	return nil
 }

@@ -11,7 +11,7 @@ import (
 )
 
 func TestParseGPUSpec(t *testing.T) {
-	s, err := parseGPUSpec("DC0_C0_H*:10de:0x1EB8:TU104GL [Tesla T4]:x3:vgpu=grid_t4-4c,grid_t4-16c:label=ray")
+	s, err := parseGPUSpec("DC0_C0_H*:10de:0x1EB8:TU104GL [Tesla T4]:x3:vgpu=grid_t4-4c,grid_t4-16c:label=ray:dynamic")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,8 +63,13 @@ func (s *simulation) setupAccess(cfg *config) error {
 	s.authz.attach()
 	for _, text := range cfg.roles {
 		r, _ := parseRoleSpec(text)
+		for _, p := range r.privileges {
+			if !knownPrivilege(p) {
+				return fmt.Errorf("--role %s: unknown privilege %q", r.name, p)
+			}
+		}
 		if _, fault := addRole(r.name, r.privileges); fault != nil {
-			return fmt.Errorf("--role %s: %s (unknown privilege or role name taken)", r.name, faultName(fault))
+			return fmt.Errorf("--role %s: %s (a role of that name exists)", r.name, faultName(fault))
 		}
 	}
 	for _, text := range cfg.permissions {
@@ -91,7 +96,7 @@ func (s *simulation) setupGPUs(cfg *config) error {
 	}
 	for _, spec := range specs {
 		if _, err := s.gpus.add(spec); err != nil {
-			return err
+			return fmt.Errorf("--gpu: %v", err)
 		}
 	}
 	return nil
