@@ -119,7 +119,8 @@ func restQuery(action string) string {
 }
 
 func (a *apiGateway) login(w http.ResponseWriter, r *http.Request, _ string) {
-	if !a.front.creds.checkBasic(r) {
+	user, ok := a.front.creds.basicUser(r)
+	if !ok {
 		writeAPIError(w, http.StatusUnauthorized, "UNAUTHENTICATED", "wrong user name or password")
 		return
 	}
@@ -133,7 +134,7 @@ func (a *apiGateway) login(w http.ResponseWriter, r *http.Request, _ string) {
 		writeAPIError(w, http.StatusInternalServerError, "ERROR", "no session token")
 		return
 	}
-	a.front.sessions.add(token)
+	a.front.sessions.add(token, user)
 	writeJSON(w, http.StatusCreated, token)
 }
 

@@ -29,6 +29,12 @@ type config struct {
 	username string
 	password string
 
+	users       stringList // --user NAME:PASSWORD (users.go)
+	roles       stringList // --role NAME:PRIVILEGES (setup_access.go)
+	permissions stringList // --permission USER:ROLE:PATH[:propagate]
+	gpus        stringList // --gpu HOSTS:VENDOR:DEVICE:NAME[:OPTION]... (gpu_spec.go)
+	gpusPerHost int
+
 	latency             time.Duration
 	methodLatency       durationMap
 	sessionIdleTimeout  time.Duration
@@ -77,8 +83,14 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&cfg.vms, "vms", 2, "VMs in total, spread evenly over the clusters and standalone hosts (rounded up to a multiple of their number)")
 	fs.IntVar(&cfg.datastores, "datastores", 1, "datastores per datacenter, each mounted on every host")
 
-	fs.StringVar(&cfg.username, "username", "user", "the only user name accepted (SOAP and REST)")
-	fs.StringVar(&cfg.password, "password", "", "the only password accepted (default \"pass\", or $"+passwordEnv+")")
+	fs.StringVar(&cfg.username, "username", "user", "the administrator's user name, never restricted (SOAP and REST)")
+	fs.StringVar(&cfg.password, "password", "", "the administrator's password (default \"pass\", or $"+passwordEnv+")")
+
+	fs.Var(&cfg.users, "user", "`NAME:PASSWORD` another user, whose rights come from permissions (repeatable)")
+	fs.Var(&cfg.roles, "role", "`NAME:PRIV,PRIV...` create a role holding these privileges (repeatable)")
+	fs.Var(&cfg.permissions, "permission", "`USER:ROLE:PATH[:propagate]` give USER the role on the inventory object at PATH (repeatable)")
+	fs.Var(&cfg.gpus, "gpu", "`HOSTS:VENDOR:DEVICE:NAME[:OPTION]...` give hosts GPUs, see README (repeatable)")
+	fs.IntVar(&cfg.gpusPerHost, "gpus-per-host", 0, "give every host N passthrough GPUs (NVIDIA A100 PCIe 40GB)")
 
 	fs.DurationVar(&cfg.latency, "latency", 0, "added latency of every SOAP and REST call")
 	fs.Var(cfg.methodLatency, "method-latency", "`METHOD=DUR` extra latency of a SOAP method or REST route prefix (repeatable)")
@@ -165,7 +177,7 @@ func (c *config) validate() error {
 			return fmt.Errorf("--frozen-vm %q: empty name", spec)
 		}
 	}
-	return nil
+	return c.validateAccessFlags()
 }
 
 // checkLoopback refuses any listen address that is not on the loopback

@@ -145,6 +145,7 @@ func (s *simulation) controlHandler() http.Handler {
 		}
 		writeJSON(w, http.StatusCreated, vm)
 	})
+	s.accessControl(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such control route; see sim/README.md")
 	})

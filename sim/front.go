@@ -32,6 +32,8 @@ type front struct {
 	faults        *faultSet
 	tasks         *taskDurations
 	sessions      *restSessions
+	access        *access     // users, privileges (authz_*.go)
+	gpus          *gpuManager // GPUs (gpu*.go)
 	latency       time.Duration
 	methodLatency map[string]time.Duration
 }
@@ -85,6 +87,12 @@ func (f *front) serveSOAP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	r.Body = io.NopCloser(bytes.NewReader(body))
+	if f.access != nil && f.access.serveSOAP(w, r, call, body) {
+		return
+	}
+	if f.gpus != nil && f.gpus.serveSOAP(f, w, r, call, body) {
+		return
+	}
 	if changesCustomFields(call.method) {
 		f.serveCustomFieldCall(w, r, call, body)
 		return
@@ -93,8 +101,13 @@ func (f *front) serveSOAP(w http.ResponseWriter, r *http.Request) {
 		f.inner.ServeHTTP(w, r)
 		return
 	}
-	// Buffer the answer to find its task and, before the client can see it,
-	// name it like vCenter does and hold it running if asked to.
+	f.serveTask(w, r, call)
+}
+
+// serveTask serves a *_Task method, buffering the answer to find its task
+// and, before the client can see it, name it like vCenter does and hold it
+// running if asked to.
+func (f *front) serveTask(w http.ResponseWriter, r *http.Request, call soapCall) {
 	rec := httptest.NewRecorder()
 	f.inner.ServeHTTP(rec, r)
 	if rec.Code == http.StatusOK {
@@ -144,19 +157,31 @@ func (f *front) injectSOAP(w http.ResponseWriter, r *http.Request, call soapCall
 	case actionSOAP:
 		writeSOAPFault(w, "vsray-sim injected fault: "+action.fault, newFault(action.fault, call.this))
 	case actionTask:
-		fault := newFault(action.fault, call.this)
-		name := strings.TrimSuffix(call.method, "_Task") + "Task"
-		task := simulator.CreateTask(call.this, lowerFirst(name), func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
-			return nil, fault
-		})
-		ref := task.Run()
-		if d := f.tasks.get(call.method); d > 0 {
-			holdRunning(ref, d)
-		}
-		writeTaskResponse(w, call.method, ref)
+		f.answerFailedTask(w, call, newFault(action.fault, call.this), "")
 	default:
 		injectHTTP(w, action)
 	}
+}
+
+// answerFailedTask answers a *_Task method with a task that ends in fault
+// (with message as its localized message, if given); nothing is done.
+func (f *front) answerFailedTask(w http.ResponseWriter, call soapCall, fault types.BaseMethodFault, message string) {
+	name := strings.TrimSuffix(call.method, "_Task") + "Task"
+	task := simulator.CreateTask(call.this, lowerFirst(name), func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
+		return nil, fault
+	})
+	ref := task.Run()
+	if message != "" {
+		simulator.Map.WithLock(task, func() {
+			simulator.Map.Update(task, []types.PropertyChange{{Name: "info.error",
+				Val: types.LocalizedMethodFault{Fault: fault, LocalizedMessage: message}}})
+		})
+	}
+	nameTask(ref, call.method)
+	if d := f.tasks.get(call.method); d > 0 {
+		holdRunning(ref, d)
+	}
+	writeTaskResponse(w, call.method, ref)
 }
 
 func (f *front) serveREST(w http.ResponseWriter, r *http.Request, key string, serve http.HandlerFunc) {
@@ -164,6 +189,9 @@ func (f *front) serveREST(w http.ResponseWriter, r *http.Request, key string, se
 	f.sleep(f.latencyFor(key, true))
 	if action := f.faults.matchREST(key, r.Method+" "+r.URL.RequestURI()); action != nil {
 		injectHTTP(w, action)
+		return
+	}
+	if f.access != nil && f.access.checkREST(w, r, key) {
 		return
 	}
 	serve(w, r)
@@ -174,7 +202,8 @@ func (f *front) serveREST(w http.ResponseWriter, r *http.Request, key string, se
 // tagging actions the simulator lacks or gets wrong.
 func (f *front) serveRESTRoute(w http.ResponseWriter, r *http.Request) {
 	if isRESTLogin(r) {
-		if !f.creds.checkBasic(r) {
+		user, ok := f.creds.basicUser(r)
+		if !ok {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
@@ -185,7 +214,7 @@ func (f *front) serveRESTRoute(w http.ResponseWriter, r *http.Request) {
 				Value string `json:"value"`
 			}
 			if json.Unmarshal(rec.Body.Bytes(), &reply) == nil && reply.Value != "" {
-				f.sessions.add(reply.Value)
+				f.sessions.add(reply.Value, user)
 			}
 		}
 		copyRecorded(w, rec)

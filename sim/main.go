@@ -86,6 +86,9 @@ type simulation struct {
 	server  *simulator.Server
 	front   *front
 	frozen  *frozenMaker
+	users   *userStore
+	authz   *authz
+	gpus    *gpuManager
 	certs   *certificates
 	certDir string
 	tempDir bool // certDir is ours to remove
@@ -133,6 +136,13 @@ func start(cfg *config) (*simulation, error) {
 		}
 	}
 
+	if err := s.setupAccess(cfg); err != nil {
+		return s, err
+	}
+	if err := s.setupGPUs(cfg); err != nil {
+		return s, err
+	}
+
 	service := s.model.Service
 	service.Listen = &url.URL{Host: cfg.listen, User: url.UserPassword(cfg.username, cfg.password)}
 	service.RegisterEndpoints = true
@@ -159,7 +169,7 @@ func start(cfg *config) (*simulation, error) {
 	}
 	s.front = &front{
 		inner:         &ovfExtraConfig{next: service.ServeMux},
-		creds:         credentials{username: cfg.username, password: cfg.password},
+		creds:         credentials{users: s.users},
 		stats:         newCallStats(),
 		faults:        faults,
 		tasks:         newTaskDurations(cfg.taskDuration),
@@ -168,6 +178,8 @@ func start(cfg *config) (*simulation, error) {
 		methodLatency: cfg.methodLatency,
 	}
 	s.front.api = &apiGateway{front: s.front}
+	s.front.access = s.frontAccess()
+	s.front.gpus = s.gpus
 	s.front.control = s.controlHandler()
 	// The simulator's server is listening already, but its address is only
 	// published by the ready line, after this.

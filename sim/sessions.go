@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/subtle"
 	"net/http"
 	"sync"
 
@@ -11,37 +10,40 @@ import (
 // sessionHeader carries vAPI session tokens, on /rest and /api alike.
 const sessionHeader = "vmware-api-session-id"
 
-// credentials are the only user name and password the simulator accepts.
+// credentials are the users the simulator accepts: the administrator and
+// those of --user (see users.go).
 type credentials struct {
-	username string
-	password string
+	users *userStore
 }
 
-// checkBasic reports whether r carries these credentials as HTTP basic auth.
-// The stock /rest accepts any non-empty pair.
-func (c credentials) checkBasic(r *http.Request) bool {
-	user, pass, ok := r.BasicAuth()
-	if !ok {
-		return false
-	}
-	u := subtle.ConstantTimeCompare([]byte(user), []byte(c.username))
-	p := subtle.ConstantTimeCompare([]byte(pass), []byte(c.password))
-	return u&p == 1
+// basicUser is the user whose name and password r carries as HTTP basic
+// auth. The stock /rest accepts any non-empty pair.
+func (c credentials) basicUser(r *http.Request) (string, bool) {
+	return c.users.basicUser(r)
 }
 
-// restSessions remembers the vAPI session tokens handed out, so that they can
-// be expired on demand (the vAPI simulator keeps them to itself).
+// restSessions remembers the vAPI session tokens handed out and their users,
+// so that they can be expired on demand (the vAPI simulator keeps them to
+// itself) and their calls checked against the user's privileges.
 type restSessions struct {
 	mu     sync.Mutex
-	tokens map[string]bool
+	tokens map[string]string // token -> user
 }
 
-func newRESTSessions() *restSessions { return &restSessions{tokens: map[string]bool{}} }
+func newRESTSessions() *restSessions { return &restSessions{tokens: map[string]string{}} }
 
-func (s *restSessions) add(token string) {
+func (s *restSessions) add(token, user string) {
 	s.mu.Lock()
-	s.tokens[token] = true
+	s.tokens[token] = user
 	s.mu.Unlock()
+}
+
+// user is the user of a live token.
+func (s *restSessions) user(token string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	user, ok := s.tokens[token]
+	return user, ok
 }
 
 func (s *restSessions) remove(token string) {
@@ -57,7 +59,7 @@ func (s *restSessions) drain() []string {
 	for t := range s.tokens {
 		tokens = append(tokens, t)
 	}
-	s.tokens = map[string]bool{}
+	s.tokens = map[string]string{}
 	return tokens
 }
 
