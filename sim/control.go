@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/vmware/govmomi/simulator"
 )
 
 // controlPrefix is where the control endpoint lives, on the same server.
@@ -27,7 +29,10 @@ func (s *simulation) controlHandler() http.Handler {
 	}
 
 	handle(http.MethodGet, "stats", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, s.front.stats.snapshot())
+		writeJSON(w, http.StatusOK, statsReport{
+			statsSnapshot:     s.front.stats.snapshot(),
+			WaitingForUpdates: simulator.WaitingForUpdates(),
+		})
 	})
 	handle(http.MethodPost, "stats/reset", func(w http.ResponseWriter, r *http.Request) {
 		s.front.stats.reset()
@@ -149,6 +154,13 @@ func (s *simulation) controlHandler() http.Handler {
 		writeError(w, http.StatusNotFound, "no such control route; see sim/README.md")
 	})
 	return mux
+}
+
+// statsReport is GET /vsray/stats: the call counters and the long polls
+// waiting now.
+type statsReport struct {
+	statsSnapshot
+	WaitingForUpdates int64 `json:"waiting_for_updates"`
 }
 
 func decodeBody(w http.ResponseWriter, r *http.Request, v interface{}) bool {

@@ -19,9 +19,9 @@ import (
 const maxRequestBody = 64 << 20
 
 // front is the HTTP handler in front of the simulator's own mux. It counts
-// calls, adds latency, injects faults, keeps tasks running, checks REST
-// credentials, serves /api by translation to /rest and serves the control
-// endpoint under /vsray/.
+// calls, adds latency, injects faults, keeps tasks running, answers long
+// polls at once, checks REST credentials, serves /api by translation to /rest
+// and serves the control endpoint under /vsray/.
 type front struct {
 	inner   http.Handler
 	control http.Handler
@@ -34,12 +34,19 @@ type front struct {
 	sessions      *restSessions
 	latency       time.Duration
 	methodLatency map[string]time.Duration
+
+	service  *simulator.Service // answers WaitForUpdates(Ex) itself (waitupdates.go)
+	stopping chan struct{}      // closed when the simulator stops: long waits end
 }
 
 func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
 	switch {
 	case strings.HasPrefix(path, controlPrefix):
+		if r.Method == http.MethodPost {
+			simulator.InventoryChanges.RLock() // adding hosts and VMs, see waitupdates.go
+			defer simulator.InventoryChanges.RUnlock()
+		}
 		f.control.ServeHTTP(w, r)
 	case r.Method == http.MethodPost && (path == "/sdk" || path == "/sdk/vimService"):
 		f.serveSOAP(w, r)
@@ -85,6 +92,14 @@ func (f *front) serveSOAP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	r.Body = io.NopCloser(bytes.NewReader(body))
+	if isWaitForUpdates(call.method) {
+		f.service.ServeWaitForUpdates(w, r, body, f.stopping)
+		return
+	}
+	if !readOnlyMethods[call.method] {
+		simulator.InventoryChanges.RLock() // see waitupdates.go
+		defer simulator.InventoryChanges.RUnlock()
+	}
 	if changesCustomFields(call.method) {
 		f.serveCustomFieldCall(w, r, call, body)
 		return

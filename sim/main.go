@@ -166,6 +166,8 @@ func start(cfg *config) (*simulation, error) {
 		sessions:      newRESTSessions(),
 		latency:       cfg.latency,
 		methodLatency: cfg.methodLatency,
+		service:       service,
+		stopping:      make(chan struct{}),
 	}
 	s.front.api = &apiGateway{front: s.front}
 	s.front.control = s.controlHandler()
@@ -265,6 +267,9 @@ func (s *simulation) ready() readyLine {
 func (s *simulation) close() {
 	if s.expire != nil {
 		s.expire.Stop()
+	}
+	if s.front != nil {
+		close(s.front.stopping) // long polls and held calls end
 	}
 	if s.server != nil {
 		// Long polls (WaitForUpdatesEx) may keep requests open: do not wait
