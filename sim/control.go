@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -38,6 +39,7 @@ func (s *simulation) controlHandler() http.Handler {
 		s.front.stats.reset()
 		w.WriteHeader(http.StatusNoContent)
 	})
+	s.handleHolds(handle)
 	handle(http.MethodGet, "inventory", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, countInventory(s.frozen.list()))
 	})
@@ -161,6 +163,27 @@ func (s *simulation) controlHandler() http.Handler {
 type statsReport struct {
 	statsSnapshot
 	WaitingForUpdates int64 `json:"waiting_for_updates"`
+}
+
+func (s *simulation) handleHolds(handle func(method, path string, h func(w http.ResponseWriter, r *http.Request))) {
+	handle(http.MethodGet, "holds", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.front.holds.list())
+	})
+	handle(http.MethodPost, "holds/release", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			ID   int  `json:"id"`
+			Drop bool `json:"drop"`
+		}
+		if !decodeBody(w, r, &req) {
+			return
+		}
+		n, err := s.front.holds.release(req.ID, !req.Drop, s.front.stopping)
+		if err != nil {
+			writeError(w, http.StatusNotFound, fmt.Sprintf("held call %d: %v", req.ID, err))
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]int{"released": n})
+	})
 }
 
 func decodeBody(w http.ResponseWriter, r *http.Request, v interface{}) bool {

@@ -19,9 +19,9 @@ import (
 const maxRequestBody = 64 << 20
 
 // front is the HTTP handler in front of the simulator's own mux. It counts
-// calls, adds latency, injects faults, keeps tasks running, answers long
-// polls at once, checks REST credentials, serves /api by translation to /rest
-// and serves the control endpoint under /vsray/.
+// calls, adds latency, injects faults, holds calls, keeps tasks running,
+// answers long polls at once, checks REST credentials, serves /api by
+// translation to /rest and serves the control endpoint under /vsray/.
 type front struct {
 	inner   http.Handler
 	control http.Handler
@@ -36,6 +36,7 @@ type front struct {
 	methodLatency map[string]time.Duration
 
 	service  *simulator.Service // answers WaitForUpdates(Ex) itself (waitupdates.go)
+	holds    *holdTable         // calls held by hold and hold-answer faults (holds.go)
 	stopping chan struct{}      // closed when the simulator stops: long waits end
 }
 
@@ -43,7 +44,7 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
 	switch {
 	case strings.HasPrefix(path, controlPrefix):
-		if r.Method == http.MethodPost {
+		if r.Method == http.MethodPost && path != controlPrefix+"holds/release" {
 			simulator.InventoryChanges.RLock() // adding hosts and VMs, see waitupdates.go
 			defer simulator.InventoryChanges.RUnlock()
 		}
@@ -82,10 +83,18 @@ func (f *front) serveSOAP(w http.ResponseWriter, r *http.Request) {
 	f.stats.countSOAP(call.method)
 	f.sleep(f.latencyFor(call.method, false))
 
-	if action := f.faults.matchSOAP(call.method); action != nil {
+	action := f.faults.matchSOAP(call.method)
+	if action != nil && !action.staged() {
 		f.injectSOAP(w, r, call, action)
 		return
 	}
+	f.serveStaged(w, r, call.method, action, func(w http.ResponseWriter, r *http.Request) {
+		f.handleSOAP(w, r, call, body)
+	})
+}
+
+// handleSOAP does a SOAP call and answers it.
+func (f *front) handleSOAP(w http.ResponseWriter, r *http.Request, call soapCall, body []byte) {
 	if sessionRequired[call.method] && !hasSOAPSession(r) {
 		writeSOAPFault(w, "The session is not authenticated.", notAuthenticated(call.this))
 		return
@@ -177,11 +186,12 @@ func (f *front) injectSOAP(w http.ResponseWriter, r *http.Request, call soapCall
 func (f *front) serveREST(w http.ResponseWriter, r *http.Request, key string, serve http.HandlerFunc) {
 	f.stats.countREST(key)
 	f.sleep(f.latencyFor(key, true))
-	if action := f.faults.matchREST(key, r.Method+" "+r.URL.RequestURI()); action != nil {
+	action := f.faults.matchREST(key, r.Method+" "+r.URL.RequestURI())
+	if action != nil && !action.staged() {
 		injectHTTP(w, action)
 		return
 	}
-	serve(w, r)
+	f.serveStaged(w, r, key, action, serve)
 }
 
 // serveRESTRoute serves /rest: the simulator's handlers, except for session
@@ -288,15 +298,7 @@ func (f *front) sleep(d time.Duration) {
 func injectHTTP(w http.ResponseWriter, action *faultAction) {
 	switch action.kind {
 	case actionDrop:
-		hj, ok := w.(http.Hijacker)
-		if !ok {
-			panic(http.ErrAbortHandler)
-		}
-		conn, _, err := hj.Hijack()
-		if err != nil {
-			panic(http.ErrAbortHandler)
-		}
-		_ = conn.Close()
+		dropConnection(w)
 	case actionHTTP:
 		http.Error(w, fmt.Sprintf("vsray-sim injected HTTP %d", action.status), action.status)
 	default:

@@ -167,6 +167,7 @@ func start(cfg *config) (*simulation, error) {
 		latency:       cfg.latency,
 		methodLatency: cfg.methodLatency,
 		service:       service,
+		holds:         newHoldTable(),
 		stopping:      make(chan struct{}),
 	}
 	s.front.api = &apiGateway{front: s.front}
