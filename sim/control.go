@@ -33,10 +33,26 @@ func (s *simulation) controlHandler() http.Handler {
 		writeJSON(w, http.StatusOK, statsReport{
 			statsSnapshot:     s.front.stats.snapshot(),
 			WaitingForUpdates: simulator.WaitingForUpdates(),
+			Provisioning:      s.front.provisioning.report(),
 		})
 	})
 	handle(http.MethodPost, "stats/reset", func(w http.ResponseWriter, r *http.Request) {
 		s.front.stats.reset()
+		s.front.provisioning.resetCounts()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	handle(http.MethodPost, "provisioning-limit", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Limit *int `json:"limit"`
+		}
+		if !decodeBody(w, r, &req) {
+			return
+		}
+		if req.Limit == nil || *req.Limit < 0 {
+			writeError(w, http.StatusBadRequest, "want {\"limit\": N} with N >= 0 (0: no limit)")
+			return
+		}
+		s.front.provisioning.setLimit(*req.Limit)
 		w.WriteHeader(http.StatusNoContent)
 	})
 	s.handleHolds(handle)
@@ -158,11 +174,12 @@ func (s *simulation) controlHandler() http.Handler {
 	return mux
 }
 
-// statsReport is GET /vsray/stats: the call counters and the long polls
-// waiting now.
+// statsReport is GET /vsray/stats: the call counters, the long polls
+// waiting now and the provisioning slots per host.
 type statsReport struct {
 	statsSnapshot
-	WaitingForUpdates int64 `json:"waiting_for_updates"`
+	WaitingForUpdates int64              `json:"waiting_for_updates"`
+	Provisioning      provisioningReport `json:"provisioning"`
 }
 
 func (s *simulation) handleHolds(handle func(method, path string, h func(w http.ResponseWriter, r *http.Request))) {

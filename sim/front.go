@@ -19,8 +19,8 @@ import (
 const maxRequestBody = 64 << 20
 
 // front is the HTTP handler in front of the simulator's own mux. It counts
-// calls, adds latency, injects faults, holds calls, keeps tasks running,
-// answers long polls at once, checks REST credentials, serves /api by
+// calls, adds latency, injects faults, holds calls, keeps tasks running and
+// queued, answers long polls at once, checks REST credentials, serves /api by
 // translation to /rest and serves the control endpoint under /vsray/.
 type front struct {
 	inner   http.Handler
@@ -35,9 +35,10 @@ type front struct {
 	latency       time.Duration
 	methodLatency map[string]time.Duration
 
-	service  *simulator.Service // answers WaitForUpdates(Ex) itself (waitupdates.go)
-	holds    *holdTable         // calls held by hold and hold-answer faults (holds.go)
-	stopping chan struct{}      // closed when the simulator stops: long waits end
+	service      *simulator.Service // answers WaitForUpdates(Ex) itself (waitupdates.go)
+	holds        *holdTable         // calls held by hold and hold-answer faults (holds.go)
+	provisioning *provisioner       // per-host limit of provisioning tasks (provisioning.go)
+	stopping     chan struct{}      // closed when the simulator stops: long waits end
 }
 
 func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -117,17 +118,20 @@ func (f *front) handleSOAP(w http.ResponseWriter, r *http.Request, call soapCall
 		f.inner.ServeHTTP(w, r)
 		return
 	}
+	release, queued := f.provisioning.admit(f, w, call, body)
+	if queued {
+		return
+	}
 	// Buffer the answer to find its task and, before the client can see it,
 	// name it like vCenter does and hold it running if asked to.
 	rec := httptest.NewRecorder()
 	f.inner.ServeHTTP(rec, r)
-	if rec.Code == http.StatusOK {
-		if task, ok := taskFromResponse(rec.Body.Bytes()); ok {
-			nameTask(task, call.method)
-			if d := f.tasks.get(call.method); d > 0 {
-				holdRunning(task, d)
-			}
-		}
+	task, ok := taskFromResponse(rec.Body.Bytes())
+	if rec.Code == http.StatusOK && ok {
+		nameTask(task, call.method)
+		holdRunning(task, f.tasks.get(call.method), release)
+	} else if release != nil {
+		release()
 	}
 	copyRecorded(w, rec)
 }
@@ -174,9 +178,7 @@ func (f *front) injectSOAP(w http.ResponseWriter, r *http.Request, call soapCall
 			return nil, fault
 		})
 		ref := task.Run()
-		if d := f.tasks.get(call.method); d > 0 {
-			holdRunning(ref, d)
-		}
+		holdRunning(ref, f.tasks.get(call.method), nil)
 		writeTaskResponse(w, call.method, ref)
 	default:
 		injectHTTP(w, action)

@@ -168,6 +168,7 @@ func start(cfg *config) (*simulation, error) {
 		methodLatency: cfg.methodLatency,
 		service:       service,
 		holds:         newHoldTable(),
+		provisioning:  newProvisioner(cfg.hostProvisioningLimit),
 		stopping:      make(chan struct{}),
 	}
 	s.front.api = &apiGateway{front: s.front}

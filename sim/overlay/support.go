@@ -1,11 +1,13 @@
 // This file is compiled into govmomi's simulator package by vsray-sim's build
 // (go build -overlay). It exposes the few package internals vsray-sim needs:
-// the SOAP session table and the simulator's own SOAP encoding.
+// the SOAP session table, the simulator's own SOAP encoding and its
+// in-process calls.
 
 package simulator
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"log"
@@ -34,6 +36,15 @@ func ExpireSessions() int {
 func SessionExists(key string) bool {
 	_, ok := Map.SessionManager().getSession(key)
 	return ok
+}
+
+// CallInternal runs a decoded SOAP method the way the simulator's in-process
+// client does (Service.RoundTrip): with the internal session, outside any
+// HTTP request. vsray-sim runs queued provisioning calls with it, when their
+// turn comes, whether or not the client's session still exists (as vCenter
+// runs a queued task).
+func (s *Service) CallInternal(method *Method) soap.HasFault {
+	return s.call(&Context{Map: Map, Context: context.Background(), Session: internalContext.Session}, method)
 }
 
 // EncodeFault writes a complete SOAP envelope carrying fault f, encoded the
