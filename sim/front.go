@@ -118,7 +118,7 @@ func (f *front) handleSOAP(w http.ResponseWriter, r *http.Request, call soapCall
 		f.inner.ServeHTTP(w, r)
 		return
 	}
-	release, queued := f.provisioning.admit(f, w, call, body)
+	release, queued := f.provisioning.admit(f, w, r, call, body)
 	if queued {
 		return
 	}

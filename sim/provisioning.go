@@ -188,11 +188,12 @@ func entityName(ref types.ManagedObjectReference) string {
 
 // admit lets a provisioning call of call.method through the limit. It
 // returns (release, false) when the call may run now (release frees its
-// slots, once its task ends; nil when the call is not limited), or answers
-// the client itself with a queued task and returns (nil, true).
-func (p *provisioner) admit(f *front, w http.ResponseWriter, call soapCall, body []byte) (release func(), queued bool) {
-	if !provisioningMethods[call.method] {
-		return nil, false
+// slots, once its task ends; nil when the call is not limited: not a
+// provisioning call, or one the simulator refuses anyway), or answers the
+// client itself with a queued task and returns (nil, true).
+func (p *provisioner) admit(f *front, w http.ResponseWriter, r *http.Request, call soapCall, body []byte) (release func(), queued bool) {
+	if !provisioningMethods[call.method] || !hasSOAPSession(r) {
+		return nil, false // the simulator answers NotAuthenticated without a session
 	}
 	method, hosts := provisioningCall(body)
 	if len(hosts) == 0 {

@@ -8,6 +8,7 @@ never on wall-clock bounds.
 
 import threading
 
+import pytest
 from pyVim.task import WaitForTask
 from pyVmomi import vim, vmodl
 
@@ -119,3 +120,9 @@ def test_a_queued_clone_does_its_work_when_its_turn_comes(start_sim):
     assert first.info.state == "running"  # still within its hour
     status, reply = sim.http("POST", "/vsray/provisioning-limit", {"limit": -1})
     assert status == 400 and "limit" in reply["error"]
+    # Without a session nothing is queued, even on a full host: NotAuthenticated.
+    sim.control("POST", "provisioning-limit", {"limit": 1})
+    sim.control("POST", "sessions/expire")
+    with pytest.raises(vim.fault.NotAuthenticated):
+        frozen.InstantClone_Task(clone_spec("no-session"))
+    assert sim.stats()["provisioning"]["hosts"]["DC0_C0_H0"]["queued"] == 0
