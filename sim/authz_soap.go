@@ -19,6 +19,7 @@ type access struct {
 	sessions *restSessions
 	service  *simulator.Service
 	inner    http.Handler
+	wait     http.Handler             // serves WaitForUpdates(Ex) (the front's event-driven wait)
 	apiKnown func(*http.Request) bool // whether an /api request names a route
 }
 

@@ -31,10 +31,10 @@ func (a *access) filterVisible(w http.ResponseWriter, r *http.Request, user stri
 		forwardAndRewrite(a.inner, w, r, res, func() { vis.result(&res.Res.Returnval) })
 	case "WaitForUpdatesEx":
 		res := &methods.WaitForUpdatesExBody{}
-		forwardAndRewrite(a.inner, w, r, res, func() { vis.updates(res.Res.Returnval) })
+		forwardAndRewrite(a.wait, w, r, res, func() { vis.updates(res.Res.Returnval) })
 	case "WaitForUpdates":
 		res := &methods.WaitForUpdatesBody{}
-		forwardAndRewrite(a.inner, w, r, res, func() { vis.updates(&res.Res.Returnval) })
+		forwardAndRewrite(a.wait, w, r, res, func() { vis.updates(&res.Res.Returnval) })
 	case "CheckForUpdates":
 		res := &methods.CheckForUpdatesBody{}
 		forwardAndRewrite(a.inner, w, r, res, func() { vis.updates(res.Res.Returnval) })

@@ -43,7 +43,9 @@ type config struct {
 	frozenVMs     stringList
 	frozenPerHost string
 
-	taskDuration durationMap
+	taskDuration          durationMap
+	hostProvisioningLimit int
+	timing                string
 
 	guestIPDelay             time.Duration
 	freezeDelay              time.Duration
@@ -103,6 +105,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&cfg.freezeDelay, "freeze-delay", 0, "delay between a frozen-VM image (extraConfig vsray.frozen_image = TRUE) powering on and it freezing")
 
 	fs.Var(cfg.taskDuration, "task-duration", "`METHOD=DUR` tasks of this SOAP method stay running this long before they end (repeatable)")
+	fs.IntVar(&cfg.hostProvisioningLimit, "host-provisioning-limit", defaultHostProvisioningLimit, "concurrent provisioning tasks (clones, migrations) per host; more wait queued (0: no limit)")
+	fs.StringVar(&cfg.timing, "timing", "none", "`PRESET` of latency and task durations: "+timingPresetNames()+" (flags given explicitly win)")
 
 	fs.DurationVar(&cfg.guestIPDelay, "guest-ip-delay", 0, "delay between power-on (or NIC change) and the guest reporting its addresses")
 	fs.BoolVar(&cfg.guestIPv6First, "guest-ipv6-first", false, "report an fd00:: address and link-local addresses before each NIC's IPv4 address")
@@ -126,6 +130,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	if cfg.password == "" {
 		cfg.password = "pass"
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := applyTimingPreset(cfg, set); err != nil {
+		return nil, err
 	}
 	return cfg, cfg.validate()
 }
@@ -161,6 +170,9 @@ func (c *config) validate() error {
 	}
 	if c.username == "" {
 		return errors.New("--username must not be empty")
+	}
+	if c.hostProvisioningLimit < 0 {
+		return errors.New("--host-provisioning-limit must not be negative")
 	}
 	for _, d := range []time.Duration{c.latency, c.sessionIdleTimeout, c.expireSessionsAfter, c.guestIPDelay, c.freezeDelay} {
 		if d < 0 {

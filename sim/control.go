@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/vmware/govmomi/simulator"
 )
 
 // controlPrefix is where the control endpoint lives, on the same server.
@@ -27,12 +30,32 @@ func (s *simulation) controlHandler() http.Handler {
 	}
 
 	handle(http.MethodGet, "stats", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, s.front.stats.snapshot())
+		writeJSON(w, http.StatusOK, statsReport{
+			statsSnapshot:     s.front.stats.snapshot(),
+			WaitingForUpdates: simulator.WaitingForUpdates(),
+			Provisioning:      s.front.provisioning.report(),
+		})
 	})
 	handle(http.MethodPost, "stats/reset", func(w http.ResponseWriter, r *http.Request) {
 		s.front.stats.reset()
+		s.front.provisioning.resetCounts()
 		w.WriteHeader(http.StatusNoContent)
 	})
+	handle(http.MethodPost, "provisioning-limit", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Limit *int `json:"limit"`
+		}
+		if !decodeBody(w, r, &req) {
+			return
+		}
+		if req.Limit == nil || *req.Limit < 0 {
+			writeError(w, http.StatusBadRequest, "want {\"limit\": N} with N >= 0 (0: no limit)")
+			return
+		}
+		s.front.provisioning.setLimit(*req.Limit)
+		w.WriteHeader(http.StatusNoContent)
+	})
+	s.handleHolds(handle)
 	handle(http.MethodGet, "inventory", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, countInventory(s.frozen.list()))
 	})
@@ -150,6 +173,35 @@ func (s *simulation) controlHandler() http.Handler {
 		writeError(w, http.StatusNotFound, "no such control route; see sim/README.md")
 	})
 	return mux
+}
+
+// statsReport is GET /vsray/stats: the call counters, the long polls
+// waiting now and the provisioning slots per host.
+type statsReport struct {
+	statsSnapshot
+	WaitingForUpdates int64              `json:"waiting_for_updates"`
+	Provisioning      provisioningReport `json:"provisioning"`
+}
+
+func (s *simulation) handleHolds(handle func(method, path string, h func(w http.ResponseWriter, r *http.Request))) {
+	handle(http.MethodGet, "holds", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.front.holds.list())
+	})
+	handle(http.MethodPost, "holds/release", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			ID   int  `json:"id"`
+			Drop bool `json:"drop"`
+		}
+		if !decodeBody(w, r, &req) {
+			return
+		}
+		n, err := s.front.holds.release(req.ID, !req.Drop, s.front.stopping)
+		if err != nil {
+			writeError(w, http.StatusNotFound, fmt.Sprintf("held call %d: %v", req.ID, err))
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]int{"released": n})
+	})
 }
 
 func decodeBody(w http.ResponseWriter, r *http.Request, v interface{}) bool {

@@ -20,8 +20,12 @@ import (
 //	        one), * (every call) or p=F (each call with probability F, seeded)
 //	KIND    a vim fault type name (SOAP only) answered as a SOAP fault,
 //	        task:FAULT (SOAP *_Task methods: a task that ends in that fault),
-//	        httpNNN (that HTTP status, e.g. http503), or drop (close the
-//	        connection without an answer)
+//	        httpNNN (that HTTP status, e.g. http503), drop (close the
+//	        connection without an answer), or one of the kinds of holds.go:
+//	        lost (do the call, then close the connection without an answer),
+//	        hang (never answer, do nothing), hold (wait for a release, then do
+//	        the call) or hold-answer (do the call, wait for a release, then
+//	        answer)
 //
 // Calls are counted per rule, from the moment the rule is added.
 type faultSpec struct {
@@ -58,7 +62,20 @@ const (
 	actionTask
 	actionHTTP
 	actionDrop
+	actionLost
+	actionHang
+	actionHold
+	actionHoldAnswer
 )
+
+// stagedActions are the kinds that do not answer in place of the call
+// (holds.go); the others answer with a fault before the call is handled.
+var stagedActions = map[string]actionKind{
+	"lost":        actionLost,
+	"hang":        actionHang,
+	"hold":        actionHold,
+	"hold-answer": actionHoldAnswer,
+}
 
 var baseMethodFault = reflect.TypeOf((*types.BaseMethodFault)(nil)).Elem()
 
@@ -106,7 +123,9 @@ func parseFaultSpec(text string) (*faultSpec, error) {
 		s.n = n
 	}
 
-	switch {
+	switch staged, isStaged := stagedActions[kind]; {
+	case isStaged:
+		s.action.kind = staged
 	case kind == "drop":
 		s.action.kind = actionDrop
 	case strings.HasPrefix(kind, "http"):
@@ -126,10 +145,10 @@ func parseFaultSpec(text string) (*faultSpec, error) {
 		s.action = faultAction{kind: actionTask, fault: name}
 	default:
 		if s.rest {
-			return nil, bad("REST routes take httpNNN or drop")
+			return nil, bad("REST routes take httpNNN, drop, lost, hang, hold or hold-answer")
 		}
 		if !isFaultType(kind) {
-			return nil, bad("%q is not a vim fault type (nor httpNNN, drop or task:FAULT)", kind)
+			return nil, bad("%q is not a vim fault type (nor httpNNN, drop, lost, hang, hold, hold-answer or task:FAULT)", kind)
 		}
 		s.action = faultAction{kind: actionSOAP, fault: kind}
 	}

@@ -23,6 +23,12 @@ func TestParseFaultSpec(t *testing.T) {
 		{"POST /rest/com/vmware/cis/tagging:1:http500", "POST /rest/com/vmware/cis/tagging", true, whenNth, 1, 0, faultAction{kind: actionHTTP, status: 500}},
 		// A route may contain ':' itself.
 		{"GET /rest/x/id:urn:a:b:4:drop", "GET /rest/x/id:urn:a:b", true, whenNth, 4, 0, faultAction{kind: actionDrop}},
+		// The kinds of holds.go, on SOAP methods and REST routes.
+		{"InstantClone_Task:1:lost", "InstantClone_Task", false, whenNth, 1, 0, faultAction{kind: actionLost}},
+		{"SetField:2:hold", "SetField", false, whenNth, 2, 0, faultAction{kind: actionHold}},
+		{"InstantClone_Task:1:hold-answer", "InstantClone_Task", false, whenNth, 1, 0, faultAction{kind: actionHoldAnswer}},
+		{"POST /api/cis/tagging/category:*:hang", "POST /api/cis/tagging/category", true, whenFrom, 1, 0, faultAction{kind: actionHang}},
+		{"POST /api/session:1:lost", "POST /api/session", true, whenNth, 1, 0, faultAction{kind: actionLost}},
 	}
 	for _, tt := range tests {
 		got, err := parseFaultSpec(tt.spec)
@@ -33,6 +39,9 @@ func TestParseFaultSpec(t *testing.T) {
 		if got.target != tt.target || got.rest != tt.rest || got.when != tt.when || got.n != tt.n || got.p != tt.p || got.action != tt.action {
 			t.Errorf("%q: got %+v", tt.spec, got)
 		}
+		if staged := tt.action.kind >= actionLost; got.action.staged() != staged {
+			t.Errorf("%q: staged = %v", tt.spec, got.action.staged())
+		}
 	}
 
 	for _, bad := range []string{
@@ -40,6 +49,7 @@ func TestParseFaultSpec(t *testing.T) {
 		"CurrentTime:x:InvalidState", "CurrentTime:p=1.5:InvalidState", "CurrentTime:1:NoSuchFault",
 		"CurrentTime:1:VirtualMachine", "CurrentTime:1:task:InvalidState", "X_Task:1:task:Nope",
 		"POST /rest/x:1:InvalidState", "CurrentTime:1:http200", "CurrentTime:1:httpabc",
+		"CurrentTime:1:held", "CurrentTime:1:hold-request", "X_Task:1:task:lost",
 	} {
 		if _, err := parseFaultSpec(bad); err == nil {
 			t.Errorf("%q: accepted", bad)

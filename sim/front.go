@@ -19,9 +19,9 @@ import (
 const maxRequestBody = 64 << 20
 
 // front is the HTTP handler in front of the simulator's own mux. It counts
-// calls, adds latency, injects faults, keeps tasks running, checks REST
-// credentials, serves /api by translation to /rest and serves the control
-// endpoint under /vsray/.
+// calls, adds latency, injects faults, holds calls, keeps tasks running and
+// queued, answers long polls at once, checks REST credentials, serves /api by
+// translation to /rest and serves the control endpoint under /vsray/.
 type front struct {
 	inner   http.Handler
 	control http.Handler
@@ -36,12 +36,21 @@ type front struct {
 	gpus          *gpuManager // GPUs (gpu*.go)
 	latency       time.Duration
 	methodLatency map[string]time.Duration
+
+	service      *simulator.Service // answers WaitForUpdates(Ex) itself (waitupdates.go)
+	holds        *holdTable         // calls held by hold and hold-answer faults (holds.go)
+	provisioning *provisioner       // per-host limit of provisioning tasks (provisioning.go)
+	stopping     chan struct{}      // closed when the simulator stops: long waits end
 }
 
 func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
 	switch {
 	case strings.HasPrefix(path, controlPrefix):
+		if r.Method == http.MethodPost && path != controlPrefix+"holds/release" {
+			simulator.InventoryChanges.RLock() // adding hosts and VMs, see waitupdates.go
+			defer simulator.InventoryChanges.RUnlock()
+		}
 		f.control.ServeHTTP(w, r)
 	case r.Method == http.MethodPost && (path == "/sdk" || path == "/sdk/vimService"):
 		f.serveSOAP(w, r)
@@ -77,16 +86,37 @@ func (f *front) serveSOAP(w http.ResponseWriter, r *http.Request) {
 	f.stats.countSOAP(call.method)
 	f.sleep(f.latencyFor(call.method, false))
 
-	if action := f.faults.matchSOAP(call.method); action != nil {
+	action := f.faults.matchSOAP(call.method)
+	if action != nil && !action.staged() {
 		f.injectSOAP(w, r, call, action)
 		return
 	}
+	f.serveStaged(w, r, call.method, action, func(w http.ResponseWriter, r *http.Request) {
+		f.handleSOAP(w, r, call, body)
+	})
+}
+
+// handleSOAP does a SOAP call and answers it.
+func (f *front) handleSOAP(w http.ResponseWriter, r *http.Request, call soapCall, body []byte) {
 	if sessionRequired[call.method] && !hasSOAPSession(r) {
 		writeSOAPFault(w, "The session is not authenticated.", notAuthenticated(call.this))
 		return
 	}
 
 	r.Body = io.NopCloser(bytes.NewReader(body))
+	if isWaitForUpdates(call.method) {
+		// A restricted user's updates are filtered (authz_visibility.go),
+		// through f.access.wait, which serves them like this.
+		if f.access != nil && f.access.serveSOAP(w, r, call, body) {
+			return
+		}
+		f.service.ServeWaitForUpdates(w, r, body, f.stopping)
+		return
+	}
+	if !readOnlyMethods[call.method] {
+		simulator.InventoryChanges.RLock() // see waitupdates.go
+		defer simulator.InventoryChanges.RUnlock()
+	}
 	if f.access != nil && f.access.serveSOAP(w, r, call, body) {
 		return
 	}
@@ -101,22 +131,25 @@ func (f *front) serveSOAP(w http.ResponseWriter, r *http.Request) {
 		f.inner.ServeHTTP(w, r)
 		return
 	}
-	f.serveTask(w, r, call)
+	f.serveTask(w, r, call, body)
 }
 
-// serveTask serves a *_Task method, buffering the answer to find its task
-// and, before the client can see it, name it like vCenter does and hold it
-// running if asked to.
-func (f *front) serveTask(w http.ResponseWriter, r *http.Request, call soapCall) {
+// serveTask serves a *_Task method: admitted under the per-host provisioning
+// limit (or queued), its answer buffered to find its task and, before the
+// client can see it, name it like vCenter does and hold it running if asked.
+func (f *front) serveTask(w http.ResponseWriter, r *http.Request, call soapCall, body []byte) {
+	release, queued := f.provisioning.admit(f, w, r, call, body)
+	if queued {
+		return
+	}
 	rec := httptest.NewRecorder()
 	f.inner.ServeHTTP(rec, r)
-	if rec.Code == http.StatusOK {
-		if task, ok := taskFromResponse(rec.Body.Bytes()); ok {
-			nameTask(task, call.method)
-			if d := f.tasks.get(call.method); d > 0 {
-				holdRunning(task, d)
-			}
-		}
+	task, ok := taskFromResponse(rec.Body.Bytes())
+	if rec.Code == http.StatusOK && ok {
+		nameTask(task, call.method)
+		holdRunning(task, f.tasks.get(call.method), release)
+	} else if release != nil {
+		release()
 	}
 	copyRecorded(w, rec)
 }
@@ -178,23 +211,24 @@ func (f *front) answerFailedTask(w http.ResponseWriter, call soapCall, fault typ
 		})
 	}
 	nameTask(ref, call.method)
-	if d := f.tasks.get(call.method); d > 0 {
-		holdRunning(ref, d)
-	}
+	holdRunning(ref, f.tasks.get(call.method), nil)
 	writeTaskResponse(w, call.method, ref)
 }
 
 func (f *front) serveREST(w http.ResponseWriter, r *http.Request, key string, serve http.HandlerFunc) {
 	f.stats.countREST(key)
 	f.sleep(f.latencyFor(key, true))
-	if action := f.faults.matchREST(key, r.Method+" "+r.URL.RequestURI()); action != nil {
+	action := f.faults.matchREST(key, r.Method+" "+r.URL.RequestURI())
+	if action != nil && !action.staged() {
 		injectHTTP(w, action)
 		return
 	}
-	if f.access != nil && f.access.checkREST(w, r, key) {
-		return
-	}
-	serve(w, r)
+	f.serveStaged(w, r, key, action, func(w http.ResponseWriter, r *http.Request) {
+		if f.access != nil && f.access.checkREST(w, r, key) {
+			return
+		}
+		serve(w, r)
+	})
 }
 
 // serveRESTRoute serves /rest: the simulator's handlers, except for session
@@ -302,15 +336,7 @@ func (f *front) sleep(d time.Duration) {
 func injectHTTP(w http.ResponseWriter, action *faultAction) {
 	switch action.kind {
 	case actionDrop:
-		hj, ok := w.(http.Hijacker)
-		if !ok {
-			panic(http.ErrAbortHandler)
-		}
-		conn, _, err := hj.Hijack()
-		if err != nil {
-			panic(http.ErrAbortHandler)
-		}
-		_ = conn.Close()
+		dropConnection(w)
 	case actionHTTP:
 		http.Error(w, fmt.Sprintf("vsray-sim injected HTTP %d", action.status), action.status)
 	default:

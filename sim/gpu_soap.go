@@ -166,7 +166,7 @@ func (m *gpuManager) servePowerOn(f *front, w http.ResponseWriter, r *http.Reque
 		m.commit(call.this, b)
 	}
 	m.mu.Unlock()
-	f.serveTask(w, r, call)
+	f.serveTask(w, r, call, nil)
 	if !vmState(call.this).poweredOn {
 		// The power-on failed: nothing stays bound.
 		m.mu.Lock()

@@ -176,6 +176,10 @@ func start(cfg *config) (*simulation, error) {
 		sessions:      newRESTSessions(),
 		latency:       cfg.latency,
 		methodLatency: cfg.methodLatency,
+		service:       service,
+		holds:         newHoldTable(),
+		provisioning:  newProvisioner(cfg.hostProvisioningLimit),
+		stopping:      make(chan struct{}),
 	}
 	s.front.api = &apiGateway{front: s.front}
 	s.front.access = s.frontAccess()
@@ -277,6 +281,9 @@ func (s *simulation) ready() readyLine {
 func (s *simulation) close() {
 	if s.expire != nil {
 		s.expire.Stop()
+	}
+	if s.front != nil {
+		close(s.front.stopping) // long polls and held calls end
 	}
 	if s.server != nil {
 		// Long polls (WaitForUpdatesEx) may keep requests open: do not wait

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 
@@ -110,6 +111,14 @@ func (s *simulation) frontAccess() *access {
 		sessions: s.front.sessions,
 		service:  s.model.Service,
 		inner:    s.front.inner,
+		wait: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				http.Error(w, "reading request: "+err.Error(), http.StatusBadRequest)
+				return
+			}
+			s.front.service.ServeWaitForUpdates(w, r, body, s.front.stopping)
+		}),
 		apiKnown: func(r *http.Request) bool {
 			route, _ := s.front.api.match(r)
 			return route != nil

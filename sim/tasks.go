@@ -59,12 +59,17 @@ func nameTask(ref types.ManagedObjectReference, method string) {
 }
 
 // holdRunning makes a finished task read as running (no result, no error)
-// for d, then restores how it ended. The simulator runs every task to the
-// end inside the call; this is how clients get to wait for one. Both changes
-// go through the registry, so property collectors report them.
-func holdRunning(ref types.ManagedObjectReference, d time.Duration) {
+// for d, then restores how it ended, with completeTime then, and calls then
+// (if not nil). The simulator runs every task to the end inside the call;
+// this is how clients get to wait for one. Both changes go through the
+// registry, so property collectors report them. With d <= 0 it only calls
+// then.
+func holdRunning(ref types.ManagedObjectReference, d time.Duration, then func()) {
 	task, ok := simulator.Map.Get(ref).(*simulator.Task)
-	if !ok {
+	if !ok || d <= 0 {
+		if then != nil {
+			then()
+		}
 		return
 	}
 
@@ -75,7 +80,6 @@ func holdRunning(ref types.ManagedObjectReference, d time.Duration) {
 			{Name: "info.state", Val: info.State},
 			{Name: "info.result", Val: info.Result},
 			{Name: "info.error", Val: nilIfNil(info.Error)},
-			{Name: "info.completeTime", Val: nilIfNil(info.CompleteTime)},
 			{Name: "info.progress", Val: nilIfNil(info.Progress)},
 		}
 		simulator.Map.Update(task, []types.PropertyChange{
@@ -88,7 +92,11 @@ func holdRunning(ref types.ManagedObjectReference, d time.Duration) {
 	})
 
 	time.AfterFunc(d, func() {
+		final = append(final, types.PropertyChange{Name: "info.completeTime", Val: time.Now()})
 		simulator.Map.WithLock(task, func() { simulator.Map.Update(task, final) })
+		if then != nil {
+			then()
+		}
 	})
 }
 
