@@ -48,15 +48,24 @@ def test_example_bootstraps(path, env, monkeypatch, tmp_path):
     assert pathlib.Path(out["auth"]["ssh_private_key"]).is_file()
     for node_type in out["available_node_types"].values():
         assert node_type["node_config"]["frozen_vm"]
-        assert "resources" in node_type["node_config"]
+        # Only what sizes the VM enters node_config (Ray's launch hash): CPU, Memory, GPU.
+        sizing = {k: v for k, v in node_type["resources"].items() if k in ("CPU", "Memory", "GPU")}
+        assert node_type["node_config"]["resources"] == sizing
 
 
-def test_ray_example_is_rays_with_only_the_provider_changed():
+def test_ray_example_is_rays_with_the_provider_and_the_head_install_changed():
     ours = load(REPO / "examples" / "ray-vsphere-example.yaml")
     rays = load(REPO / "tests" / "testdata" / "configs" / "ray-vsphere-example.yaml")
     assert rays["provider"].pop("type") == "vsphere"
     assert ours["provider"].pop("type") == "external"
     assert ours["provider"].pop("module") == "vsray.ray_provider.VsphereNodeProvider"
+    # vsray's wheel is mounted and installed on the head, where the autoscaler imports it
+    # (instead of Ray's vSphere SDK), and the head's Ray starts with it on PYTHONPATH.
+    assert ours["file_mounts"].pop("~/vsray-dist") == "./dist"
+    assert any("--target ~/vsray-lib" in c and "vsray" in c for c in ours.pop("head_setup_commands"))
+    assert rays.pop("head_setup_commands")
+    ours_start, rays_start = ours.pop("head_start_ray_commands"), rays.pop("head_start_ray_commands")
+    assert [c.replace("PYTHONPATH=$HOME/vsray-lib${PYTHONPATH:+:$PYTHONPATH} ", "") for c in ours_start] == rays_start
     assert ours == rays
 
 

@@ -89,7 +89,7 @@ def test_whole_contract_as_the_autoscaler_drives_it(sim, env, bootstrapped, prov
     assert provider.provider_config is config["provider"]
     assert provider.cluster_name == cluster
     assert provider.non_terminated_nodes({}) == []
-    assert provider.max_terminate_nodes() is None
+    assert provider.max_terminate_nodes is None  # a property, as in Ray's NodeProvider
     assert provider.is_readonly() is False
     assert provider.safe_to_scale() is True
     assert provider.post_process() is None
@@ -315,10 +315,11 @@ def test_package_imports_without_ray():
         assert base.__module__ == "vsray.ray_provider", base
         for name in ("non_terminated_nodes", "is_running", "is_terminated", "node_tags", "external_ip",
                      "internal_ip", "get_node_id", "create_node", "create_node_with_resources_and_labels",
-                     "set_node_tags", "terminate_node", "terminate_nodes", "max_terminate_nodes",
+                     "set_node_tags", "terminate_node", "terminate_nodes",
                      "is_readonly", "safe_to_scale", "post_process", "prepare_for_head_node",
                      "bootstrap_config"):
             assert callable(getattr(rp.VsphereNodeProvider, name)), name
+        assert isinstance(rp.VsphereNodeProvider.max_terminate_nodes, property)
         assert issubclass(vsray.ConfigError, ValueError) and issubclass(vsray.ConfigError, vsray.VsphereError)
         print("ok")
     """)
