@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -87,37 +89,43 @@ void AppendString(const std::string& text, std::string& out) {
   out += '"';
 }
 
-void AppendNumber(const json& value, std::string& out) {
-  if (value.is_number_float()) {
-    const double number = value.get<double>();
-    if (std::isnan(number)) {
-      out += "NaN";
-      return;
-    }
-    if (std::isinf(number)) {
-      out += number > 0 ? "Infinity" : "-Infinity";
-      return;
-    }
-  }
-  // nlohmann writes the shortest round-trip digits, and the exponent rules of Python's repr
-  // except for one decade: Python writes numbers whose decimal point falls after the 16th digit
-  // ([1e15, 1e16)) in fixed notation, nlohmann as "d.ddde+15".
-  const std::string text = value.dump();
-  const std::size_t e = text.find("e+15");
-  if (!value.is_number_float() || e == std::string::npos) {
-    out += text;
-    return;
-  }
-  const std::string mantissa = text.substr(0, e);
-  const bool negative = mantissa[0] == '-';
+// A double as Python's repr writes it: the shortest digits that read back as the same
+// double (the closest such, as std::to_chars picks them), in fixed notation when the decimal
+// point falls within -4 < position <= 16, else as d.ddde+XX.
+std::string PythonFloat(double number) {
+  if (std::isnan(number)) return "NaN";
+  if (std::isinf(number)) return number > 0 ? "Infinity" : "-Infinity";
+  std::array<char, 64> buffer{};
+  const auto [end, error] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), number,
+                                          std::chars_format::scientific);
+  const std::string text(buffer.data(), error == std::errc() ? end : buffer.data());
+  const std::size_t e = text.find('e');
+  if (e == std::string::npos) return text;
+  const bool negative = text[0] == '-';
   std::string digits;
-  for (const char c : mantissa) {
-    if (c >= '0' && c <= '9') digits += c;
+  for (std::size_t i = 0; i < e; ++i) {
+    if (text[i] >= '0' && text[i] <= '9') digits += text[i];
   }
-  std::string integer = digits.substr(0, std::min<std::size_t>(16, digits.size()));
-  integer.append(16 - integer.size(), '0');
-  const std::string fraction = digits.size() > 16 ? digits.substr(16) : "0";
-  out += (negative ? "-" : "") + integer + "." + fraction;
+  const int exponent = std::stoi(text.substr(e + 1));
+  const int point = exponent + 1;  // digits before the decimal point
+  const auto size = static_cast<int>(digits.size());
+  std::string out = negative ? "-" : "";
+  if (point > -4 && point <= 16) {
+    if (point <= 0) return out + "0." + std::string(static_cast<std::size_t>(-point), '0') + digits;
+    if (point >= size)
+      return out + digits + std::string(static_cast<std::size_t>(point - size), '0') + ".0";
+    return out + digits.substr(0, static_cast<std::size_t>(point)) + "." +
+           digits.substr(static_cast<std::size_t>(point));
+  }
+  out += digits.substr(0, 1);
+  if (size > 1) out += "." + digits.substr(1);
+  const int magnitude = std::abs(exponent);
+  return out + (exponent < 0 ? "e-" : "e+") + (magnitude < 10 ? "0" : "") +
+         std::to_string(magnitude);
+}
+
+void AppendNumber(const json& value, std::string& out) {
+  out += value.is_number_float() ? PythonFloat(value.get<double>()) : value.dump();
 }
 
 void Append(const json& value, std::string& out) {

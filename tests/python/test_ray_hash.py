@@ -45,3 +45,11 @@ def test_launch_hash_is_rays_formula(tmp_path):
         json.dumps([node_config, {"ssh_user": "ray"}], sort_keys=True).encode()).hexdigest()
     with pytest.raises(_vsray.VsphereError, match="cannot read the SSH key"):
         _vsray._ray_launch_hash(node_config, {"ssh_private_key": str(tmp_path / "absent")})
+
+
+def test_floats_of_every_magnitude_are_written_as_python_writes_them():
+    import random
+    rng = random.Random(11)
+    values = [rng.uniform(-1, 1) * 10 ** rng.randint(-30, 30) for _ in range(2000)]
+    values += [float(10 ** k) for k in range(-8, 20)] + [1 / 3, 2 / 3, 5e-324, 1.7976931348623157e308]
+    assert _vsray._python_json_dumps(values) == json.dumps(values)
