@@ -76,6 +76,39 @@ struct NodeConfigParse {
   bool has_own_frozen_vm = false;
 };
 
+StatusOr<CloneMode> ParseCloneMode(const Checker& checker, const json& object,
+                                   const ConfigPath& path) {
+  std::string mode;
+  VSRAY_RETURN_IF_ERROR(checker.GetString(object, path, "clone_mode", &mode));
+  if (mode.empty() || mode == "instant") return CloneMode::kInstant;
+  if (mode == "linked") return CloneMode::kLinked;
+  if (mode == "full") return CloneMode::kFull;
+  return checker.Error(path.Key("clone_mode"),
+                       "'" + mode + "' is not a clone mode; expected instant, linked or full");
+}
+
+// node_config.frozen_vm (or Ray's older frozen_vm_name); nullopt when neither is given.
+StatusOr<std::optional<FrozenVmConfig>> ParseOwnFrozenVm(Checker& checker, const json& object,
+                                                         const ConfigPath& path) {
+  VSRAY_ASSIGN_OR_RETURN(const json* frozen, checker.GetObject(object, path, "frozen_vm"));
+  std::string frozen_vm_name;
+  VSRAY_RETURN_IF_ERROR(checker.GetString(object, path, "frozen_vm_name", &frozen_vm_name));
+  if (frozen != nullptr && !frozen_vm_name.empty()) {
+    return checker.Error(path,
+                         "give either 'frozen_vm' or 'frozen_vm_name' (Ray's older "
+                         "spelling of frozen_vm.name), not both");
+  }
+  if (frozen != nullptr) {
+    VSRAY_ASSIGN_OR_RETURN(FrozenVmConfig parsed,
+                           ParseFrozenVm(checker, *frozen, path.Key("frozen_vm")));
+    return std::optional<FrozenVmConfig>(std::move(parsed));
+  }
+  if (frozen_vm_name.empty()) return std::optional<FrozenVmConfig>();
+  FrozenVmConfig named;
+  named.name = frozen_vm_name;
+  return std::optional<FrozenVmConfig>(std::move(named));
+}
+
 // One node_config. `inherited`: the placement and frozen VM used when this one sets none.
 StatusOr<NodeConfigParse> ParseNodeConfigObject(Checker& checker, const json& object,
                                                 const ConfigPath& path,
@@ -90,35 +123,11 @@ StatusOr<NodeConfigParse> ParseNodeConfigObject(Checker& checker, const json& ob
   config.datastore = inherited.datastore;
   VSRAY_RETURN_IF_ERROR(checker.GetString(object, path, "resource_pool", &config.resource_pool));
   VSRAY_RETURN_IF_ERROR(checker.GetString(object, path, "datastore", &config.datastore));
-  std::string mode;
-  VSRAY_RETURN_IF_ERROR(checker.GetString(object, path, "clone_mode", &mode));
-  if (mode == "linked") {
-    config.clone_mode = CloneMode::kLinked;
-  } else if (mode == "full") {
-    config.clone_mode = CloneMode::kFull;
-  } else if (!mode.empty() && mode != "instant") {
-    return checker.Error(path.Key("clone_mode"),
-                         "'" + mode + "' is not a clone mode; expected instant, linked or full");
-  }
-  VSRAY_ASSIGN_OR_RETURN(const json* frozen, checker.GetObject(object, path, "frozen_vm"));
-  std::string frozen_vm_name;
-  VSRAY_RETURN_IF_ERROR(checker.GetString(object, path, "frozen_vm_name", &frozen_vm_name));
-  if (frozen != nullptr && !frozen_vm_name.empty()) {
-    return checker.Error(path,
-                         "give either 'frozen_vm' or 'frozen_vm_name' (Ray's older "
-                         "spelling of frozen_vm.name), not both");
-  }
-  if (frozen != nullptr) {
-    VSRAY_ASSIGN_OR_RETURN(config.frozen_vm,
-                           ParseFrozenVm(checker, *frozen, path.Key("frozen_vm")));
-    parse.has_own_frozen_vm = true;
-  } else if (!frozen_vm_name.empty()) {
-    config.frozen_vm = FrozenVmConfig{};
-    config.frozen_vm->name = frozen_vm_name;
-    parse.has_own_frozen_vm = true;
-  } else {
-    config.frozen_vm = inherited.frozen_vm;
-  }
+  VSRAY_ASSIGN_OR_RETURN(config.clone_mode, ParseCloneMode(checker, object, path));
+  VSRAY_ASSIGN_OR_RETURN(std::optional<FrozenVmConfig> own,
+                         ParseOwnFrozenVm(checker, object, path));
+  parse.has_own_frozen_vm = own.has_value();
+  config.frozen_vm = own ? std::move(own) : inherited.frozen_vm;
   VSRAY_ASSIGN_OR_RETURN(const json* resources, checker.GetObject(object, path, "resources"));
   if (resources != nullptr) {
     VSRAY_ASSIGN_OR_RETURN(Resources parsed,
@@ -188,6 +197,7 @@ class ClusterParser {
   Status ParseNodeType(const std::string& name, const json& entry, const NodeConfig& inherited);
   Status ParseWorkerCounts(const json& entry, const ConfigPath& type_path, bool is_head,
                            NodeType& node_type);
+  Status ParseNodeTypeExtras(const json& entry, const ConfigPath& type_path, NodeType& node_type);
   Status ParseMountsAndCommands();
   void CompleteTree();
 
@@ -449,13 +459,14 @@ Status ClusterParser::ParseNodeType(const std::string& name, const json& entry,
   node_type.node_config.gpus = resources.gpus;
   VSRAY_RETURN_IF_ERROR(
       ParseWorkerCounts(entry, type_path, name == config_.head_node_type, node_type));
+  VSRAY_RETURN_IF_ERROR(ParseNodeTypeExtras(entry, type_path, node_type));
   config_.tree["available_node_types"][name]["node_config"] =
       CompletedNodeConfig(node_config, node_type.node_config, resources_or_empty);
   config_.node_types.emplace(name, std::move(node_type));
   return OkStatus();
 }
 
-// min_workers, max_workers and the other per-node-type keys of Ray.
+// min_workers and max_workers (default: the cluster's max_workers; the head's: 0).
 Status ClusterParser::ParseWorkerCounts(const json& entry, const ConfigPath& type_path,
                                         bool is_head, NodeType& node_type) {
   std::int64_t min_workers = 0;
@@ -480,6 +491,12 @@ Status ClusterParser::ParseWorkerCounts(const json& entry, const ConfigPath& typ
   }
   node_type.min_workers = static_cast<int>(min_workers);
   node_type.max_workers = static_cast<int>(max);
+  return OkStatus();
+}
+
+// Ray's other keys of a node type: type-checked (vsray keeps labels; Ray uses the rest).
+Status ClusterParser::ParseNodeTypeExtras(const json& entry, const ConfigPath& type_path,
+                                          NodeType& node_type) {
   VSRAY_RETURN_IF_ERROR(checker_.GetStringMap(entry, type_path, "labels", &node_type.labels));
   double idle_timeout_s = 0;
   VSRAY_RETURN_IF_ERROR(
