@@ -127,7 +127,7 @@ StatusOr<NodeConfigParse> ParseNodeConfigObject(Checker& checker, const json& ob
   VSRAY_ASSIGN_OR_RETURN(std::optional<FrozenVmConfig> own,
                          ParseOwnFrozenVm(checker, object, path));
   parse.has_own_frozen_vm = own.has_value();
-  config.frozen_vm = own ? std::move(own) : inherited.frozen_vm;
+  config.frozen_vm = own.has_value() ? own : inherited.frozen_vm;
   VSRAY_ASSIGN_OR_RETURN(const json* resources, checker.GetObject(object, path, "resources"));
   if (resources != nullptr) {
     VSRAY_ASSIGN_OR_RETURN(Resources parsed,

@@ -98,7 +98,7 @@ std::string PythonFloat(double number) {
   std::array<char, 64> buffer{};
   const auto [end, error] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), number,
                                           std::chars_format::scientific);
-  const std::string text(buffer.data(), error == std::errc() ? end : buffer.data());
+  std::string text(buffer.data(), error == std::errc() ? end : buffer.data());
   const std::size_t e = text.find('e');
   if (e == std::string::npos) return text;
   const bool negative = text[0] == '-';
