@@ -327,9 +327,10 @@ def test_a_vcenter_fault_during_launch_is_rays_launch_failure_and_the_next_tick_
     assert tracker.summary().node_availabilities[WORKER].is_available
 
 
-def test_ticks_while_a_launch_is_in_flight_see_the_new_nodes_with_rays_tags(cluster):
+def test_ticks_while_a_launch_is_in_flight_see_the_new_nodes_with_rays_tags(cluster, monkeypatch):
     c = cluster("inflight", min_workers=2)
     c.up()
+    statuses = record_statuses(monkeypatch)
     c.autoscaler()
     # Clones stay running in vCenter for 3 s: NodeLauncher's create_node is in flight while
     # the autoscaler's main loop ticks.
@@ -350,3 +351,10 @@ def test_ticks_while_a_launch_is_in_flight_see_the_new_nodes_with_rays_tags(clus
     assert seen_creating, "no tick saw a node while its clone was in flight"
     assert c.scaler.num_failures == 0
     assert tick_until(c.scaler, lambda: c.up_to_date_workers(2))
+    # Ray's updaters started on the nodes while they were being created; the end of the
+    # creation did not put their status back: each was set up once, through Ray's statuses.
+    for worker in c.workers():
+        assert statuses[worker] == [STATUS_WAITING_FOR_SSH, STATUS_SYNCING_FILES, STATUS_SETTING_UP,
+                                    STATUS_UP_TO_DATE], statuses
+        assert c.scaler.num_successful_updates[worker] == 1
+    assert [t[TAG_RAY_NODE_STATUS] for t in c.vms().values()] == [STATUS_UP_TO_DATE] * 3
