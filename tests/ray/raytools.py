@@ -4,6 +4,7 @@ head's autoscaler built from what the launcher left there, and independent check
 vCenter's state with pyvmomi."""
 
 import copy
+import gc
 import os
 import pathlib
 import shutil
@@ -124,6 +125,7 @@ def release_ray_state():
     for thread in threading.enumerate():
         if isinstance(thread, node_launcher.NodeLauncher):
             thread.provider = None
+    gc.collect()  # providers in reference cycles (autoscaler <-> updaters) go now
 
 
 # --- vCenter's state, seen with pyvmomi ----------------------------------------------------

@@ -38,8 +38,10 @@ from ray.autoscaler.tags import (
     TAG_RAY_RUNTIME_CONFIG,
     TAG_RAY_USER_NODE_TYPE,
 )
+from ray.autoscaler.node_launch_exception import NodeLaunchException
 from ray.tests.autoscaler_test_utils import MockProcessRunner
 
+import vsray
 from vsray.ray_provider import VsphereNodeProvider
 
 from raytools import (
@@ -321,6 +323,15 @@ def test_a_vcenter_fault_during_launch_is_rays_launch_failure_and_the_next_tick_
     assert any("Failed to launch 2 node(s) of type ray.worker.default. (InvalidState)" in e for e in events), events
     assert c.workers() == [] and [t for t in c.vms().values() if t[TAG_RAY_NODE_KIND] == NODE_KIND_WORKER] == []
     assert c.scaler.num_failures == 0
+    # What the launcher got: Ray's exception, with the VsphereError as its cause.
+    node_config = c.scaler.config["available_node_types"][WORKER]["node_config"]
+    with pytest.raises(NodeLaunchException) as info:
+        c.provider.create_node(node_config, {TAG_RAY_NODE_KIND: NODE_KIND_WORKER}, 1)
+    assert info.value.category == "InvalidState"
+    assert "InvalidState" in info.value.description and "\n" not in info.value.description
+    error_type, error, _ = info.value.src_exc_info
+    assert issubclass(error_type, vsray.VsphereError) and error.fault == "InvalidState"
+    assert not isinstance(error, vsray.ConfigError)
     # vCenter is fine again: the next ticks launch the workers.
     c.sim.clear_faults()
     assert tick_until(c.scaler, lambda: c.up_to_date_workers(2))
