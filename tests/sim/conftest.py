@@ -1,3 +1,16 @@
-"""Fixtures of the simulator's own tests: from the shared harness (tests/support/simharness.py)."""
+"""Fixtures of the simulator's own tests: from the shared harness (tests/support/simharness.py).
 
-from simharness import start_sim  # noqa: F401 (fixture)
+The names are also here for test modules that still write `from conftest import ...`
+(new ones import from simharness)."""
+
+from simharness import (  # noqa: F401 (fixture and re-exports)
+    PASSWORD,
+    USER,
+    Sim,
+    find_vm,
+    launch,
+    nics,
+    start_sim,
+    wait_for,
+    wait_task,
+)
