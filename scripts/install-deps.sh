@@ -11,6 +11,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   pybind11-dev python3-dev python3-pytest python3-pip python3-setuptools python3-wheel python3-venv
   python3-pyvmomi python3-yaml
+  # what Ray's pure-Python launcher and autoscaler import (tests/ray, from Ray's source)
+  python3-jsonschema python3-psutil python3-click python3-colorama python3-filelock
+  python3-msgpack python3-protobuf python3-requests
   golang-go golang-github-vmware-govmomi-dev
 )
 

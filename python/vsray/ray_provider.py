@@ -16,6 +16,8 @@ thread-safe and release the GIL while they wait on vCenter.
 import copy
 import logging
 import os
+import sys
+import threading
 from typing import Any, Dict, List, Optional
 
 from vsray import _vsray
@@ -46,6 +48,16 @@ except ImportError:
         def cleanup(self) -> None:
             """Nothing to clean up: the shared provider is released with its last user."""
 
+        @property
+        def max_terminate_nodes(self) -> Optional[int]:
+            return None
+
+
+try:  # pragma: no cover - depends on whether Ray is installed
+    from ray.autoscaler.node_launch_exception import NodeLaunchException as _NodeLaunchException
+except ImportError:
+    _NodeLaunchException = None
+
 
 # Ray's tag keys and values (Ray's names, ray.autoscaler.tags), from vsray's one vocabulary
 # in C++ (src/provider/tags.h), so that Ray is not needed.
@@ -64,6 +76,27 @@ HEAD_CA_FILE = "~/vsray-vcenter-ca.pem"
 _CREDENTIAL_ENV = (("server", "VSPHERE_SERVER"), ("user", "VSPHERE_USER"), ("password", "VSPHERE_PASSWORD"))
 
 
+class _Listed:
+    """A node as the last listing that returned it saw it."""
+
+    __slots__ = ("tags", "internal_ip", "external_ip")
+
+    def __init__(self, tags: Dict[str, str], internal_ip: Optional[str], external_ip: Optional[str]) -> None:
+        self.tags = tags
+        self.internal_ip = internal_ip
+        self.external_ip = external_ip
+
+
+def _launch_failure(error: VsphereError) -> Exception:
+    """Ray's NodeLaunchException for a create_node that made no node (needs Ray).
+
+    category: the vSphere fault name, else the error code; description: the one-line message;
+    src_exc_info: the VsphereError being handled.
+    """
+    category = getattr(error, "fault", None) or getattr(error, "code", None) or type(error).__name__
+    return _NodeLaunchException(category, str(error), sys.exc_info())
+
+
 class VsphereNodeProvider(_BaseNodeProvider):
     """Ray's NodeProvider contract on vSphere (instant clones of frozen VMs)."""
 
@@ -71,6 +104,11 @@ class VsphereNodeProvider(_BaseNodeProvider):
         super().__init__(provider_config, cluster_name)
         # The C++ side keeps no reference to the dict: later changes to it are not seen.
         self._provider = _vsray.Provider(dict(provider_config), cluster_name)
+        # Nodes returned by listings, kept until a later listing that would have returned
+        # them does not: Ray reads node_tags(id) for every id it listed, even if the VM was
+        # deleted in between (as Ray's cloud providers serve listed nodes from their cache).
+        self._listed: Dict[str, _Listed] = {}
+        self._listed_lock = threading.Lock()
 
     # --- cluster config -----------------------------------------------------------------
 
@@ -126,6 +164,7 @@ class VsphereNodeProvider(_BaseNodeProvider):
             auth["ssh_private_key"] = "~/ray_bootstrap_key.pem"
         return config
 
+    @property
     def max_terminate_nodes(self) -> Optional[int]:
         """No limit: terminate_nodes removes any number of nodes in parallel."""
         return None
@@ -142,22 +181,63 @@ class VsphereNodeProvider(_BaseNodeProvider):
     # --- reads (served from the live cache) ---------------------------------------------
 
     def non_terminated_nodes(self, tag_filters: Dict[str, str]) -> List[str]:
-        return list(self._provider.non_terminated_nodes(dict(tag_filters or {})))
+        """The nodes matching every filter, each listed with its tags (pending ones included).
+
+        Also the refresh point of what node_tags, internal_ip and external_ip serve for
+        nodes that vanish after being listed.
+        """
+        filters = {str(key): str(value) for key, value in (tag_filters or {}).items()}
+        listed = self._provider.list_nodes(filters)
+        ids = [node_id for node_id, _, _, _ in listed]
+        with self._listed_lock:
+            returned = set(ids)
+            for node_id, seen in list(self._listed.items()):
+                if node_id not in returned and all(seen.tags.get(k) == v for k, v in filters.items()):
+                    del self._listed[node_id]  # this listing would have returned it: it is gone
+            for node_id, tags, internal_ip, external_ip in listed:
+                self._listed[node_id] = _Listed(dict(tags), internal_ip, external_ip)
+        return ids
+
+    def _last_listed(self, node_id: str) -> Optional[_Listed]:
+        with self._listed_lock:
+            return self._listed.get(node_id)
+
+    # Ray asks about node None when a cluster has no head (e.g. the head's IP for a worker's
+    # updater): None is a node that does not exist.
 
     def is_running(self, node_id: str) -> bool:
-        return self._provider.is_running(node_id)
+        return node_id is not None and self._provider.is_running(node_id)
 
     def is_terminated(self, node_id: str) -> bool:
-        return self._provider.is_terminated(node_id)
+        return node_id is None or self._provider.is_terminated(node_id)
 
     def node_tags(self, node_id: str) -> Dict[str, str]:
-        return dict(self._provider.node_tags(node_id))
+        """The node's current tags; for a node gone since it was listed, its listed tags."""
+        if node_id is None:
+            return {}
+        tags = self._provider.node_tags(node_id)
+        if tags:
+            return dict(tags)
+        seen = self._last_listed(node_id)
+        return dict(seen.tags) if seen is not None else {}
 
     def external_ip(self, node_id: str) -> Optional[str]:
-        return self._provider.external_ip(node_id)
+        if node_id is None:
+            return None
+        ip = self._provider.external_ip(node_id)
+        if ip is None and self._provider.is_terminated(node_id):
+            seen = self._last_listed(node_id)
+            ip = seen.external_ip if seen is not None else None
+        return ip
 
     def internal_ip(self, node_id: str) -> Optional[str]:
-        return self._provider.internal_ip(node_id)
+        if node_id is None:
+            return None
+        ip = self._provider.internal_ip(node_id)
+        if ip is None and self._provider.is_terminated(node_id):
+            seen = self._last_listed(node_id)
+            ip = seen.internal_ip if seen is not None else None
+        return ip
 
     def get_node_id(self, ip_address: str, use_internal_ip: bool = False) -> str:
         """The node with this IP; ValueError if none has it (as Ray's base class)."""
@@ -178,10 +258,17 @@ class VsphereNodeProvider(_BaseNodeProvider):
         """Creates `count` nodes in parallel; returns {node_id: {"name", "host"}}.
 
         The nodes are listed by non_terminated_nodes at once. A node that fails is removed
-        and logged; its siblings are kept. Raises VsphereError when none could be created,
-        ConfigError for an invalid node_config.
+        and logged; its siblings are kept. When none could be created: Ray's
+        NodeLaunchException (category: the vSphere fault or error code; description: the
+        message; src_exc_info: the VsphereError) when Ray is importable, else the VsphereError
+        (a ConfigError for an invalid node_config).
         """
-        result = self._provider.create_node(node_config, dict(tags or {}), int(count))
+        try:
+            result = self._provider.create_node(node_config, dict(tags or {}), int(count))
+        except VsphereError as error:
+            if _NodeLaunchException is None:
+                raise
+            raise _launch_failure(error) from error
         for failure in result["failures"]:
             logger.warning("vsray: cluster %s: a node could not be created: %s", self.cluster_name, failure["message"])
         return {node["id"]: {"name": node["name"], "host": node["host"]} for node in result["created"]}

@@ -19,9 +19,11 @@
 #include <random>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "cli/commands.h"
+#include "config/ray_keys.h"
 
 extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX, for posix_spawn
 
@@ -49,28 +51,56 @@ std::string RandomPassword() {
   return password;
 }
 
-// The config text; `password` empty: left out (credentials.password then comes from
-// VSPHERE_PASSWORD).
+std::string Quoted(const std::string& text) { return nlohmann::json(text).dump(); }
+
+// A flow sequence of quoted strings.
+std::string QuotedList(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < items.size(); ++i) out += (i > 0 ? ", " : "") + Quoted(items[i]);
+  return out + "]";
+}
+
+// Ray's keys after the node types: every one Ray reads without a default for type: external.
+std::string RayCommandsYaml() {
+  std::string yaml;
+  yaml += "file_mounts: {}\n";
+  yaml += "cluster_synced_files: []\n";
+  yaml += "file_mounts_sync_continuously: false\n";
+  yaml += "rsync_exclude: []\n";
+  yaml += "rsync_filter: []\n";
+  for (const std::string& key : config::RayCommandKeys()) {
+    yaml += key + ": " + QuotedList(config::RayDefaultCommands(key)) + "\n";
+  }
+  return yaml;
+}
+
+// The config text: a complete Ray cluster config for Ray's launcher (type: external, vsray's
+// provider class) and for vsray. `password` empty: left out (credentials.password then comes
+// from VSPHERE_PASSWORD).
 std::string ClusterYaml(const SimFlags& flags, const nlohmann::json& ready,
                         const std::string& password, const std::string& frozen_vm) {
   const std::string url = ready.value("url", "");
+  const std::string max_workers = std::to_string(std::max(flags.workers, 1) * 2);
   std::string yaml;
   yaml += "# vsray cluster config for the vsray-sim at " + url + "\n";
-  yaml += "# Use it with: vsray up/nodes/down THIS_FILE\n";
+  yaml += "# A complete Ray cluster config: vsray up/nodes/down THIS_FILE, or Ray's launcher\n";
+  yaml += "# (ray up THIS_FILE) where vsray is installed.\n";
   yaml += "cluster_name: " + flags.cluster_name + "\n";
-  yaml += "max_workers: " + std::to_string(std::max(flags.workers, 1) * 2) + "\n";
+  yaml += "max_workers: " + max_workers + "\n";
+  yaml += "upscaling_speed: 1.0\n";
   yaml += "idle_timeout_minutes: 5\n";
   yaml += "provider:\n";
-  yaml += "  type: vsphere\n";
+  yaml += "  type: external\n";
+  yaml += "  module: vsray.ray_provider.VsphereNodeProvider\n";
   yaml += "  vsphere_config:\n";
   yaml += "    credentials:\n";
-  yaml += "      server: \"" + url + "\"\n";
-  yaml += "      user: \"" + ready.value("username", "user") + "\"\n";
-  if (!password.empty()) yaml += "      password: \"" + password + "\"\n";
+  yaml += "      server: " + Quoted(url) + "\n";
+  yaml += "      user: " + Quoted(ready.value("username", "user")) + "\n";
+  if (!password.empty()) yaml += "      password: " + Quoted(password) + "\n";
   yaml += "    tls:\n";
-  yaml += "      ca_file: \"" + ready.value("ca_file", "") + "\"\n";
+  yaml += "      ca_file: " + Quoted(ready.value("ca_file", "")) + "\n";
   yaml += "    frozen_vm:\n";
-  yaml += "      name: \"" + frozen_vm + "\"\n";
+  yaml += "      name: " + Quoted(frozen_vm) + "\n";
   yaml += "auth:\n";
   yaml += "  ssh_user: ray\n";
   yaml += "available_node_types:\n";
@@ -79,11 +109,11 @@ std::string ClusterYaml(const SimFlags& flags, const nlohmann::json& ready,
   yaml += "    node_config: {}\n";
   yaml += "  ray.worker.default:\n";
   yaml += "    min_workers: " + std::to_string(flags.workers) + "\n";
-  yaml += "    max_workers: " + std::to_string(std::max(flags.workers, 1) * 2) + "\n";
+  yaml += "    max_workers: " + max_workers + "\n";
   yaml += "    resources: {CPU: 2, Memory: 4096}\n";
   yaml += "    node_config: {}\n";
   yaml += "head_node_type: ray.head.default\n";
-  return yaml;
+  return yaml + RayCommandsYaml();
 }
 
 bool WritePrivateFile(const std::string& path, const std::string& text) {
@@ -102,6 +132,145 @@ bool WritePrivateFile(const std::string& path, const std::string& text) {
   return close(fd) == 0;
 }
 
+// The frozen VM name from --frozen-vm in the simulator's flags ("" if not given); an error
+// message for flags `vsray sim` sets itself.
+struct SimArgs {
+  std::string frozen_vm = "ray-frozen-vm";
+  bool has_frozen = false;
+  std::string refused;  // a flag vsray sim sets itself
+};
+
+SimArgs InspectSimArgs(const std::vector<std::string>& sim_args) {
+  SimArgs out;
+  for (std::size_t i = 0; i < sim_args.size(); ++i) {
+    const std::string& arg = sim_args[i];
+    if (arg == "--frozen-vm" && i + 1 < sim_args.size()) {
+      out.frozen_vm = sim_args[i + 1].substr(0, sim_args[i + 1].find('@'));
+      out.has_frozen = true;
+    } else if (arg.rfind("--frozen-vm=", 0) == 0) {
+      const std::string value = arg.substr(12);
+      out.frozen_vm = value.substr(0, value.find('@'));
+      out.has_frozen = true;
+    }
+    if (arg == "--password" || arg.rfind("--password=", 0) == 0 || arg == "--http") {
+      out.refused = arg;
+    }
+  }
+  return out;
+}
+
+// The environment of the simulator: ours, with its password.
+std::vector<std::string> SimEnvironment(const std::string& password) {
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::strncmp(*e, "VSRAY_SIM_PASSWORD=", 19) != 0) env_strings.emplace_back(*e);
+  }
+  env_strings.push_back("VSRAY_SIM_PASSWORD=" + password);
+  return env_strings;
+}
+
+std::vector<char*> CStrings(std::vector<std::string>& strings) {
+  std::vector<char*> out;
+  out.reserve(strings.size() + 1);
+  for (auto& entry : strings) out.push_back(entry.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+// Starts the simulator with its stdout on a pipe; returns its pid and the pipe's read end,
+// or pid 0 after printing why not.
+std::pair<pid_t, int> SpawnSimulator(std::vector<std::string> args, const std::string& password,
+                                     bool quiet) {
+  std::vector<std::string> env_strings = SimEnvironment(password);
+  const std::vector<char*> argv = CStrings(args);
+  const std::vector<char*> envp = CStrings(env_strings);
+  std::array<int, 2> pipe_fds{};
+  if (pipe2(pipe_fds.data(), O_CLOEXEC) != 0) {
+    std::cerr << "vsray: pipe: " << std::generic_category().message(errno) << "\n";
+    return {0, -1};
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
+  if (quiet) posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+  pid_t child = 0;
+  const int spawned =
+      posix_spawn(&child, args[0].c_str(), &actions, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  close(pipe_fds[1]);
+  if (spawned != 0) {
+    close(pipe_fds[0]);
+    std::cerr << "vsray: cannot start " << args[0] << ": "
+              << std::generic_category().message(spawned) << "\n";
+    return {0, -1};
+  }
+  return {child, pipe_fds[0]};
+}
+
+// The ready line: one JSON object once the simulator serves. Closes `fd`.
+nlohmann::json ReadReadyLine(int fd) {
+  std::string line;
+  char c = 0;
+  while (true) {
+    const ssize_t n = read(fd, &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0 || c == '\n') break;
+    line += c;
+  }
+  close(fd);
+  return nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+}
+
+// Writes the config to --write-config (with the password), or prints it (without).
+int HandOutConfig(const SimFlags& flags, const nlohmann::json& ready, const std::string& password,
+                  const std::string& frozen_vm) {
+  const std::string cert_dir = ready.value("cert_dir", "");
+  const std::string password_file = cert_dir + "/password";
+  const bool wrote_password = !cert_dir.empty() && WritePrivateFile(password_file, password);
+  if (flags.write_config.empty()) {
+    std::cout << ClusterYaml(flags, ready, "", frozen_vm);
+    if (wrote_password) {
+      std::cout << "# The password is not printed; before using this config run:\n"
+                << "#   export VSPHERE_PASSWORD=\"$(cat " << password_file << ")\"\n";
+    }
+    std::cout << "# Stop the simulator with Ctrl-C.\n" << std::flush;
+    return kExitOk;
+  }
+  if (!WritePrivateFile(flags.write_config, ClusterYaml(flags, ready, password, frozen_vm))) {
+    std::cerr << "vsray: cannot write " << flags.write_config << ": "
+              << std::generic_category().message(errno) << "\n";
+    return kExitFailed;
+  }
+  std::cout << "vsray-sim serves " << ready.value("url", "") << "\n"
+            << "wrote the cluster config to " << flags.write_config
+            << " (0600: it holds the simulator's password)\n"
+            << "try: vsray up " << flags.write_config << " --yes\n"
+            << "stop the simulator with Ctrl-C\n"
+            << std::flush;
+  return kExitOk;
+}
+
+// Waits for the simulator to end; a stop by SIGINT/SIGTERM is a success.
+int WaitForSimulator(pid_t child) {
+  int wait_status = 0;
+  while (waitpid(child, &wait_status, 0) < 0 && errno == EINTR) {
+  }
+  g_child = 0;
+  if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status) == 0 ? kExitOk : kExitFailed;
+  return WIFSIGNALED(wait_status) &&
+                 (WTERMSIG(wait_status) == SIGINT || WTERMSIG(wait_status) == SIGTERM)
+             ? kExitOk
+             : kExitFailed;
+}
+
+void ForwardStopSignals() {
+  struct sigaction action {};
+  action.sa_handler = ForwardSignal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
 }  // namespace
 
 int Sim(const SimFlags& flags, bool quiet) {
@@ -111,123 +280,33 @@ int Sim(const SimFlags& flags, bool quiet) {
               << "); build it with scripts/build.sh\n";
     return kExitFailed;
   }
-  std::string frozen_vm = "ray-frozen-vm";
-  bool has_frozen = false;
-  for (std::size_t i = 0; i < flags.sim_args.size(); ++i) {
-    const std::string& arg = flags.sim_args[i];
-    if (arg == "--frozen-vm" && i + 1 < flags.sim_args.size()) {
-      frozen_vm = flags.sim_args[i + 1].substr(0, flags.sim_args[i + 1].find('@'));
-      has_frozen = true;
-    } else if (arg.rfind("--frozen-vm=", 0) == 0) {
-      const std::string value = arg.substr(12);
-      frozen_vm = value.substr(0, value.find('@'));
-      has_frozen = true;
-    }
-    if (arg == "--password" || arg.rfind("--password=", 0) == 0 || arg == "--http") {
-      std::cerr << "vsray: vsray sim sets the simulator's password and TLS itself; pass '" << arg
-                << "' to vsray-sim directly instead\n";
-      return kExitUsage;
-    }
+  const SimArgs sim_args = InspectSimArgs(flags.sim_args);
+  if (!sim_args.refused.empty()) {
+    std::cerr << "vsray: vsray sim sets the simulator's password and TLS itself; pass '"
+              << sim_args.refused << "' to vsray-sim directly instead\n";
+    return kExitUsage;
   }
   std::vector<std::string> args = {binary};
-  if (!has_frozen) args.insert(args.end(), {"--frozen-vm", frozen_vm});
+  if (!sim_args.has_frozen) args.insert(args.end(), {"--frozen-vm", sim_args.frozen_vm});
   args.insert(args.end(), flags.sim_args.begin(), flags.sim_args.end());
 
   const std::string password = RandomPassword();
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) {
-    if (std::strncmp(*e, "VSRAY_SIM_PASSWORD=", 19) != 0) env_strings.emplace_back(*e);
-  }
-  env_strings.push_back("VSRAY_SIM_PASSWORD=" + password);
-  std::vector<char*> argv;
-  argv.reserve(args.size() + 1);
-  for (auto& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  std::vector<char*> envp;
-  envp.reserve(env_strings.size() + 1);
-  for (auto& entry : env_strings) envp.push_back(entry.data());
-  envp.push_back(nullptr);
-
-  std::array<int, 2> pipe_fds{};
-  if (pipe2(pipe_fds.data(), O_CLOEXEC) != 0) {
-    std::cerr << "vsray: pipe: " << std::generic_category().message(errno) << "\n";
-    return kExitFailed;
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
-  if (quiet) posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-  pid_t child = 0;
-  const int spawned =
-      posix_spawn(&child, binary.c_str(), &actions, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  close(pipe_fds[1]);
-  if (spawned != 0) {
-    close(pipe_fds[0]);
-    std::cerr << "vsray: cannot start " << binary << ": "
-              << std::generic_category().message(spawned) << "\n";
-    return kExitFailed;
-  }
+  const auto [child, ready_fd] = SpawnSimulator(std::move(args), password, quiet);
+  if (child == 0) return kExitFailed;
   g_child = child;
-  struct sigaction action {};
-  action.sa_handler = ForwardSignal;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
+  ForwardStopSignals();
 
-  // The ready line: one JSON object once the simulator serves.
-  std::string line;
-  char c = 0;
-  while (true) {
-    const ssize_t n = read(pipe_fds[0], &c, 1);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0 || c == '\n') break;
-    line += c;
-  }
-  close(pipe_fds[0]);
-  auto ready = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  const nlohmann::json ready = ReadReadyLine(ready_fd);
   int code = kExitOk;
   if (!ready.is_object() || !ready.contains("url")) {
     std::cerr << "vsray: vsray-sim did not start (see its messages above)\n";
     code = kExitFailed;
-    kill(child, SIGTERM);
   } else {
-    const std::string cert_dir = ready.value("cert_dir", "");
-    const std::string password_file = cert_dir + "/password";
-    const bool wrote_password = !cert_dir.empty() && WritePrivateFile(password_file, password);
-    if (!flags.write_config.empty()) {
-      if (!WritePrivateFile(flags.write_config, ClusterYaml(flags, ready, password, frozen_vm))) {
-        std::cerr << "vsray: cannot write " << flags.write_config << ": "
-                  << std::generic_category().message(errno) << "\n";
-        code = kExitFailed;
-        kill(child, SIGTERM);
-      } else {
-        std::cout << "vsray-sim serves " << ready.value("url", "") << "\n"
-                  << "wrote the cluster config to " << flags.write_config
-                  << " (0600: it holds the simulator's password)\n"
-                  << "try: vsray up " << flags.write_config << " --yes\n"
-                  << "stop the simulator with Ctrl-C\n"
-                  << std::flush;
-      }
-    } else {
-      std::cout << ClusterYaml(flags, ready, "", frozen_vm);
-      if (wrote_password) {
-        std::cout << "# The password is not printed; before using this config run:\n"
-                  << "#   export VSPHERE_PASSWORD=\"$(cat " << password_file << ")\"\n";
-      }
-      std::cout << "# Stop the simulator with Ctrl-C.\n" << std::flush;
-    }
+    code = HandOutConfig(flags, ready, password, sim_args.frozen_vm);
   }
-  int wait_status = 0;
-  while (waitpid(child, &wait_status, 0) < 0 && errno == EINTR) {
-  }
-  g_child = 0;
-  if (code != kExitOk) return code;
-  if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status) == 0 ? kExitOk : kExitFailed;
-  return WIFSIGNALED(wait_status) &&
-                 (WTERMSIG(wait_status) == SIGINT || WTERMSIG(wait_status) == SIGTERM)
-             ? kExitOk
-             : kExitFailed;
+  if (code != kExitOk) kill(child, SIGTERM);
+  const int ended = WaitForSimulator(child);
+  return code != kExitOk ? code : ended;
 }
 
 }  // namespace vsray::cli

@@ -120,6 +120,10 @@ TagMap NewNodeTags(const config::ClusterConfig& cluster, const std::string& node
       head ? provider::kNodeKindHead : provider::kNodeKindWorker;
   tags[std::string(provider::kTagRayUserNodeType)] = node_type;
   tags[std::string(provider::kTagRayNodeStatus)] = provider::kRayStatusUninitialized;
+  if (const config::NodeType* type = cluster.FindNodeType(node_type);
+      type != nullptr && !type->launch_hash.empty()) {
+    tags[std::string(provider::kTagRayLaunchConfig)] = type->launch_hash;  // as Ray's launcher
+  }
   if (head) {
     tags[std::string(provider::kTagRayNodeName)] = "ray-" + cluster.cluster_name + "-head";
   }

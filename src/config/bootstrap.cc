@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "common/log.h"
+#include "config/ray_hash.h"
 
 namespace vsray::config {
 namespace {
@@ -113,6 +114,11 @@ StatusOr<ClusterConfig> Bootstrap(ClusterConfig config, const BootstrapOptions& 
   }
   if (!present) cloud_init.ssh_authorized_keys.push_back(public_line);
   tree["provider"]["vsphere_config"] = config.vsphere.ToJson(false);
+  for (auto& [name, node_type] : config.node_types) {
+    VSRAY_ASSIGN_OR_RETURN(
+        node_type.launch_hash,
+        RayLaunchHash(tree["available_node_types"][name]["node_config"], tree["auth"]));
+  }
   return config;
 }
 

@@ -14,7 +14,9 @@
 //  - credentials taken from VSPHERE_* are written into provider.vsphere_config.credentials,
 //    as Ray's vSphere provider does, because the head node's autoscaler has no such
 //    environment. The result therefore holds the password: show it only through
-//    RedactConfigTree / ClusterConfig::ToJson(true).
+//    RedactConfigTree / ClusterConfig::ToJson(true);
+//  - each node type's launch_hash is Ray's launch hash of its completed node_config and auth
+//    (ray_hash.h), for the ray-launch-config tag of the nodes vsray creates.
 // Bootstrapping its own output again gives the same output.
 #ifndef VSRAY_CONFIG_BOOTSTRAP_H_
 #define VSRAY_CONFIG_BOOTSTRAP_H_

@@ -1,6 +1,7 @@
 #include "config/cluster_config.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +15,7 @@
 #include "common/log.h"
 #include "config/checker.h"
 #include "config/parse_internal.h"
+#include "config/ray_keys.h"
 #include "config/yaml_tree.h"
 
 namespace vsray::config {
@@ -30,28 +32,6 @@ using nlohmann::json;
 
 constexpr std::uintmax_t kMaxConfigBytes = 10U << 20U;
 constexpr std::int64_t kMaxInt = std::numeric_limits<int>::max();
-
-const std::vector<std::string>& CommandKeys() {
-  static const std::vector<std::string> keys = {
-      "initialization_commands", "setup_commands",          "head_setup_commands",
-      "worker_setup_commands",   "head_start_ray_commands", "worker_start_ray_commands"};
-  return keys;
-}
-
-json DefaultStartCommands(std::string_view key) {
-  if (key == "head_start_ray_commands") {
-    return json::array({"ray stop",
-                        "ulimit -n 65536; ray start --head --port=6379 --object-manager-port=8076 "
-                        "--autoscaling-config=~/ray_bootstrap_config.yaml "
-                        "--dashboard-host=0.0.0.0"});
-  }
-  if (key == "worker_start_ray_commands") {
-    return json::array(
-        {"ray stop",
-         "ulimit -n 65536; ray start --address=$RAY_HEAD_IP:6379 --object-manager-port=8076"});
-  }
-  return json::array();
-}
 
 struct Resources {
   std::map<std::string, double> all;
@@ -96,6 +76,39 @@ struct NodeConfigParse {
   bool has_own_frozen_vm = false;
 };
 
+StatusOr<CloneMode> ParseCloneMode(const Checker& checker, const json& object,
+                                   const ConfigPath& path) {
+  std::string mode;
+  VSRAY_RETURN_IF_ERROR(checker.GetString(object, path, "clone_mode", &mode));
+  if (mode.empty() || mode == "instant") return CloneMode::kInstant;
+  if (mode == "linked") return CloneMode::kLinked;
+  if (mode == "full") return CloneMode::kFull;
+  return checker.Error(path.Key("clone_mode"),
+                       "'" + mode + "' is not a clone mode; expected instant, linked or full");
+}
+
+// node_config.frozen_vm (or Ray's older frozen_vm_name); nullopt when neither is given.
+StatusOr<std::optional<FrozenVmConfig>> ParseOwnFrozenVm(Checker& checker, const json& object,
+                                                         const ConfigPath& path) {
+  VSRAY_ASSIGN_OR_RETURN(const json* frozen, checker.GetObject(object, path, "frozen_vm"));
+  std::string frozen_vm_name;
+  VSRAY_RETURN_IF_ERROR(checker.GetString(object, path, "frozen_vm_name", &frozen_vm_name));
+  if (frozen != nullptr && !frozen_vm_name.empty()) {
+    return checker.Error(path,
+                         "give either 'frozen_vm' or 'frozen_vm_name' (Ray's older "
+                         "spelling of frozen_vm.name), not both");
+  }
+  if (frozen != nullptr) {
+    VSRAY_ASSIGN_OR_RETURN(FrozenVmConfig parsed,
+                           ParseFrozenVm(checker, *frozen, path.Key("frozen_vm")));
+    return std::optional<FrozenVmConfig>(std::move(parsed));
+  }
+  if (frozen_vm_name.empty()) return std::optional<FrozenVmConfig>();
+  FrozenVmConfig named;
+  named.name = frozen_vm_name;
+  return std::optional<FrozenVmConfig>(std::move(named));
+}
+
 // One node_config. `inherited`: the placement and frozen VM used when this one sets none.
 StatusOr<NodeConfigParse> ParseNodeConfigObject(Checker& checker, const json& object,
                                                 const ConfigPath& path,
@@ -110,35 +123,11 @@ StatusOr<NodeConfigParse> ParseNodeConfigObject(Checker& checker, const json& ob
   config.datastore = inherited.datastore;
   VSRAY_RETURN_IF_ERROR(checker.GetString(object, path, "resource_pool", &config.resource_pool));
   VSRAY_RETURN_IF_ERROR(checker.GetString(object, path, "datastore", &config.datastore));
-  std::string mode;
-  VSRAY_RETURN_IF_ERROR(checker.GetString(object, path, "clone_mode", &mode));
-  if (mode == "linked") {
-    config.clone_mode = CloneMode::kLinked;
-  } else if (mode == "full") {
-    config.clone_mode = CloneMode::kFull;
-  } else if (!mode.empty() && mode != "instant") {
-    return checker.Error(path.Key("clone_mode"),
-                         "'" + mode + "' is not a clone mode; expected instant, linked or full");
-  }
-  VSRAY_ASSIGN_OR_RETURN(const json* frozen, checker.GetObject(object, path, "frozen_vm"));
-  std::string frozen_vm_name;
-  VSRAY_RETURN_IF_ERROR(checker.GetString(object, path, "frozen_vm_name", &frozen_vm_name));
-  if (frozen != nullptr && !frozen_vm_name.empty()) {
-    return checker.Error(path,
-                         "give either 'frozen_vm' or 'frozen_vm_name' (Ray's older "
-                         "spelling of frozen_vm.name), not both");
-  }
-  if (frozen != nullptr) {
-    VSRAY_ASSIGN_OR_RETURN(config.frozen_vm,
-                           ParseFrozenVm(checker, *frozen, path.Key("frozen_vm")));
-    parse.has_own_frozen_vm = true;
-  } else if (!frozen_vm_name.empty()) {
-    config.frozen_vm = FrozenVmConfig{};
-    config.frozen_vm->name = frozen_vm_name;
-    parse.has_own_frozen_vm = true;
-  } else {
-    config.frozen_vm = inherited.frozen_vm;
-  }
+  VSRAY_ASSIGN_OR_RETURN(config.clone_mode, ParseCloneMode(checker, object, path));
+  VSRAY_ASSIGN_OR_RETURN(std::optional<FrozenVmConfig> own,
+                         ParseOwnFrozenVm(checker, object, path));
+  parse.has_own_frozen_vm = own.has_value();
+  config.frozen_vm = own.has_value() ? own : inherited.frozen_vm;
   VSRAY_ASSIGN_OR_RETURN(const json* resources, checker.GetObject(object, path, "resources"));
   if (resources != nullptr) {
     VSRAY_ASSIGN_OR_RETURN(Resources parsed,
@@ -150,6 +139,10 @@ StatusOr<NodeConfigParse> ParseNodeConfigObject(Checker& checker, const json& ob
   return parse;
 }
 
+// The resources that size the VM: the only ones copied into node_config, because node_config
+// feeds Ray's launch hash (a change there relaunches nodes; a custom resource must not).
+constexpr std::array<std::string_view, 3> kSizingResources = {"CPU", "Memory", "GPU"};
+
 // node_config as it goes back to Ray: the input with the resolved values written in.
 json CompletedNodeConfig(const json* original, const NodeConfig& config, const json& resources) {
   json out = original != nullptr && original->is_object() ? *original : json::object();
@@ -158,7 +151,12 @@ json CompletedNodeConfig(const json* original, const NodeConfig& config, const j
   if (!config.datastore.empty()) out["datastore"] = config.datastore;
   out["clone_mode"] = std::string(CloneModeName(config.clone_mode));
   if (config.frozen_vm) out["frozen_vm"] = config.frozen_vm->ToJson();
-  out["resources"] = resources;
+  json sizing = json::object();
+  for (const std::string_view key : kSizingResources) {
+    if (const json* value = Member(resources, key); value != nullptr)
+      sizing[std::string(key)] = *value;
+  }
+  out["resources"] = std::move(sizing);
   return out;
 }
 
@@ -175,275 +173,381 @@ Status CheckClusterName(const Checker& checker, const ConfigPath& path, const st
   return OkStatus();
 }
 
-StatusOr<ClusterConfig> ParseCluster(const Document& document, const LoadOptions& options) {
-  const ParseContext context = internal::MakeParseContext(options);
-  Checker checker(document.source, &document.lines);
-  const json& root = document.root;
-  const ConfigPath top;
+// Reads a whole cluster config, one named step per part of it.
+class ClusterParser {
+ public:
+  ClusterParser(const Document& document, const LoadOptions& options)
+      : context_(internal::MakeParseContext(options)),
+        checker_(document.source, &document.lines),
+        root_(document.root) {
+    config_.source = document.source;
+  }
+
+  StatusOr<ClusterConfig> Parse();
+
+ private:
+  Status CheckRoot() const;
+  Status ParseTopLevel();
+  Status ParseAuth();
+  Status ParseAuthKeys(const json& auth, const ConfigPath& auth_path);
+  Status ParseProvider();
+  Status ParseProviderType(const json& provider, const ConfigPath& provider_path);
+  StatusOr<const json*> ParseHeadNodeType();
+  Status ParseNodeTypes(const json& types);
+  Status ParseNodeType(const std::string& name, const json& entry, const NodeConfig& inherited);
+  Status ParseWorkerCounts(const json& entry, const ConfigPath& type_path, bool is_head,
+                           NodeType& node_type);
+  Status ParseNodeTypeExtras(const json& entry, const ConfigPath& type_path, NodeType& node_type);
+  Status ParseMountsAndCommands();
+  void CompleteTree();
+
+  ParseContext context_;
+  Checker checker_;
+  const json& root_;
+  const ConfigPath top_;
+  ClusterConfig config_;
+};
+
+StatusOr<ClusterConfig> ClusterParser::Parse() {
+  VSRAY_RETURN_IF_ERROR(CheckRoot());
+  config_.tree = root_;
+  VSRAY_RETURN_IF_ERROR(checker_.CheckKeys(root_, top_, RayTopLevelKeys()));
+  VSRAY_RETURN_IF_ERROR(ParseTopLevel());
+  VSRAY_RETURN_IF_ERROR(ParseAuth());
+  VSRAY_RETURN_IF_ERROR(ParseProvider());
+  VSRAY_ASSIGN_OR_RETURN(const json* types, ParseHeadNodeType());
+  VSRAY_RETURN_IF_ERROR(ParseNodeTypes(*types));
+  VSRAY_RETURN_IF_ERROR(ParseMountsAndCommands());
+  CompleteTree();
+  config_.warnings = checker_.warnings();
+  for (const std::string& warning : config_.warnings) Log()->warn("{}", warning);
+  return std::move(config_);
+}
+
+Status ClusterParser::CheckRoot() const {
   constexpr std::string_view kExpected =
       "a mapping with cluster_name, provider, auth, available_node_types and head_node_type";
-  if (root.is_null()) {
-    return ConfigError(document.source, 1, "",
+  if (root_.is_null()) {
+    return ConfigError(config_.source, 1, "",
                        "the config is empty; expected " + std::string(kExpected));
   }
-  if (!root.is_object()) {
-    return checker.Error(top, "expected " + std::string(kExpected) + ", got " + DescribeType(root));
+  if (!root_.is_object()) {
+    return checker_.Error(top_,
+                          "expected " + std::string(kExpected) + ", got " + DescribeType(root_));
   }
-  ClusterConfig config;
-  config.source = document.source;
-  config.tree = root;
-  json& tree = config.tree;
+  return OkStatus();
+}
 
+Status ClusterParser::ParseTopLevel() {
   bool present = false;
   VSRAY_RETURN_IF_ERROR(
-      checker.GetString(root, top, "cluster_name", &config.cluster_name, &present));
+      checker_.GetString(root_, top_, "cluster_name", &config_.cluster_name, &present));
   if (!present) {
-    return checker.Error(top,
-                         "'cluster_name' is required: a name for the cluster (it names the "
-                         "VM folder and the VMs)");
+    return checker_.Error(top_,
+                          "'cluster_name' is required: a name for the cluster (it names the "
+                          "VM folder and the VMs)");
   }
-  VSRAY_RETURN_IF_ERROR(CheckClusterName(checker, top.Key("cluster_name"), config.cluster_name));
-
-  std::int64_t max_workers = config.max_workers;
-  VSRAY_RETURN_IF_ERROR(checker.GetInt(root, top, "max_workers", 0, kMaxInt, &max_workers));
-  config.max_workers = static_cast<int>(max_workers);
+  VSRAY_RETURN_IF_ERROR(CheckClusterName(checker_, top_.Key("cluster_name"), config_.cluster_name));
+  std::int64_t max_workers = config_.max_workers;
+  VSRAY_RETURN_IF_ERROR(checker_.GetInt(root_, top_, "max_workers", 0, kMaxInt, &max_workers));
+  config_.max_workers = static_cast<int>(max_workers);
   VSRAY_RETURN_IF_ERROR(
-      checker.GetNumber(root, top, "upscaling_speed", 0, true, &config.upscaling_speed));
-  VSRAY_RETURN_IF_ERROR(
-      checker.GetNumber(root, top, "idle_timeout_minutes", 0, false, &config.idle_timeout_minutes));
+      checker_.GetNumber(root_, top_, "upscaling_speed", 0, true, &config_.upscaling_speed));
+  VSRAY_RETURN_IF_ERROR(checker_.GetNumber(root_, top_, "idle_timeout_minutes", 0, false,
+                                           &config_.idle_timeout_minutes));
+  VSRAY_ASSIGN_OR_RETURN(const json* docker, checker_.GetObject(root_, top_, "docker"));
+  if (docker != nullptr) {
+    VSRAY_RETURN_IF_ERROR(checker_.CheckKeys(*docker, top_.Key("docker"), RayDockerKeys()));
+  }
+  return OkStatus();
+}
 
-  // auth: Ray's keys, type-checked; ssh_user goes into cloud-init userdata.
-  VSRAY_ASSIGN_OR_RETURN(const json* auth, checker.GetObject(root, top, "auth"));
-  if (auth != nullptr) {
-    const ConfigPath auth_path = top.Key("auth");
-    VSRAY_RETURN_IF_ERROR(checker.GetString(*auth, auth_path, "ssh_user", &config.auth.ssh_user));
-    if (!IsValidUserName(config.auth.ssh_user)) {
-      return checker.Error(auth_path.Key("ssh_user"),
-                           "'" + config.auth.ssh_user +
-                               "' is not a valid Linux user name: expected lower-case letters, "
-                               "digits, '_' and '-', starting with a letter or '_', at most 32");
-    }
-    std::string key_path;
-    VSRAY_RETURN_IF_ERROR(checker.GetString(*auth, auth_path, "ssh_private_key", &key_path));
-    if (!key_path.empty()) {
-      VSRAY_ASSIGN_OR_RETURN(
-          config.auth.ssh_private_key,
-          ExpandHome(checker, auth_path.Key("ssh_private_key"), key_path, context));
-    }
-    if (!config.auth.ssh_private_key.empty() && context.check_local_files &&
-        config.auth.ssh_private_key !=
-            context.home_dir + "/" + std::string(kDefaultPrivateKeyName)) {
-      std::error_code error;
-      if (!std::filesystem::is_regular_file(config.auth.ssh_private_key, error)) {
-        return checker.Error(auth_path.Key("ssh_private_key"),
-                             "no such file: '" + config.auth.ssh_private_key +
-                                 "'; give an existing private key, or leave it unset to let "
-                                 "vsray make ~/" +
-                                 std::string(kDefaultPrivateKeyName));
-      }
-    }
-    key_path.clear();
-    VSRAY_RETURN_IF_ERROR(checker.GetString(*auth, auth_path, "ssh_public_key", &key_path));
-    if (!key_path.empty()) {
-      VSRAY_ASSIGN_OR_RETURN(
-          config.auth.ssh_public_key,
-          ExpandHome(checker, auth_path.Key("ssh_public_key"), key_path, context));
-    }
-    if (!config.auth.ssh_public_key.empty() && config.auth.ssh_private_key.empty()) {
-      return checker.Error(auth_path,
-                           "'ssh_public_key' is given without 'ssh_private_key'; give "
-                           "both, or neither to let vsray make a key pair");
+// auth: Ray's keys, type-checked; ssh_user goes into cloud-init userdata.
+Status ClusterParser::ParseAuth() {
+  VSRAY_ASSIGN_OR_RETURN(const json* auth, checker_.GetObject(root_, top_, "auth"));
+  if (auth == nullptr) return OkStatus();
+  const ConfigPath auth_path = top_.Key("auth");
+  VSRAY_RETURN_IF_ERROR(checker_.CheckKeys(*auth, auth_path, RayAuthKeys()));
+  VSRAY_RETURN_IF_ERROR(checker_.GetString(*auth, auth_path, "ssh_user", &config_.auth.ssh_user));
+  if (!IsValidUserName(config_.auth.ssh_user)) {
+    return checker_.Error(auth_path.Key("ssh_user"),
+                          "'" + config_.auth.ssh_user +
+                              "' is not a valid Linux user name: expected lower-case letters, "
+                              "digits, '_' and '-', starting with a letter or '_', at most 32");
+  }
+  std::string proxy;
+  VSRAY_RETURN_IF_ERROR(checker_.GetString(*auth, auth_path, "ssh_proxy_command", &proxy));
+  return ParseAuthKeys(*auth, auth_path);
+}
+
+Status ClusterParser::ParseAuthKeys(const json& auth, const ConfigPath& auth_path) {
+  std::string key_path;
+  VSRAY_RETURN_IF_ERROR(checker_.GetString(auth, auth_path, "ssh_private_key", &key_path));
+  AuthConfig& out = config_.auth;
+  if (!key_path.empty()) {
+    VSRAY_ASSIGN_OR_RETURN(
+        out.ssh_private_key,
+        ExpandHome(checker_, auth_path.Key("ssh_private_key"), key_path, context_));
+  }
+  if (!out.ssh_private_key.empty() && context_.check_local_files &&
+      out.ssh_private_key != context_.home_dir + "/" + std::string(kDefaultPrivateKeyName)) {
+    std::error_code error;
+    if (!std::filesystem::is_regular_file(out.ssh_private_key, error)) {
+      return checker_.Error(auth_path.Key("ssh_private_key"),
+                            "no such file: '" + out.ssh_private_key +
+                                "'; give an existing private key, or leave it unset to let "
+                                "vsray make ~/" +
+                                std::string(kDefaultPrivateKeyName));
     }
   }
-
-  // provider
-  VSRAY_ASSIGN_OR_RETURN(const json* provider, checker.GetObject(root, top, "provider"));
-  if (provider == nullptr) {
-    return checker.Error(top,
-                         "'provider' is required: {type: external, module: "
-                         "vsray.ray_provider.VsphereNodeProvider, vsphere_config: {...}}");
+  key_path.clear();
+  VSRAY_RETURN_IF_ERROR(checker_.GetString(auth, auth_path, "ssh_public_key", &key_path));
+  if (!key_path.empty()) {
+    VSRAY_ASSIGN_OR_RETURN(out.ssh_public_key, ExpandHome(checker_, auth_path.Key("ssh_public_key"),
+                                                          key_path, context_));
   }
-  const ConfigPath provider_path = top.Key("provider");
+  if (!out.ssh_public_key.empty() && out.ssh_private_key.empty()) {
+    return checker_.Error(auth_path,
+                          "'ssh_public_key' is given without 'ssh_private_key'; give "
+                          "both, or neither to let vsray make a key pair");
+  }
+  return OkStatus();
+}
+
+Status ClusterParser::ParseProviderType(const json& provider, const ConfigPath& provider_path) {
   std::string type;
-  VSRAY_RETURN_IF_ERROR(checker.GetString(*provider, provider_path, "type", &type));
+  VSRAY_RETURN_IF_ERROR(checker_.GetString(provider, provider_path, "type", &type));
   if (type.empty()) {
-    return checker.Error(provider_path,
-                         "'type' is required: 'external' (with module: "
-                         "vsray.ray_provider.VsphereNodeProvider) or 'vsphere'");
+    return checker_.Error(provider_path,
+                          "'type' is required: 'external' (with module: "
+                          "vsray.ray_provider.VsphereNodeProvider) or 'vsphere'");
   }
   if (type == "vsphere") {
-    config.provider_type = ProviderType::kVsphere;
-  } else if (type == "external") {
-    config.provider_type = ProviderType::kExternal;
-    VSRAY_RETURN_IF_ERROR(
-        checker.GetString(*provider, provider_path, "module", &config.provider_module));
-    if (config.provider_module.empty()) {
-      return checker.Error(provider_path,
-                           "'module' is required with type 'external': the "
-                           "provider class, vsray.ray_provider.VsphereNodeProvider");
-    }
-    if (config.provider_module.rfind("vsray.", 0) != 0) {
-      checker.Warn(provider_path.Key("module"),
-                   "'" + config.provider_module +
-                       "' is not vsray's provider (vsray.ray_provider.VsphereNodeProvider); "
-                       "the vSphere settings are read as vsray's anyway");
-    }
-  } else {
-    return checker.Error(provider_path.Key("type"),
-                         "'" + type +
-                             "' is not a vSphere provider; expected 'external' (with module: "
-                             "vsray.ray_provider.VsphereNodeProvider) or 'vsphere'");
+    config_.provider_type = ProviderType::kVsphere;
+    return OkStatus();
   }
-  VSRAY_ASSIGN_OR_RETURN(
-      config.vsphere, internal::ParseVsphere(checker, *provider, provider_path, config.cluster_name,
-                                             context, context.check_local_files));
-  VsphereConfig& vsphere = config.vsphere;
-  const ConfigPath cloud_init_user =
-      provider_path.Key("vsphere_config").Key("cloud_init").Key("ssh_user");
-  if (vsphere.cloud_init.ssh_user.empty()) {
-    vsphere.cloud_init.ssh_user = config.auth.ssh_user;
-  } else if (vsphere.cloud_init.ssh_user != config.auth.ssh_user) {
-    checker.Warn(cloud_init_user, "cloud-init creates user '" + vsphere.cloud_init.ssh_user +
-                                      "' but Ray logs in as auth.ssh_user '" +
-                                      config.auth.ssh_user +
-                                      "'; that user must already exist in the frozen VM");
+  if (type != "external") {
+    return checker_.Error(provider_path.Key("type"),
+                          "'" + type +
+                              "' is not a vSphere provider; expected 'external' (with module: "
+                              "vsray.ray_provider.VsphereNodeProvider) or 'vsphere'");
   }
+  config_.provider_type = ProviderType::kExternal;
+  VSRAY_RETURN_IF_ERROR(
+      checker_.GetString(provider, provider_path, "module", &config_.provider_module));
+  if (config_.provider_module.empty()) {
+    return checker_.Error(provider_path,
+                          "'module' is required with type 'external': the "
+                          "provider class, vsray.ray_provider.VsphereNodeProvider");
+  }
+  if (config_.provider_module.rfind("vsray.", 0) != 0) {
+    checker_.Warn(provider_path.Key("module"),
+                  "'" + config_.provider_module +
+                      "' is not vsray's provider (vsray.ray_provider.VsphereNodeProvider); "
+                      "the vSphere settings are read as vsray's anyway");
+  }
+  return OkStatus();
+}
 
-  // available_node_types
-  VSRAY_ASSIGN_OR_RETURN(const json* types, checker.GetObject(root, top, "available_node_types"));
-  const ConfigPath types_path = top.Key("available_node_types");
+Status ClusterParser::ParseProvider() {
+  VSRAY_ASSIGN_OR_RETURN(const json* provider, checker_.GetObject(root_, top_, "provider"));
+  if (provider == nullptr) {
+    return checker_.Error(top_,
+                          "'provider' is required: {type: external, module: "
+                          "vsray.ray_provider.VsphereNodeProvider, vsphere_config: {...}}");
+  }
+  const ConfigPath provider_path = top_.Key("provider");
+  VSRAY_RETURN_IF_ERROR(ParseProviderType(*provider, provider_path));
+  VSRAY_ASSIGN_OR_RETURN(config_.vsphere, internal::ParseVsphere(checker_, *provider, provider_path,
+                                                                 config_.cluster_name, context_,
+                                                                 context_.check_local_files));
+  CloudInitConfig& cloud_init = config_.vsphere.cloud_init;
+  if (cloud_init.ssh_user.empty()) {
+    cloud_init.ssh_user = config_.auth.ssh_user;
+  } else if (cloud_init.ssh_user != config_.auth.ssh_user) {
+    checker_.Warn(provider_path.Key("vsphere_config").Key("cloud_init").Key("ssh_user"),
+                  "cloud-init creates user '" + cloud_init.ssh_user +
+                      "' but Ray logs in as auth.ssh_user '" + config_.auth.ssh_user +
+                      "'; that user must already exist in the frozen VM");
+  }
+  return OkStatus();
+}
+
+// available_node_types (present, not empty) and head_node_type (one of its keys).
+StatusOr<const json*> ClusterParser::ParseHeadNodeType() {
+  VSRAY_ASSIGN_OR_RETURN(const json* types,
+                         checker_.GetObject(root_, top_, "available_node_types"));
   if (types == nullptr || types->empty()) {
-    return checker.Error(
-        types == nullptr ? top : types_path,
+    return checker_.Error(
+        types == nullptr ? top_ : top_.Key("available_node_types"),
         std::string(types == nullptr ? "'available_node_types' is required" : "is empty") +
             ": a mapping of node type names to {resources, node_config, "
             "min_workers, max_workers}, with the head node type among them");
   }
   bool head_given = false;
   VSRAY_RETURN_IF_ERROR(
-      checker.GetString(root, top, "head_node_type", &config.head_node_type, &head_given));
+      checker_.GetString(root_, top_, "head_node_type", &config_.head_node_type, &head_given));
   if (!head_given) {
-    return checker.Error(top,
-                         "'head_node_type' is required: the key of the head node's type in "
-                         "available_node_types");
+    return checker_.Error(top_,
+                          "'head_node_type' is required: the key of the head node's type in "
+                          "available_node_types");
   }
+  if (types->contains(config_.head_node_type)) return types;
   std::vector<std::string> type_names;
   for (const auto& [name, value] : types->items()) type_names.push_back(name);
-  if (!types->contains(config.head_node_type)) {
-    std::string message = "'" + config.head_node_type + "' is not a key of available_node_types";
-    if (const std::string close = ClosestMatch(config.head_node_type, type_names); !close.empty()) {
-      message += "; did you mean '" + close + "'?";
-    }
-    message += " Node types: ";
-    for (std::size_t i = 0; i < type_names.size(); ++i) {
-      message += (i > 0 ? ", " : "") + type_names[i];
-    }
-    return checker.Error(top.Key("head_node_type"), message);
+  std::string message = "'" + config_.head_node_type + "' is not a key of available_node_types";
+  if (const std::string close = ClosestMatch(config_.head_node_type, type_names); !close.empty()) {
+    message += "; did you mean '" + close + "'?";
   }
+  message += " Node types: ";
+  for (std::size_t i = 0; i < type_names.size(); ++i) {
+    message += (i > 0 ? ", " : "") + type_names[i];
+  }
+  return checker_.Error(top_.Key("head_node_type"), message);
+}
 
-  // The head first: workers inherit its placement and frozen VM.
-  std::vector<std::string> order = {config.head_node_type};
-  for (const std::string& name : type_names) {
-    if (name != config.head_node_type) order.push_back(name);
-  }
+// The head first: workers inherit its placement and frozen VM.
+Status ClusterParser::ParseNodeTypes(const json& types) {
   NodeConfig provider_defaults;
-  provider_defaults.frozen_vm = vsphere.frozen_vm;
-  NodeConfig head_resolved;
-  for (const std::string& name : order) {
-    const ConfigPath type_path = types_path.Key(name);
-    const json& entry = (*types)[name];
-    if (!entry.is_object()) {
-      return checker.Error(type_path,
-                           "expected a mapping with resources, node_config, "
-                           "min_workers and max_workers, got " +
-                               DescribeType(entry));
-    }
-    const bool is_head = name == config.head_node_type;
-    NodeType node_type;
-    node_type.name = name;
-    VSRAY_ASSIGN_OR_RETURN(const json* node_config,
-                           checker.GetObject(entry, type_path, "node_config"));
-    const json empty = json::object();
-    VSRAY_ASSIGN_OR_RETURN(
-        NodeConfigParse parsed,
-        ParseNodeConfigObject(checker, node_config == nullptr ? empty : *node_config,
-                              type_path.Key("node_config"),
-                              is_head ? provider_defaults : head_resolved));
-    node_type.node_config = std::move(parsed.config);
-    if (!node_type.node_config.frozen_vm) {
-      return checker.Error(provider_path.Key("vsphere_config"),
-                           "'frozen_vm' is required: the frozen VM(s) nodes are instant-cloned "
-                           "from ({name: ...}, {resource_pool: ...}, or 'library_item' to "
-                           "deploy from an OVF); node type '" +
-                               name + "' has none");
-    }
-    // The node type's own resources size the VM (they win over a copy in node_config).
-    VSRAY_ASSIGN_OR_RETURN(const json* resources_json,
-                           checker.GetObject(entry, type_path, "resources"));
-    const json resources_or_empty = resources_json == nullptr ? json::object() : *resources_json;
-    VSRAY_ASSIGN_OR_RETURN(Resources resources,
-                           ParseResources(checker, resources_or_empty, type_path.Key("resources")));
-    node_type.resources = resources.all;
-    node_type.node_config.cpus = resources.cpus;
-    node_type.node_config.memory_mib = resources.memory_mib;
-    node_type.node_config.gpus = resources.gpus;
-
-    std::int64_t min_workers = 0;
-    VSRAY_RETURN_IF_ERROR(
-        checker.GetInt(entry, type_path, "min_workers", 0, kMaxInt, &min_workers));
-    std::int64_t max = is_head ? 0 : config.max_workers;
-    bool max_given = false;
-    VSRAY_RETURN_IF_ERROR(
-        checker.GetInt(entry, type_path, "max_workers", 0, kMaxInt, &max, &max_given));
-    if (min_workers > max) {
-      return checker.Error(type_path.Key(max_given ? "max_workers" : "min_workers"),
-                           "min_workers (" + std::to_string(min_workers) +
-                               ") is more than max_workers (" + std::to_string(max) +
-                               (max_given ? ")"
-                                : is_head ? ", the default for the head node type)"
-                                          : ", the cluster's max_workers)") +
-                               "; expected min_workers <= max_workers");
-    }
-    if (max_given && max > config.max_workers) {
-      checker.Warn(type_path.Key("max_workers"), "more than the cluster's max_workers (" +
-                                                     std::to_string(config.max_workers) +
-                                                     "), which caps it");
-    }
-    node_type.min_workers = static_cast<int>(min_workers);
-    node_type.max_workers = static_cast<int>(max);
-    VSRAY_RETURN_IF_ERROR(checker.GetStringMap(entry, type_path, "labels", &node_type.labels));
-    std::vector<std::string> commands;
-    VSRAY_RETURN_IF_ERROR(
-        checker.GetStringList(entry, type_path, "worker_setup_commands", &commands));
-
-    tree["available_node_types"][name]["node_config"] =
-        CompletedNodeConfig(node_config, node_type.node_config, resources_or_empty);
-    if (is_head) head_resolved = node_type.node_config;
-    config.node_types.emplace(name, std::move(node_type));
+  provider_defaults.frozen_vm = config_.vsphere.frozen_vm;
+  VSRAY_RETURN_IF_ERROR(
+      ParseNodeType(config_.head_node_type, types[config_.head_node_type], provider_defaults));
+  const NodeConfig head_resolved = config_.head().node_config;
+  for (const auto& [name, entry] : types.items()) {
+    if (name == config_.head_node_type) continue;
+    VSRAY_RETURN_IF_ERROR(ParseNodeType(name, entry, head_resolved));
   }
+  return OkStatus();
+}
 
-  // file_mounts and the command lists: type-checked, defaulted.
-  VSRAY_RETURN_IF_ERROR(checker.GetStringMap(root, top, "file_mounts", &config.file_mounts));
-  if (Member(root, "file_mounts") == nullptr || root["file_mounts"].is_null()) {
+Status ClusterParser::ParseNodeType(const std::string& name, const json& entry,
+                                    const NodeConfig& inherited) {
+  const ConfigPath type_path = top_.Key("available_node_types").Key(name);
+  if (!entry.is_object()) {
+    return checker_.Error(type_path,
+                          "expected a mapping with resources, node_config, "
+                          "min_workers and max_workers, got " +
+                              DescribeType(entry));
+  }
+  VSRAY_RETURN_IF_ERROR(checker_.CheckKeys(entry, type_path, RayNodeTypeKeys()));
+  NodeType node_type;
+  node_type.name = name;
+  VSRAY_ASSIGN_OR_RETURN(const json* node_config,
+                         checker_.GetObject(entry, type_path, "node_config"));
+  const json empty = json::object();
+  VSRAY_ASSIGN_OR_RETURN(
+      NodeConfigParse parsed,
+      ParseNodeConfigObject(checker_, node_config == nullptr ? empty : *node_config,
+                            type_path.Key("node_config"), inherited));
+  node_type.node_config = std::move(parsed.config);
+  if (!node_type.node_config.frozen_vm) {
+    return checker_.Error(top_.Key("provider").Key("vsphere_config"),
+                          "'frozen_vm' is required: the frozen VM(s) nodes are instant-cloned "
+                          "from ({name: ...}, {resource_pool: ...}, or 'library_item' to "
+                          "deploy from an OVF); node type '" +
+                              name + "' has none");
+  }
+  // The node type's own resources size the VM (they win over a copy in node_config).
+  VSRAY_ASSIGN_OR_RETURN(const json* resources_json,
+                         checker_.GetObject(entry, type_path, "resources"));
+  const json resources_or_empty = resources_json == nullptr ? json::object() : *resources_json;
+  VSRAY_ASSIGN_OR_RETURN(Resources resources,
+                         ParseResources(checker_, resources_or_empty, type_path.Key("resources")));
+  node_type.resources = resources.all;
+  node_type.node_config.cpus = resources.cpus;
+  node_type.node_config.memory_mib = resources.memory_mib;
+  node_type.node_config.gpus = resources.gpus;
+  VSRAY_RETURN_IF_ERROR(
+      ParseWorkerCounts(entry, type_path, name == config_.head_node_type, node_type));
+  VSRAY_RETURN_IF_ERROR(ParseNodeTypeExtras(entry, type_path, node_type));
+  config_.tree["available_node_types"][name]["node_config"] =
+      CompletedNodeConfig(node_config, node_type.node_config, resources_or_empty);
+  config_.node_types.emplace(name, std::move(node_type));
+  return OkStatus();
+}
+
+// min_workers and max_workers (default: the cluster's max_workers; the head's: 0).
+Status ClusterParser::ParseWorkerCounts(const json& entry, const ConfigPath& type_path,
+                                        bool is_head, NodeType& node_type) {
+  std::int64_t min_workers = 0;
+  VSRAY_RETURN_IF_ERROR(checker_.GetInt(entry, type_path, "min_workers", 0, kMaxInt, &min_workers));
+  std::int64_t max = is_head ? 0 : config_.max_workers;
+  bool max_given = false;
+  VSRAY_RETURN_IF_ERROR(
+      checker_.GetInt(entry, type_path, "max_workers", 0, kMaxInt, &max, &max_given));
+  if (min_workers > max) {
+    return checker_.Error(type_path.Key(max_given ? "max_workers" : "min_workers"),
+                          "min_workers (" + std::to_string(min_workers) +
+                              ") is more than max_workers (" + std::to_string(max) +
+                              (max_given ? ")"
+                               : is_head ? ", the default for the head node type)"
+                                         : ", the cluster's max_workers)") +
+                              "; expected min_workers <= max_workers");
+  }
+  if (max_given && max > config_.max_workers) {
+    checker_.Warn(type_path.Key("max_workers"), "more than the cluster's max_workers (" +
+                                                    std::to_string(config_.max_workers) +
+                                                    "), which caps it");
+  }
+  node_type.min_workers = static_cast<int>(min_workers);
+  node_type.max_workers = static_cast<int>(max);
+  return OkStatus();
+}
+
+// Ray's other keys of a node type: type-checked (vsray keeps labels; Ray uses the rest).
+Status ClusterParser::ParseNodeTypeExtras(const json& entry, const ConfigPath& type_path,
+                                          NodeType& node_type) {
+  VSRAY_RETURN_IF_ERROR(checker_.GetStringMap(entry, type_path, "labels", &node_type.labels));
+  double idle_timeout_s = 0;
+  VSRAY_RETURN_IF_ERROR(
+      checker_.GetNumber(entry, type_path, "idle_timeout_s", 0, false, &idle_timeout_s));
+  std::vector<std::string> commands;
+  for (const char* key : {"worker_setup_commands", "initialization_commands"}) {
+    VSRAY_RETURN_IF_ERROR(checker_.GetStringList(entry, type_path, key, &commands));
+  }
+  VSRAY_ASSIGN_OR_RETURN(const json* docker, checker_.GetObject(entry, type_path, "docker"));
+  if (docker == nullptr) return OkStatus();
+  return checker_.CheckKeys(*docker, type_path.Key("docker"), RayNodeTypeDockerKeys());
+}
+
+// file_mounts, cluster_synced_files and the command lists: type-checked, defaulted.
+Status ClusterParser::ParseMountsAndCommands() {
+  json& tree = config_.tree;
+  VSRAY_RETURN_IF_ERROR(checker_.GetStringMap(root_, top_, "file_mounts", &config_.file_mounts));
+  if (Member(root_, "file_mounts") == nullptr || root_["file_mounts"].is_null()) {
     tree["file_mounts"] = json::object();
   }
-  for (const std::string& key : CommandKeys()) {
+  std::vector<std::string> list;
+  for (const char* key : {"cluster_synced_files", "rsync_exclude", "rsync_filter"}) {
+    VSRAY_RETURN_IF_ERROR(checker_.GetStringList(root_, top_, key, &list));
+  }
+  if (Member(root_, "cluster_synced_files") == nullptr || root_["cluster_synced_files"].is_null()) {
+    tree["cluster_synced_files"] = json::array();
+  }
+  bool sync_continuously = false;
+  VSRAY_RETURN_IF_ERROR(
+      checker_.GetBool(root_, top_, "file_mounts_sync_continuously", &sync_continuously));
+  for (const std::string& key : RayCommandKeys()) {
     std::vector<std::string> commands;
     bool given = false;
-    VSRAY_RETURN_IF_ERROR(checker.GetStringList(root, top, key, &commands, &given));
-    if (!given) tree[key] = DefaultStartCommands(key);
+    VSRAY_RETURN_IF_ERROR(checker_.GetStringList(root_, top_, key, &commands, &given));
+    if (!given) tree[key] = RayDefaultCommands(key);
   }
+  return OkStatus();
+}
 
-  tree["max_workers"] = config.max_workers;
-  tree["upscaling_speed"] = config.upscaling_speed;
-  tree["idle_timeout_minutes"] = config.idle_timeout_minutes;
+void ClusterParser::CompleteTree() {
+  json& tree = config_.tree;
+  tree["max_workers"] = config_.max_workers;
+  tree["upscaling_speed"] = config_.upscaling_speed;
+  tree["idle_timeout_minutes"] = config_.idle_timeout_minutes;
   if (!tree.contains("auth") || !tree["auth"].is_object()) tree["auth"] = json::object();
-  tree["auth"]["ssh_user"] = config.auth.ssh_user;
-  tree["provider"]["vsphere_config"] = vsphere.ToJson(false);
+  tree["auth"]["ssh_user"] = config_.auth.ssh_user;
+  tree["provider"]["vsphere_config"] = config_.vsphere.ToJson(false);
+}
 
-  config.warnings = checker.warnings();
-  for (const std::string& warning : config.warnings) Log()->warn("{}", warning);
-  return config;
+StatusOr<ClusterConfig> ParseCluster(const Document& document, const LoadOptions& options) {
+  return ClusterParser(document, options).Parse();
 }
 
 }  // namespace

@@ -1,8 +1,9 @@
 // The Ray cluster config (Ray's cluster YAML) as vsray reads it: validated, with defaults, and
 // with the whole tree kept so Ray's own keys pass through unchanged.
 //
-// Ray's keys (outside provider.vsphere_config) are passed through; the ones vsray uses are
-// type-checked:
+// Ray's keys (outside provider.vsphere_config) are passed through; unknown ones are errors, as
+// in Ray's schema (the lists are in ray_keys.h: the top level, a node type, auth, docker), and
+// the ones vsray uses are type-checked:
 //   cluster_name            string, required; used in VM and folder names (no '/', '\', '%')
 //   max_workers             integer >= 0, default 2
 //   upscaling_speed         number > 0, default 1.0
@@ -23,7 +24,12 @@
 //   initialization_commands, setup_commands, head_setup_commands, worker_setup_commands,
 //   head_start_ray_commands, worker_start_ray_commands: lists of strings (null = []); the two
 //                           start lists default to Ray's vSphere start commands
-//   provider.type           "vsphere" (Ray's built-in name) or "external"
+//   cluster_synced_files, rsync_exclude, rsync_filter: lists of strings (cluster_synced_files
+//                           defaults to [])
+//   (With provider.type external Ray merges no defaults: `ray up` needs every key Ray reads in
+//   the file itself; vsray fills in its defaults only for itself.)
+//   provider.type           "external" (what Ray's launcher needs to load vsray) or "vsphere"
+//                           (accepted by vsray's CLI; Ray maps it to its own provider)
 //   provider.module         with "external": the class, e.g. vsray.ray_provider.VsphereNodeProvider
 //
 // provider.vsphere_config (strict: unknown keys are errors, with a "did you mean"):
@@ -72,7 +78,8 @@
 //   clone_mode                   instant (default) | linked | full
 //   frozen_vm                    as provider.vsphere_config.frozen_vm, for this node type
 //   frozen_vm_name               older Ray spelling of frozen_vm: {name: ...}
-//   resources                    set by bootstrap: a copy of the node type's resources
+//   resources                    set by bootstrap: the node type's CPU, Memory and GPU (only
+//                                what sizes the VM: node_config feeds Ray's launch hash)
 //
 // Workers inherit the head node type's resource_pool, datastore and frozen_vm when unset; the
 // resolved values are written into each node type's node_config, as Ray's vSphere provider
@@ -213,6 +220,8 @@ struct NodeType {
   int min_workers = 0;
   int max_workers = 0;  // resolved default
   std::map<std::string, std::string> labels;
+  // Ray's launch hash of this node type (the ray-launch-config tag); set by Bootstrap.
+  std::string launch_hash;
 };
 
 struct AuthConfig {

@@ -660,7 +660,15 @@ StatusOr<CreatedNode> NodeProvider::CreateOne(const NodeSpec& spec, const TagMap
       VSRAY_ASSIGN_OR_RETURN(auto reconfig, vim_->ReconfigVmTask(vm, config));
       VSRAY_RETURN_IF_ERROR(waiter_->Wait(reconfig, options_.clone_timeout).status());
     }
-    VSRAY_RETURN_IF_ERROR(WriteTags(vm.value, all));
+    // The node is listed (with its birth tags) from the moment it exists, so Ray's updater
+    // may have set a tag already: write only the tags nobody has set since.
+    TagMap unset = all;
+    if (const auto current = cache_.Get(vm.value)) {
+      std::erase_if(unset, [&](const auto& tag) {
+        return current->custom.count(FieldKeyIfKnown(tag.first)) > 0;
+      });
+    }
+    VSRAY_RETURN_IF_ERROR(WriteTags(vm.value, unset));
     VSRAY_RETURN_IF_ERROR(WriteTags(
         vm.value, {{std::string(kTagVsrayNodeStatus), std::string(kVsrayStatusCreated)}}));
     MirrorNewNode(vm.value, all);

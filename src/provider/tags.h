@@ -26,6 +26,11 @@ inline constexpr std::string_view kNodeKindHead = "head";
 inline constexpr std::string_view kNodeKindWorker = "worker";
 inline constexpr std::string_view kNodeKindUnmanaged = "unmanaged";
 
+// Values of kTagRayUserNodeType that Ray gives the node types of legacy configs (head_node /
+// worker_nodes instead of available_node_types). vsray never writes them.
+inline constexpr std::string_view kNodeTypeLegacyHead = "ray-legacy-head-node-type";
+inline constexpr std::string_view kNodeTypeLegacyWorker = "ray-legacy-worker-node-type";
+
 // Values of kTagRayNodeStatus (STATUS_*).
 inline constexpr std::string_view kRayStatusUninitialized = "uninitialized";
 inline constexpr std::string_view kRayStatusWaitingForSsh = "waiting-for-ssh";

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "common/status.h"
 #include "config/bootstrap.h"
 #include "config/cluster_config.h"
+#include "config/ray_hash.h"
 #include "provider/node_provider.h"
 #include "provider/tags.h"
 #include "python/provider_registry.h"
@@ -201,6 +203,8 @@ void AddVocabulary(py::module_& m) {
   tags["NODE_KIND_HEAD"] = p::kNodeKindHead;
   tags["NODE_KIND_WORKER"] = p::kNodeKindWorker;
   tags["NODE_KIND_UNMANAGED"] = p::kNodeKindUnmanaged;
+  tags["NODE_TYPE_LEGACY_HEAD"] = p::kNodeTypeLegacyHead;
+  tags["NODE_TYPE_LEGACY_WORKER"] = p::kNodeTypeLegacyWorker;
   tags["STATUS_UNINITIALIZED"] = p::kRayStatusUninitialized;
   tags["STATUS_WAITING_FOR_SSH"] = p::kRayStatusWaitingForSsh;
   tags["STATUS_SYNCING_FILES"] = p::kRayStatusSyncingFiles;
@@ -213,113 +217,133 @@ void AddVocabulary(py::module_& m) {
   m.attr("TAGS") = tags;
 }
 
-}  // namespace
-}  // namespace vsray::python
+// One listed node: (id, tags, internal_ip, external_ip).
+using ListedNode = std::tuple<std::string, provider::TagMap, std::optional<std::string>,
+                              std::optional<std::string>>;
 
-// NOLINTNEXTLINE(readability-identifier-naming,misc-use-anonymous-namespace): pybind11's macro.
-PYBIND11_MODULE(_vsray, m) {
-  using vsray::python::PyProvider;
-  namespace vp = vsray::python;
-  using release = py::call_guard<py::gil_scoped_release>;
+// The nodes matching `filters`, each with its tags and IPs read right after the listing. A
+// node that vanished in between is left out: a node is listed with its tags, or not at all.
+std::vector<ListedNode> ListNodes(const PyProvider& self, const py::dict& tag_filters) {
+  const provider::TagMap filters = ToTags(tag_filters);
+  StatusOr<std::vector<std::string>> ids = std::vector<std::string>{};
+  std::vector<ListedNode> listed;
+  {
+    py::gil_scoped_release unlocked;
+    ids = self.get().NonTerminatedNodes(filters);
+    if (ids.ok()) {
+      for (const std::string& id : *ids) {
+        provider::TagMap tags = self.get().NodeTags(id);
+        if (tags.empty()) continue;
+        listed.emplace_back(id, std::move(tags), self.get().InternalIp(id),
+                            self.get().ExternalIp(id));
+      }
+    }
+  }
+  ThrowIfError(ids.status());
+  return listed;
+}
 
-  m.doc() = "vsray's C++ core: Ray's NodeProvider operations on vSphere.";
-  vp::AddVocabulary(m);
-
-  vp::vsphere_error = PyErr_NewExceptionWithDoc(
+void DefineExceptions(py::module_& m) {
+  vsphere_error = PyErr_NewExceptionWithDoc(
       "vsray._vsray.VsphereError",
       "A vsray error: .code (e.g. 'NOT_FOUND'), .fault (the vSphere fault name or None), "
       ".message.",
       PyExc_Exception, nullptr);
   const py::tuple config_bases =
-      py::make_tuple(py::handle(vp::vsphere_error), py::handle(PyExc_ValueError));
-  vp::config_error = PyErr_NewExceptionWithDoc(
+      py::make_tuple(py::handle(vsphere_error), py::handle(PyExc_ValueError));
+  config_error = PyErr_NewExceptionWithDoc(
       "vsray._vsray.ConfigError",
       "An invalid cluster, provider or node config; the message names the YAML path.",
       config_bases.ptr(), nullptr);
-  m.add_object("VsphereError", py::handle(vp::vsphere_error));
-  m.add_object("ConfigError", py::handle(vp::config_error));
+  m.add_object("VsphereError", py::handle(vsphere_error));
+  m.add_object("ConfigError", py::handle(config_error));
   // pybind11 takes translators as void(*)(std::exception_ptr): the by-value parameter is fixed.
   // NOLINTNEXTLINE(performance-unnecessary-value-param)
   py::register_exception_translator([](std::exception_ptr error) {
     try {
       if (error) std::rethrow_exception(error);
-    } catch (const vp::StatusException& e) {
-      vp::RaiseStatus(e.status());
+    } catch (const StatusException& e) {
+      RaiseStatus(e.status());
     } catch (const nlohmann::json::exception& e) {
       PyErr_SetString(PyExc_ValueError, e.what());
     }
   });
+}
 
-  m.def(
-      "bootstrap_config",
-      [](const py::dict& cluster_config) {
-        const json config = vp::ToJson(cluster_config);
-        vsray::StatusOr<json> result = vsray::InvalidArgumentError("unset");
-        {
-          py::gil_scoped_release unlocked;
-          result = vsray::config::BootstrapConfigJson(config, vsray::config::BootstrapOptions{});
-        }
-        return vp::FromJson(vp::ValueOrThrow(std::move(result)));
-      },
-      py::arg("cluster_config"),
-      "Validates a Ray cluster config and completes it (key pair, defaults, credentials from "
-      "VSPHERE_*). Raises ConfigError naming the YAML path.");
-  m.def(
-      "parse_provider_config",
-      [](const py::dict& provider_config, const std::string& cluster_name) {
-        const json config = vp::ToJson(provider_config);
-        vsray::config::LoadOptions load;
-        load.source_name = "provider_config";
-        load.check_local_files = false;
-        auto parsed = vsray::config::ParseProviderConfig(config, cluster_name, load);
-        return vp::FromJson(vp::ValueOrThrow(std::move(parsed)).ToJson(/*redact=*/true));
-      },
-      py::arg("provider_config"), py::arg("cluster_name"),
-      "Checks a provider dict; returns vsphere_config with defaults (password redacted).");
-  m.def("set_log_level", &vsray::SetLogLevel, py::arg("level"),
+py::object BootstrapConfig(const py::dict& cluster_config) {
+  const json config = ToJson(cluster_config);
+  StatusOr<json> result = InvalidArgumentError("unset");
+  {
+    py::gil_scoped_release unlocked;
+    result = config::BootstrapConfigJson(config, config::BootstrapOptions{});
+  }
+  return FromJson(ValueOrThrow(std::move(result)));
+}
+
+py::object ParseProviderConfig(const py::dict& provider_config, const std::string& cluster_name) {
+  const json config = ToJson(provider_config);
+  config::LoadOptions load;
+  load.source_name = "provider_config";
+  load.check_local_files = false;
+  auto parsed = config::ParseProviderConfig(config, cluster_name, load);
+  return FromJson(ValueOrThrow(std::move(parsed)).ToJson(/*redact=*/true));
+}
+
+void DefineFunctions(py::module_& m) {
+  using release = py::call_guard<py::gil_scoped_release>;
+  m.def("bootstrap_config", &BootstrapConfig, py::arg("cluster_config"),
+        "Validates a Ray cluster config and completes it (key pair, defaults, credentials from "
+        "VSPHERE_*). Raises ConfigError naming the YAML path.");
+  m.def("parse_provider_config", &ParseProviderConfig, py::arg("provider_config"),
+        py::arg("cluster_name"),
+        "Checks a provider dict; returns vsphere_config with defaults (password redacted).");
+  m.def("set_log_level", &SetLogLevel, py::arg("level"),
         "trace, debug, info, warn (default), error or off.");
   m.def(
-      "_live_providers", [] { return vp::ProviderRegistry::Global().size(); }, release());
+      "_live_providers", [] { return ProviderRegistry::Global().size(); }, release());
+  // For tests against Python's own json module and Ray's hash_launch_conf.
+  m.def(
+      "_python_json_dumps",
+      [](const py::handle& value) { return config::PythonJsonDumps(ToJson(value)); },
+      py::arg("value"));
+  m.def(
+      "_ray_launch_hash",
+      [](const py::handle& node_config, const py::dict& auth) {
+        return ValueOrThrow(config::RayLaunchHash(ToJson(node_config), ToJson(auth)));
+      },
+      py::arg("node_config"), py::arg("auth"));
+}
 
-  py::class_<PyProvider>(m, "Provider",
-                         "Ray's NodeProvider operations for one cluster. Instances built from "
-                         "equal provider dicts and cluster names share one provider.")
-      .def(py::init(&vp::NewProvider), py::arg("provider_config"), py::arg("cluster_name"))
-      .def_property_readonly("cluster_name",
-                             [](const PyProvider& self) { return self.get().cluster_name(); })
-      .def_property_readonly("folder",
-                             [](const PyProvider& self) { return self.get().folder().value; })
-      .def_property_readonly("recovered",
-                             [](const PyProvider& self) { return self.get().recovered(); })
+py::object GetNodeDict(const PyProvider& self, const std::string& id) {
+  std::optional<provider::Node> node;
+  {
+    py::gil_scoped_release unlocked;
+    node = self.get().GetNode(id);
+  }
+  if (!node) return py::none();
+  return NodeToDict(*node);
+}
+
+using ProviderClass = py::class_<PyProvider>;
+
+// Reads: served from the live cache.
+void DefineProviderReads(ProviderClass& cls) {
+  using release = py::call_guard<py::gil_scoped_release>;
+  cls.def(
+         "non_terminated_nodes",
+         [](const PyProvider& self, const py::dict& tag_filters) {
+           const provider::TagMap filters = ToTags(tag_filters);
+           py::gil_scoped_release unlocked;
+           return ValueOrThrow(self.get().NonTerminatedNodes(filters));
+         },
+         py::arg("tag_filters"))
+      .def("list_nodes", &ListNodes, py::arg("tag_filters"),
+           "non_terminated_nodes with each node's tags and IPs: [(id, tags, internal_ip, "
+           "external_ip)]; a node that vanishes meanwhile is left out.")
       .def(
-          "shares_with",
-          [](const PyProvider& self, const PyProvider& other) {
-            return self.shared() == other.shared();
-          },
-          py::arg("other"), "Whether both handles use the same provider.")
-      .def(
-          "non_terminated_nodes",
-          [](const PyProvider& self, const py::dict& tag_filters) {
-            const vsray::provider::TagMap filters = vp::ToTags(tag_filters);
-            py::gil_scoped_release unlocked;
-            return vp::ValueOrThrow(self.get().NonTerminatedNodes(filters));
-          },
-          py::arg("tag_filters"))
-      .def(
-          "all_nodes",
-          [](const PyProvider& self) { return vp::ValueOrThrow(self.get().AllNodes()); }, release())
-      .def(
-          "get_node",
-          [](const PyProvider& self, const std::string& id) -> py::object {
-            std::optional<vsray::provider::Node> node;
-            {
-              py::gil_scoped_release unlocked;
-              node = self.get().GetNode(id);
-            }
-            if (!node) return py::none();
-            return vp::NodeToDict(*node);
-          },
-          py::arg("node_id"))
+          "all_nodes", [](const PyProvider& self) { return ValueOrThrow(self.get().AllNodes()); },
+          release())
+      .def("get_node", &GetNodeDict, py::arg("node_id"))
       .def(
           "is_running",
           [](const PyProvider& self, const std::string& id) { return self.get().IsRunning(id); },
@@ -346,30 +370,68 @@ PYBIND11_MODULE(_vsray, m) {
             return self.get().GetNodeId(ip, use_internal_ip);
           },
           py::arg("ip_address"), py::arg("use_internal_ip") = false, release(),
-          "The node with this IP, or None.")
-      .def("create_node", &vp::CreateNodes, py::arg("node_config"), py::arg("tags"),
-           py::arg("count"),
-           "Creates `count` nodes of Ray's node_config; returns {'created': [{'id', 'name', "
-           "'host'}], 'failures': [{'code', 'message', 'fault'}]}. Raises when none could be "
-           "made.")
+          "The node with this IP, or None.");
+}
+
+// Writes: create, tag, terminate.
+void DefineProviderWrites(ProviderClass& cls) {
+  using release = py::call_guard<py::gil_scoped_release>;
+  cls.def("create_node", &CreateNodes, py::arg("node_config"), py::arg("tags"), py::arg("count"),
+          "Creates `count` nodes of Ray's node_config; returns {'created': [{'id', 'name', "
+          "'host'}], 'failures': [{'code', 'message', 'fault'}]}. Raises when none could be "
+          "made.")
       .def(
           "set_node_tags",
           [](const PyProvider& self, const std::string& id, const py::dict& tags) {
-            const vsray::provider::TagMap tag_map = vp::ToTags(tags);
+            const provider::TagMap tag_map = ToTags(tags);
             py::gil_scoped_release unlocked;
-            vp::ThrowIfError(self.get().SetNodeTags(id, tag_map));
+            ThrowIfError(self.get().SetNodeTags(id, tag_map));
           },
           py::arg("node_id"), py::arg("tags"))
       .def(
           "terminate_node",
           [](const PyProvider& self, const std::string& id) {
-            vp::ThrowIfError(self.get().TerminateNode(id));
+            ThrowIfError(self.get().TerminateNode(id));
           },
           py::arg("node_id"), release())
       .def(
           "terminate_nodes",
           [](const PyProvider& self, const std::vector<std::string>& ids) {
-            vp::ThrowIfError(self.get().TerminateNodes(ids));
+            ThrowIfError(self.get().TerminateNodes(ids));
           },
           py::arg("node_ids"), release());
+}
+
+void DefineProvider(py::module_& m) {
+  ProviderClass cls(m, "Provider",
+                    "Ray's NodeProvider operations for one cluster. Instances built from "
+                    "equal provider dicts and cluster names share one provider.");
+  cls.def(py::init(&NewProvider), py::arg("provider_config"), py::arg("cluster_name"))
+      .def_property_readonly("cluster_name",
+                             [](const PyProvider& self) { return self.get().cluster_name(); })
+      .def_property_readonly("folder",
+                             [](const PyProvider& self) { return self.get().folder().value; })
+      .def_property_readonly("recovered",
+                             [](const PyProvider& self) { return self.get().recovered(); })
+      .def(
+          "shares_with",
+          [](const PyProvider& self, const PyProvider& other) {
+            return self.shared() == other.shared();
+          },
+          py::arg("other"), "Whether both handles use the same provider.");
+  DefineProviderReads(cls);
+  DefineProviderWrites(cls);
+}
+
+}  // namespace
+}  // namespace vsray::python
+
+// NOLINTNEXTLINE(readability-identifier-naming,misc-use-anonymous-namespace): pybind11's macro.
+PYBIND11_MODULE(_vsray, m) {
+  namespace vp = vsray::python;
+  m.doc() = "vsray's C++ core: Ray's NodeProvider operations on vSphere.";
+  vp::AddVocabulary(m);
+  vp::DefineExceptions(m);
+  vp::DefineFunctions(m);
+  vp::DefineProvider(m);
 }

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import REPO, Cli, start_sim, stop_sim, vsray_binary
+from simharness import REPO, Cli, vsray_binary
 
 BAD_CONFIGS = sorted((REPO / "tests" / "testdata" / "configs" / "bad").glob("*.yaml"))
 NODE_KEYS = {"id", "name", "node_type", "status", "tags", "external_ip", "internal_ip"}

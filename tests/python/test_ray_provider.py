@@ -89,7 +89,7 @@ def test_whole_contract_as_the_autoscaler_drives_it(sim, env, bootstrapped, prov
     assert provider.provider_config is config["provider"]
     assert provider.cluster_name == cluster
     assert provider.non_terminated_nodes({}) == []
-    assert provider.max_terminate_nodes() is None
+    assert provider.max_terminate_nodes is None  # a property, as in Ray's NodeProvider
     assert provider.is_readonly() is False
     assert provider.safe_to_scale() is True
     assert provider.post_process() is None
@@ -315,10 +315,11 @@ def test_package_imports_without_ray():
         assert base.__module__ == "vsray.ray_provider", base
         for name in ("non_terminated_nodes", "is_running", "is_terminated", "node_tags", "external_ip",
                      "internal_ip", "get_node_id", "create_node", "create_node_with_resources_and_labels",
-                     "set_node_tags", "terminate_node", "terminate_nodes", "max_terminate_nodes",
+                     "set_node_tags", "terminate_node", "terminate_nodes",
                      "is_readonly", "safe_to_scale", "post_process", "prepare_for_head_node",
                      "bootstrap_config"):
             assert callable(getattr(rp.VsphereNodeProvider, name)), name
+        assert isinstance(rp.VsphereNodeProvider.max_terminate_nodes, property)
         assert issubclass(vsray.ConfigError, ValueError) and issubclass(vsray.ConfigError, vsray.VsphereError)
         print("ok")
     """)
@@ -432,3 +433,35 @@ def test_subclasses_rays_node_provider_when_ray_is_importable(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ok"
+
+
+def test_a_listed_node_deleted_outside_keeps_its_tags_until_a_listing_would_return_it(sim, env, bootstrapped, providers):
+    config = bootstrapped
+    provider = VsphereNodeProvider(config["provider"], config["cluster_name"])
+    providers.append(provider)
+    [head] = provider.create_node(node_config(config, HEAD), head_tags("pyc"), 1)
+    [worker] = provider.create_node(node_config(config, WORKER), worker_tags("pyc"), 1)
+    wait_for(lambda: provider.internal_ip(worker))
+    assert sorted(provider.non_terminated_nodes({})) == sorted([head, worker])
+    ip = provider.internal_ip(worker)
+    # Deleted by someone else (pyvmomi) right after the listing.
+    from pyVim.task import WaitForTask
+    from simharness import find_vm
+    si = sim.connect()
+    vm = find_vm(si, provider.get_node(worker)["name"])
+    WaitForTask(vm.PowerOffVM_Task())
+    WaitForTask(vm.Destroy_Task())
+    assert wait_for(lambda: provider.is_terminated(worker))
+    # Ray reads what it listed: the tags and IP it was listed with.
+    assert provider.node_tags(worker)["ray-node-type"] == "worker"
+    assert provider.internal_ip(worker) == ip
+    assert not provider.is_running(worker)
+    # A listing that would not have returned it (the head only) keeps it readable ...
+    assert provider.non_terminated_nodes({"ray-node-type": "head"}) == [head]
+    assert provider.node_tags(worker)["ray-user-node-type"] == WORKER
+    # ... one that would have returned it forgets it.
+    assert provider.non_terminated_nodes({"ray-node-type": "worker"}) == []
+    assert provider.node_tags(worker) == {} and provider.internal_ip(worker) is None
+    # Ray's calls about node None (a cluster without a head) answer "no such node".
+    assert provider.node_tags(None) == {} and provider.internal_ip(None) is None
+    assert provider.is_terminated(None) and not provider.is_running(None)

@@ -13,7 +13,7 @@ import pytest
 from pyVim.task import WaitForTask
 from pyVmomi import vim, vmodl
 
-from conftest import PASSWORD, USER, Sim, find_vm, launch, nics, wait_for, wait_task
+from simharness import PASSWORD, USER, Sim, find_vm, launch, nics, wait_for, wait_task
 
 
 
