@@ -4,9 +4,13 @@
 
 #include "common/clock.h"
 #include "provider/node_cache.h"
+#include "support/status_matchers.h"
 
 namespace vsray::provider {
 namespace {
+
+using ::testing::Not;
+using ::vsray::testing::IsOk;
 
 using vsphere::Any;
 
@@ -68,14 +72,14 @@ TEST(AddressTest, FlatIpAddressListWhenNoIpConfig) {
 
 TEST(CidrTest, ParsesAndRejects) {
   auto cidr = ParseCidr("192.168.0.0/16");
-  ASSERT_TRUE(cidr.ok());
+  ASSERT_THAT(cidr, IsOk());
   EXPECT_TRUE(cidr->Contains(*ParseIpv4("192.168.44.1")));
   EXPECT_FALSE(cidr->Contains(*ParseIpv4("192.169.0.1")));
-  EXPECT_TRUE(ParseCidr("10.1.2.3").ok());  // a single address
+  EXPECT_THAT(ParseCidr("10.1.2.3"), IsOk());  // a single address
   EXPECT_TRUE(ParseCidr("0.0.0.0/0")->Contains(*ParseIpv4("8.8.8.8")));
   for (const char* bad :
        {"", "10.0.0/8", "10.0.0.0/33", "a.b.c.d/1", "10.0.0.256/8", "10.0.0.0/", "10.0.0.0/8x"}) {
-    EXPECT_FALSE(ParseCidr(bad).ok()) << bad;
+    EXPECT_THAT(ParseCidr(bad), Not(IsOk())) << bad;
   }
 }
 
