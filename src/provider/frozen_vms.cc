@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <future>
-#include <nlohmann/json.hpp>
 
 #include "common/log.h"
 
@@ -72,46 +71,13 @@ FrozenVm FrozenVmFromContent(const vsphere::ObjectContent& content) {
   return frozen;
 }
 
-Status WaitFrozen(vsphere::Vim& vim, const MoRef& vm, const std::string& name,
+Status WaitFrozen(vsphere::VmOps& ops, const MoRef& vm, const std::string& name,
                   std::chrono::seconds timeout) {
-  // Through a property collector, not a polling loop: the first answer is the current state.
-  VSRAY_ASSIGN_OR_RETURN(auto collector, vim.CreatePropertyCollector());
-  vsphere::FilterSpec spec;
-  spec.props.push_back({"VirtualMachine", {"runtime.instantCloneFrozen"}});
-  spec.objects.push_back({vm, false, {}});
-  Status result = OkStatus();
-  if (auto filter = vim.CreateFilter(collector, spec, false); !filter.ok()) {
-    result = filter.status();
-  } else {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    std::string version;
-    bool done = false;
-    while (!done) {
-      const auto left = std::chrono::duration_cast<std::chrono::seconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) {
-        result = FailedPreconditionError(
-            "frozen VM '" + name + "' did not freeze within " + std::to_string(timeout.count()) +
-            " s of power-on: does its guest run `vmware-rpctool \"instantclone.freeze\"`?");
-        break;
-      }
-      auto updates = vim.WaitForUpdatesEx(
-          collector, version, static_cast<int>(std::min<std::int64_t>(left.count(), 10)));
-      if (!updates.ok()) {
-        result = updates.status();
-        break;
-      }
-      if (!updates->has_value()) continue;
-      version = (*updates)->version;
-      for (const auto& object : (*updates)->objects) {
-        for (const auto& change : object.changes) {
-          if (change.name == "runtime.instantCloneFrozen") done |= change.val.text == "true";
-        }
-      }
-    }
-  }
-  (void)vim.DestroyPropertyCollector(collector);
-  return result;
+  Status frozen = ops.WaitForProperty(vm, "runtime.instantCloneFrozen", "true", timeout);
+  if (frozen.code() != StatusCode::kDeadlineExceeded) return frozen;
+  return FailedPreconditionError(
+      "frozen VM '" + name + "' did not freeze within " + std::to_string(timeout.count()) +
+      " s of power-on: does its guest run `vmware-rpctool \"instantclone.freeze\"`?");
 }
 
 // One VM that is, or should be, a frozen VM of a spec.
@@ -168,23 +134,7 @@ StatusOr<std::string> FrozenVmResolver::LibraryItemId(const std::string& item) {
     VSRAY_ASSIGN_OR_RETURN(auto library, rest_->FindLibraryByName(item.substr(0, slash)));
     return rest_->FindLibraryItemByName(library, item.substr(slash + 1));
   }
-  // By name over every library (FindSpec without library_id).
-  const bool api = rest_->flavor() == vsphere::RestFlavor::kApi;
-  const nlohmann::json spec = {{"name", item}};
-  vsphere::RestRequest request{"find content library item '" + item + "'",
-                               "POST",
-                               api ? "/api/content/library/item?action=find"
-                                   : "/rest/com/vmware/content/library/item?~action=find",
-                               api ? spec : nlohmann::json{{"spec", spec}},
-                               true,
-                               {}};
-  VSRAY_ASSIGN_OR_RETURN(auto reply, rest_->Execute(request));
-  std::vector<std::string> ids;
-  if (reply.is_array()) {
-    for (const auto& id : reply) {
-      if (id.is_string()) ids.push_back(id.get<std::string>());
-    }
-  }
+  VSRAY_ASSIGN_OR_RETURN(auto ids, rest_->FindLibraryItems(item));
   if (ids.size() > 1) {
     return FailedPreconditionError(std::to_string(ids.size()) +
                                    " content library items are named '" + item +
@@ -225,8 +175,7 @@ StatusOr<MoRef> FrozenVmResolver::Deploy(const FrozenVmSpec& spec, const std::st
     Report(name, "configuring");
     vsphere::ConfigSpec config;
     config.extra_config = env_.extra_config;
-    VSRAY_ASSIGN_OR_RETURN(auto task, env_.vim->ReconfigVmTask(vm, config));
-    VSRAY_RETURN_IF_ERROR(env_.waiter->Wait(task, env_.ready_timeout).status());
+    VSRAY_RETURN_IF_ERROR(env_.ops->Reconfigure(vm, config, env_.ready_timeout));
   }
   VSRAY_RETURN_IF_ERROR(PowerOnAndWait(vm, name));
   return vm;
@@ -234,11 +183,9 @@ StatusOr<MoRef> FrozenVmResolver::Deploy(const FrozenVmSpec& spec, const std::st
 
 Status FrozenVmResolver::PowerOnAndWait(const MoRef& vm, const std::string& name) {
   Report(name, "powering-on");
-  VSRAY_ASSIGN_OR_RETURN(auto task, env_.vim->PowerOnVmTask(vm));
-  auto powered = env_.waiter->Wait(task, env_.ready_timeout);
-  if (!powered.ok() && powered.status().fault() != "InvalidPowerState") return powered.status();
+  VSRAY_RETURN_IF_ERROR(env_.ops->PowerOn(vm, env_.ready_timeout));
   Report(name, "waiting-for-freeze");
-  VSRAY_RETURN_IF_ERROR(WaitFrozen(*env_.vim, vm, name, env_.ready_timeout));
+  VSRAY_RETURN_IF_ERROR(WaitFrozen(*env_.ops, vm, name, env_.ready_timeout));
   Report(name, "frozen");
   return OkStatus();
 }
@@ -270,7 +217,7 @@ StatusOr<std::vector<FrozenVmResolver::Candidate>> FrozenVmResolver::Candidates(
       // A deployed one may be freezing right now (an interrupted prepare): wait for it.
       if (!may_power_on) return OkStatus();
       Report(c.name, "waiting-for-freeze");
-      VSRAY_RETURN_IF_ERROR(WaitFrozen(*env_.vim, c.vm.vm, c.name, env_.ready_timeout));
+      VSRAY_RETURN_IF_ERROR(WaitFrozen(*env_.ops, c.vm.vm, c.name, env_.ready_timeout));
       Report(c.name, "frozen");
     } else {
       if (!may_power_on) return OkStatus();

@@ -19,6 +19,7 @@
 #include "vsphere/session.h"
 #include "vsphere/task_waiter.h"
 #include "vsphere/vim.h"
+#include "vsphere/vm_ops.h"
 
 namespace vsray::provider {
 
@@ -81,7 +82,7 @@ using PlacementFinder =
 
 struct FrozenVmEnv {
   vsphere::Vim* vim = nullptr;
-  vsphere::TaskWaiter* waiter = nullptr;
+  vsphere::VmOps* ops = nullptr;
   ThreadPool* pool = nullptr;       // deploys run on it in parallel (kDeployPerHost)
   vsphere::ConnectOptions connect;  // for the vAPI REST client (deploys only)
   vsphere::MoRef datacenter;
@@ -149,7 +150,7 @@ class FrozenVmResolver {
 
 // Waits (through a property collector, up to `timeout`) until runtime.instantCloneFrozen of
 // `vm` is true. FAILED_PRECONDITION when it does not freeze in time.
-Status WaitFrozen(vsphere::Vim& vim, const vsphere::MoRef& vm, const std::string& name,
+Status WaitFrozen(vsphere::VmOps& ops, const vsphere::MoRef& vm, const std::string& name,
                   std::chrono::seconds timeout);
 
 // Properties of a VM that FrozenVmFromContent reads.

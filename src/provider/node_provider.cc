@@ -28,11 +28,6 @@ std::int64_t WallSeconds() {
       .count();
 }
 
-bool IsUnknownOutcome(const Status& status) {
-  return status.code() == StatusCode::kUnavailable ||
-         status.code() == StatusCode::kDeadlineExceeded;
-}
-
 using vsphere::RefOf;
 using vsphere::TextOf;
 
@@ -64,6 +59,7 @@ Status NodeProvider::InitBase() {
   VSRAY_ASSIGN_OR_RETURN(session_, vsphere::Session::Shared(options_.connect));
   vim_ = std::make_unique<vsphere::Vim>(*session_, session_->content());
   waiter_ = std::make_unique<vsphere::TaskWaiter>(session_);
+  vm_ops_ = std::make_unique<vsphere::VmOps>(*vim_, *waiter_, *options_.connect.clock);
   pool_ = std::make_unique<ThreadPool>(static_cast<std::size_t>(options_.max_concurrency));
   if (options_.mirror_vsphere_tags) mirror_ = std::make_unique<TagMirror>(session_->options());
   VSRAY_RETURN_IF_ERROR(FindDatacenter());
@@ -154,7 +150,7 @@ StatusOr<MoRef> NodeProvider::FindPlacement(const std::string& type, const std::
 FrozenVmEnv NodeProvider::MakeFrozenEnv() {
   FrozenVmEnv env;
   env.vim = vim_.get();
-  env.waiter = waiter_.get();
+  env.ops = vm_ops_.get();
   env.pool = pool_.get();
   env.connect = session_->options();
   env.datacenter = datacenter_;
@@ -478,16 +474,14 @@ StatusOr<MoRef> NodeProvider::BaseSnapshot(const FrozenVm& parent) {
                                      "', which has none (snapshot creation is not allowed)");
     }
     Log()->info("creating snapshot 'vsray-base' of '{}' for linked clones", parent.name);
-    VSRAY_ASSIGN_OR_RETURN(auto task, vim_->CreateSnapshotTask(parent.vm, "vsray-base"));
-    VSRAY_ASSIGN_OR_RETURN(auto result, waiter_->Wait(task, options_.clone_timeout));
-    snapshot = result.AsMoRef();
-    if (snapshot.empty()) return InternalError("snapshot of '" + parent.name + "' has no id");
+    VSRAY_ASSIGN_OR_RETURN(
+        snapshot, vm_ops_->CreateSnapshot(parent.vm, "vsray-base", options_.clone_timeout));
   }
   base_snapshots_[parent.vm.value] = snapshot;
   return snapshot;
 }
 
-StatusOr<MoRef> NodeProvider::StartCloneTask(const NodeSpec& spec, const FrozenVm& parent,
+StatusOr<MoRef> NodeProvider::CloneParent(const NodeSpec& spec, const FrozenVm& parent,
                                              const std::string& name,
                                              const std::vector<vsphere::OptionValue>& identity,
                                              const MoRef& pool, const MoRef& datastore) {
@@ -501,27 +495,11 @@ StatusOr<MoRef> NodeProvider::StartCloneTask(const NodeSpec& spec, const FrozenV
     VSRAY_ASSIGN_OR_RETURN(clone.snapshot, BaseSnapshot(parent));
     clone.location.disk_move_type = "createNewChildDiskBacking";
   }
-  return vim_->CloneVmTask(parent.vm, folder_, name, clone);
+  return vm_ops_->Clone(parent.vm, folder_, name, clone, options_.clone_timeout);
 }
 
 Status NodeProvider::DestroyVm(const MoRef& vm, bool known_off) {
-  auto destroy = [&]() -> Status {
-    auto task = vim_->DestroyTask(vm);
-    Status status =
-        task.ok() ? waiter_->Wait(*task, options_.clone_timeout).status() : task.status();
-    return status.code() == StatusCode::kNotFound ? OkStatus() : status;
-  };
-  if (known_off) {
-    // One task instead of two; if the VM was powered on meanwhile, power it off after all.
-    Status destroyed = destroy();
-    if (destroyed.fault() != "InvalidPowerState") return destroyed;
-  }
-  auto off = vim_->PowerOffVmTask(vm);
-  Status off_status =
-      off.ok() ? waiter_->Wait(*off, options_.clone_timeout).status() : off.status();
-  if (off_status.code() == StatusCode::kNotFound) return OkStatus();
-  if (!off_status.ok() && off_status.fault() != "InvalidPowerState") return off_status;
-  return destroy();
+  return vm_ops_->Destroy(vm, known_off, options_.clone_timeout);
 }
 
 Status NodeProvider::WriteTags(const std::string& id, const TagMap& tags) {
@@ -606,34 +584,11 @@ StatusOr<CreatedNode> NodeProvider::CreateOne(const NodeSpec& spec, const TagMap
     if (options_.progress) options_.progress(name, state);
   };
   report("cloning");
-  MoRef vm;
-  auto task = spec.clone_mode == CloneMode::kInstant
-                  ? vim_->InstantCloneTask(parent.vm, clone)
-                  : StartCloneTask(spec, parent, name, clone.config, pool, datastore);
-  Status clone_status;
-  if (task.ok()) {
-    auto result = waiter_->Wait(*task, options_.clone_timeout);
-    if (result.ok()) {
-      vm = result->AsMoRef();
-    } else {
-      clone_status = result.status();
-    }
-  } else {
-    clone_status = task.status();
-  }
-  if (vm.empty() && IsUnknownOutcome(clone_status)) {
-    // The clone may exist even though we didn't hear back: look before reporting a failure.
-    auto found = vim_->FindChild(folder_, name);
-    if (found.ok() && found->has_value()) {
-      if (!task.ok()) {
-        vm = **found;
-      } else {
-        (void)DestroyVm(**found);  // its task is still running past our deadline: give up on it
-      }
-    }
-  }
-  if (vm.empty()) {
-    Status failed = clone_status.WithContext(
+  auto cloned = spec.clone_mode == CloneMode::kInstant
+                    ? vm_ops_->InstantClone(parent.vm, clone, options_.clone_timeout)
+                    : CloneParent(spec, parent, name, clone.config, pool, datastore);
+  if (!cloned.ok()) {
+    Status failed = cloned.status().WithContext(
         std::string(spec.clone_mode == CloneMode::kInstant ? "instant" : "") +
         (spec.clone_mode == CloneMode::kLinked ? "linked" : "") +
         (spec.clone_mode == CloneMode::kFull ? "full" : "") + " clone of '" + parent.name +
@@ -641,24 +596,20 @@ StatusOr<CreatedNode> NodeProvider::CreateOne(const NodeSpec& spec, const TagMap
     report("failed: " + failed.message());
     return failed;
   }
+  const MoRef vm = *cloned;
   report("configuring");
 
   auto finish = [&]() -> Status {
     if (spec.clone_mode != CloneMode::kInstant) {
       // CloneVM_Task's powerOn is not relied upon (the simulator ignores it): power on here;
       // already on counts as done.
-      VSRAY_ASSIGN_OR_RETURN(auto on, vim_->PowerOnVmTask(vm));
-      auto powered = waiter_->Wait(on, options_.clone_timeout);
-      if (!powered.ok() && powered.status().fault() != "InvalidPowerState") {
-        return powered.status();
-      }
+      VSRAY_RETURN_IF_ERROR(vm_ops_->PowerOn(vm, options_.clone_timeout));
     }
     vsphere::ConfigSpec config;
     config.num_cpus = spec.cpus;
     config.memory_mb = spec.memory_mb;
     if (config.num_cpus || config.memory_mb) {
-      VSRAY_ASSIGN_OR_RETURN(auto reconfig, vim_->ReconfigVmTask(vm, config));
-      VSRAY_RETURN_IF_ERROR(waiter_->Wait(reconfig, options_.clone_timeout).status());
+      VSRAY_RETURN_IF_ERROR(vm_ops_->Reconfigure(vm, config, options_.clone_timeout));
     }
     VSRAY_RETURN_IF_ERROR(WriteTags(vm.value, all));
     VSRAY_RETURN_IF_ERROR(WriteTags(

@@ -27,6 +27,7 @@
 #include "vsphere/session.h"
 #include "vsphere/task_waiter.h"
 #include "vsphere/vim.h"
+#include "vsphere/vm_ops.h"
 
 namespace vsray::provider {
 
@@ -205,8 +206,8 @@ class NodeProvider {
   StatusOr<CreatedNode> CreateOne(const NodeSpec& spec, const TagMap& tags,
                                   const vsphere::MoRef& pool, const vsphere::MoRef& datastore,
                                   const std::vector<FrozenVm>& parents);
-  // Starts a linked or full clone (CloneVM_Task) of `parent`; returns the task.
-  StatusOr<vsphere::MoRef> StartCloneTask(const NodeSpec& spec, const FrozenVm& parent,
+  // A linked or full clone (CloneVM_Task) of `parent`; returns the new VM.
+  StatusOr<vsphere::MoRef> CloneParent(const NodeSpec& spec, const FrozenVm& parent,
                                           const std::string& name,
                                           const std::vector<vsphere::OptionValue>& identity,
                                           const vsphere::MoRef& pool,
@@ -232,6 +233,7 @@ class NodeProvider {
   std::shared_ptr<vsphere::Session> session_;
   std::unique_ptr<vsphere::Vim> vim_;
   std::unique_ptr<vsphere::TaskWaiter> waiter_;
+  std::unique_ptr<vsphere::VmOps> vm_ops_;
   std::unique_ptr<ThreadPool> pool_;
   NodeCache cache_;
   std::unique_ptr<FolderWatcher> watcher_;

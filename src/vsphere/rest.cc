@@ -360,19 +360,15 @@ StatusOr<std::unique_ptr<RestClient>> RestClient::Connect(
 Status RestClient::Init() {
   VSRAY_ASSIGN_OR_RETURN(address_, PrepareConnection(options_));
   transport_ = options_.transport;
-  std::lock_guard lock(login_mu_);
-  return Login();
+  return login_.Login([this] { return Login(); });
 }
 
 Status RestClient::Login() {
-  {
-    // A stale token must not be sent, and stays known for redaction.
-    std::lock_guard lock(token_mu_);
-    if (!token_.empty()) {
-      old_tokens_.push_back(std::move(token_));
-      if (old_tokens_.size() > kMaxOldTokens) old_tokens_.erase(old_tokens_.begin());
-    }
-    token_.clear();
+  // A stale token must not be sent, and stays known for redaction.
+  if (std::string old = login_.Clear(); !old.empty()) {
+    std::lock_guard lock(old_tokens_mu_);
+    old_tokens_.push_back(std::move(old));
+    if (old_tokens_.size() > kMaxOldTokens) old_tokens_.erase(old_tokens_.begin());
   }
   const std::string what = "vAPI login to " + address_.HostPort();
   auto attempt = [&](RestFlavor flavor) {
@@ -414,12 +410,9 @@ Status RestClient::Login() {
   if (!reply.is_string() || reply.get<std::string>().empty()) {
     return DataLossError(what + ": the reply has no session token");
   }
-  {
-    std::lock_guard lock(token_mu_);
-    token_ = reply.get<std::string>();
-    ++token_generation_;
-  }
-  flavor_chosen_ = true;  // only ever read under login_mu_
+  login_.Set(reply.get<std::string>());
+  login_.Commit();
+  flavor_chosen_ = true;  // only ever read during a login (one at a time)
   ++login_count_;
   Log()->debug("vAPI session opened on {} ({}) as {}", address_.HostPort(),
                api() ? "/api" : "/rest", options_.credentials.user);
@@ -434,8 +427,9 @@ std::string RestClient::Redact(std::string text) const {
     }
   };
   scrub(options_.credentials.password);
-  std::lock_guard lock(token_mu_);
-  scrub(token_);
+  std::uint64_t generation = 0;
+  scrub(login_.Get(&generation));
+  std::lock_guard lock(old_tokens_mu_);
   for (const auto& old : old_tokens_) scrub(old);
   return text;
 }
@@ -464,9 +458,9 @@ RestClient::Outcome RestClient::SendOnce(const RestRequest& request, bool login,
     // /rest: answer with the token in the body instead of a cookie.
     http.headers.emplace_back("vmware-use-header-authn", "true");
   } else {
-    std::lock_guard lock(token_mu_);
-    if (!token_.empty()) http.headers.emplace_back(std::string(kTokenHeader), token_);
-    *generation = token_generation_;
+    if (std::string token = login_.Get(generation); !token.empty()) {
+      http.headers.emplace_back(std::string(kTokenHeader), std::move(token));
+    }
   }
   ++requests_sent_;
   auto response = transport_->Send(http);
@@ -512,20 +506,9 @@ StatusOr<json> RestClient::Execute(const RestRequest& request) {
   std::uint64_t generation = 0;
   Outcome outcome = SendRetrying(request, /*login=*/false, &generation);
   if (outcome.http_status == 401) {
-    // The session expired or was dropped. A 401 call was not executed, so logging in again
-    // and repeating it once is safe even when it isn't idempotent.
-    {
-      std::lock_guard lock(login_mu_);
-      bool stale = false;
-      {
-        std::lock_guard token_lock(token_mu_);
-        stale = token_generation_ == generation;
-      }
-      if (stale) {
-        Log()->info("vAPI session on {} expired; logging in again", address_.HostPort());
-        VSRAY_RETURN_IF_ERROR(Login());
-      }
-    }
+    // The session expired or was dropped: see LoginState.
+    VSRAY_RETURN_IF_ERROR(login_.Renew(
+        generation, [this] { return Login(); }, "vAPI session on " + address_.HostPort()));
     outcome = SendRetrying(request, /*login=*/false, &generation);
   }
   const auto elapsed =
@@ -538,11 +521,8 @@ StatusOr<json> RestClient::Execute(const RestRequest& request) {
 
 void RestClient::Close() {
   if (closed_.exchange(true)) return;
-  std::string token;
-  {
-    std::lock_guard lock(token_mu_);
-    token = token_;
-  }
+  std::uint64_t generation = 0;
+  const std::string token = login_.Get(&generation);
   if (token.empty() || !transport_) return;
   HttpRequest http;
   http.method = "DELETE";
@@ -854,10 +834,13 @@ StatusOr<std::string> RestClient::CreateLibraryItem(const std::string& library_i
   return Decode(r, [&]() -> StatusOr<std::string> { return reply.get<std::string>(); });
 }
 
-StatusOr<std::string> RestClient::FindLibraryItemByName(const std::string& library_id,
-                                                        const std::string& name) {
-  json spec = {{"library_id", library_id}, {"name", name}};
-  RestRequest r{"find item " + Quoted(name) + " in content library " + library_id,
+StatusOr<std::vector<std::string>> RestClient::FindLibraryItems(const std::string& name,
+                                                                 const std::string& library_id) {
+  json spec = {{"name", name}};
+  if (!library_id.empty()) spec["library_id"] = library_id;
+  RestRequest r{"find item " + Quoted(name) +
+                    (library_id.empty() ? " in any content library"
+                                        : " in content library " + library_id),
                 "POST",
                 std::string(api() ? kApiLibraryItem : kRestLibraryItem) +
                     (api() ? "?action=find" : "?~action=find"),
@@ -865,8 +848,12 @@ StatusOr<std::string> RestClient::FindLibraryItemByName(const std::string& libra
                 true,
                 {}};
   VSRAY_ASSIGN_OR_RETURN(json reply, Execute(r));
-  VSRAY_ASSIGN_OR_RETURN(
-      auto ids, Decode(r, [&]() -> StatusOr<std::vector<std::string>> { return StrList(reply); }));
+  return Decode(r, [&]() -> StatusOr<std::vector<std::string>> { return StrList(reply); });
+}
+
+StatusOr<std::string> RestClient::FindLibraryItemByName(const std::string& library_id,
+                                                        const std::string& name) {
+  VSRAY_ASSIGN_OR_RETURN(auto ids, FindLibraryItems(name, library_id));
   if (ids.empty()) {
     return NotFoundError("no item named " + Quoted(name) + " in content library " + library_id);
   }

@@ -177,28 +177,21 @@ Status Session::Init() {
   content_.instance_uuid = content->TextAt("about.instanceUuid");
   if (!content_.api_version.empty()) soap_action_ = "urn:vim25/" + content_.api_version;
 
-  {
-    std::lock_guard lock(login_mu_);
-    VSRAY_RETURN_IF_ERROR(Login());
-  }
+  VSRAY_RETURN_IF_ERROR(login_.Login([this] { return Login(); }));
   if (options_.keepalive_interval.count() > 0) {
     keepalive_ = std::thread([this] { KeepaliveLoop(); });
   }
   return OkStatus();
 }
 
-// Caller holds login_mu_.
+// Runs under login_ (LoginState::Login or Renew).
 Status Session::Login() {
   XmlWriter w;
   OpenMethod(w, "Login", content_.session_manager);
   w.Leaf("userName", options_.credentials.user);
   w.Leaf("password", options_.credentials.password);
   w.Close("Login");
-  {
-    // A stale cookie must not be sent with a login.
-    std::lock_guard lock(cookie_mu_);
-    cookie_.clear();
-  }
+  login_.Clear();  // a stale cookie must not be sent with a login
   std::uint64_t generation = 0;
   auto reply = SendRetrying("Login", SoapEnvelope(w.str()), true, &generation);
   if (!reply.ok()) {
@@ -211,12 +204,8 @@ Status Session::Login() {
     }
     return reply.status().WithContext("login to " + address_.HostPort());
   }
-  {
-    std::lock_guard lock(cookie_mu_);
-    if (cookie_.empty()) {
-      return DataLossError("login to " + address_.HostPort() + ": no session cookie in reply");
-    }
-    ++cookie_generation_;
+  if (!login_.Commit()) {
+    return DataLossError("login to " + address_.HostPort() + ": no session cookie in reply");
   }
   ++login_count_;
   Log()->debug("logged in to {} as {}", address_.HostPort(), options_.credentials.user);
@@ -230,10 +219,8 @@ StatusOr<Any> Session::SendOnce(std::string_view method, const std::string& enve
   request.url = address_.Url("/sdk");
   request.timeout = options_.call_timeout;
   request.headers = {{"Content-Type", "text/xml; charset=utf-8"}, {"SOAPAction", soap_action_}};
-  {
-    std::lock_guard lock(cookie_mu_);
-    if (!cookie_.empty()) request.headers.emplace_back("Cookie", cookie_);
-    *generation = cookie_generation_;
+  if (std::string cookie = login_.Get(generation); !cookie.empty()) {
+    request.headers.emplace_back("Cookie", std::move(cookie));
   }
   request.body = envelope;
   ++calls_sent_;
@@ -241,10 +228,8 @@ StatusOr<Any> Session::SendOnce(std::string_view method, const std::string& enve
   auto response = transport_->Send(request);
   if (!response.ok()) return response.status().WithContext(std::string(method));
   if (const std::string* set_cookie = response->Header("set-cookie")) {
-    std::string cookie = SessionCookie(*set_cookie);
-    if (!cookie.empty()) {
-      std::lock_guard lock(cookie_mu_);
-      cookie_ = std::move(cookie);
+    if (std::string cookie = SessionCookie(*set_cookie); !cookie.empty()) {
+      login_.Set(std::move(cookie));
     }
   }
   const long status = response->status;  // NOLINT(google-runtime-int)
@@ -290,20 +275,9 @@ StatusOr<Any> Session::Call(std::string_view method, const MoRef& target, std::s
   std::uint64_t generation = 0;
   auto reply = SendRetrying(method, envelope, idempotent, &generation);
   if (!reply.ok() && reply.status().fault() == "NotAuthenticated") {
-    // The session expired (idle timeout, server restart). The call was not executed, so it is
-    // safe to log in again and repeat it once, even if it isn't idempotent.
-    {
-      std::lock_guard lock(login_mu_);
-      bool stale = false;
-      {
-        std::lock_guard cookie_lock(cookie_mu_);
-        stale = cookie_generation_ == generation;
-      }
-      if (stale) {
-        Log()->info("vCenter session expired; logging in again");
-        VSRAY_RETURN_IF_ERROR(Login());
-      }
-    }
+    // The session expired (idle timeout, server restart): see LoginState.
+    VSRAY_RETURN_IF_ERROR(
+        login_.Renew(generation, [this] { return Login(); }, "vCenter session"));
     reply = SendRetrying(method, envelope, idempotent, &generation);
   }
   const auto elapsed =

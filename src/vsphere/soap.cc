@@ -6,49 +6,51 @@
 namespace vsray::vsphere {
 namespace {
 
+// The status code of each vim fault. Whether another attempt may help follows from the code
+// alone (IsTransient in common/retry.h: UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED,
+// RESOURCE_EXHAUSTED), so that SOAP and REST errors are retried by one rule.
 struct FaultMapping {
   std::string_view type;
   StatusCode code;
-  bool transient;
 };
 
 constexpr std::array<FaultMapping, 36> kFaults = {{
-    {"NotAuthenticated", StatusCode::kUnauthenticated, false},
-    {"InvalidLogin", StatusCode::kUnauthenticated, false},
-    {"InvalidCredentials", StatusCode::kUnauthenticated, false},
-    {"NoPermission", StatusCode::kPermissionDenied, false},
-    {"RestrictedVersion", StatusCode::kPermissionDenied, false},
-    {"ManagedObjectNotFound", StatusCode::kNotFound, false},
-    {"NotFound", StatusCode::kNotFound, false},
-    {"FileNotFound", StatusCode::kNotFound, false},
-    {"InvalidPowerState", StatusCode::kFailedPrecondition, false},
-    {"InvalidState", StatusCode::kFailedPrecondition, false},
-    {"InvalidHostState", StatusCode::kFailedPrecondition, false},
-    {"InvalidDatastore", StatusCode::kFailedPrecondition, false},
-    {"VmConfigFault", StatusCode::kFailedPrecondition, false},
-    {"DisallowedOperationOnFailoverHost", StatusCode::kFailedPrecondition, false},
-    {"TaskInProgress", StatusCode::kAborted, true},
-    {"ConcurrentAccess", StatusCode::kAborted, true},
-    {"DuplicateName", StatusCode::kAlreadyExists, false},
-    {"AlreadyExists", StatusCode::kAlreadyExists, false},
-    {"InvalidArgument", StatusCode::kInvalidArgument, false},
-    {"InvalidRequest", StatusCode::kInvalidArgument, false},
-    {"InvalidProperty", StatusCode::kInvalidArgument, false},
-    {"InvalidType", StatusCode::kInvalidArgument, false},
-    {"InvalidName", StatusCode::kInvalidArgument, false},
-    {"MethodNotFound", StatusCode::kUnimplemented, false},
-    {"NotSupported", StatusCode::kUnimplemented, false},
-    {"NotImplemented", StatusCode::kUnimplemented, false},
-    {"HostCommunication", StatusCode::kUnavailable, true},
-    {"HostNotConnected", StatusCode::kUnavailable, true},
-    {"HostNotReachable", StatusCode::kUnavailable, true},
-    {"SystemError", StatusCode::kUnavailable, true},
-    {"RuntimeFault", StatusCode::kInternal, false},
-    {"RequestCanceled", StatusCode::kCancelled, false},
-    {"Timedout", StatusCode::kDeadlineExceeded, true},
-    {"InsufficientResourcesFault", StatusCode::kFailedPrecondition, false},
-    {"OutOfBounds", StatusCode::kOutOfRange, false},
-    {"SecurityError", StatusCode::kPermissionDenied, false},
+    {"NotAuthenticated", StatusCode::kUnauthenticated},
+    {"InvalidLogin", StatusCode::kUnauthenticated},
+    {"InvalidCredentials", StatusCode::kUnauthenticated},
+    {"NoPermission", StatusCode::kPermissionDenied},
+    {"RestrictedVersion", StatusCode::kPermissionDenied},
+    {"ManagedObjectNotFound", StatusCode::kNotFound},
+    {"NotFound", StatusCode::kNotFound},
+    {"FileNotFound", StatusCode::kNotFound},
+    {"InvalidPowerState", StatusCode::kFailedPrecondition},
+    {"InvalidState", StatusCode::kFailedPrecondition},
+    {"InvalidHostState", StatusCode::kFailedPrecondition},
+    {"InvalidDatastore", StatusCode::kFailedPrecondition},
+    {"VmConfigFault", StatusCode::kFailedPrecondition},
+    {"DisallowedOperationOnFailoverHost", StatusCode::kFailedPrecondition},
+    {"TaskInProgress", StatusCode::kAborted},
+    {"ConcurrentAccess", StatusCode::kAborted},
+    {"DuplicateName", StatusCode::kAlreadyExists},
+    {"AlreadyExists", StatusCode::kAlreadyExists},
+    {"InvalidArgument", StatusCode::kInvalidArgument},
+    {"InvalidRequest", StatusCode::kInvalidArgument},
+    {"InvalidProperty", StatusCode::kInvalidArgument},
+    {"InvalidType", StatusCode::kInvalidArgument},
+    {"InvalidName", StatusCode::kInvalidArgument},
+    {"MethodNotFound", StatusCode::kUnimplemented},
+    {"NotSupported", StatusCode::kUnimplemented},
+    {"NotImplemented", StatusCode::kUnimplemented},
+    {"HostCommunication", StatusCode::kUnavailable},
+    {"HostNotConnected", StatusCode::kUnavailable},
+    {"HostNotReachable", StatusCode::kUnavailable},
+    {"SystemError", StatusCode::kUnavailable},
+    {"RuntimeFault", StatusCode::kInternal},
+    {"RequestCanceled", StatusCode::kCancelled},
+    {"Timedout", StatusCode::kDeadlineExceeded},
+    {"InsufficientResourcesFault", StatusCode::kFailedPrecondition},
+    {"OutOfBounds", StatusCode::kOutOfRange},
+    {"SecurityError", StatusCode::kPermissionDenied},
 }};
 
 const FaultMapping* FindFault(std::string_view type) {
@@ -106,11 +108,6 @@ void OpenMethod(XmlWriter& w, std::string_view method, const MoRef& this_ref) {
 StatusCode FaultCode(std::string_view fault_type) {
   const FaultMapping* mapping = FindFault(fault_type);
   return mapping == nullptr ? StatusCode::kUnknown : mapping->code;
-}
-
-bool IsTransientFault(std::string_view fault_type) {
-  const FaultMapping* mapping = FindFault(fault_type);
-  return mapping != nullptr && mapping->transient;
 }
 
 Status FaultStatus(std::string_view fault_type, std::string_view message) {

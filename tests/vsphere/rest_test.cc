@@ -301,6 +301,12 @@ TEST_F(RestClientTest, RestRequestShapesForAssociationsAndLibraries) {
   EXPECT_EQ(*item, "item-1");
   EXPECT_EQ(BodyOf(transport_->last("POST /rest/com/vmware/content/library/item?~action=find")),
             (json{{"spec", {{"library_id", "lib-1"}, {"name", "frozen"}}}}));
+  // By name over every library: a FindSpec without library_id.
+  auto anywhere = client->FindLibraryItems("frozen");
+  ASSERT_THAT(anywhere, IsOk());
+  EXPECT_EQ(*anywhere, std::vector<std::string>{"item-1"});
+  EXPECT_EQ(BodyOf(transport_->last("POST /rest/com/vmware/content/library/item?~action=find")),
+            (json{{"spec", {{"name", "frozen"}}}}));
 }
 
 TEST_F(RestClientTest, BulkAssociationReadsOnApi) {

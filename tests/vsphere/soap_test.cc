@@ -144,9 +144,15 @@ TEST(SoapFaultTest, CodesAndTransience) {
   EXPECT_EQ(FaultCode("NoPermission"), StatusCode::kPermissionDenied);
   EXPECT_EQ(FaultCode("InvalidArgument"), StatusCode::kInvalidArgument);
   EXPECT_EQ(FaultCode("SomethingNew"), StatusCode::kUnknown);
-  EXPECT_TRUE(IsTransientFault("HostCommunication"));
-  EXPECT_TRUE(IsTransientFault("TaskInProgress"));
-  EXPECT_FALSE(IsTransientFault("InvalidPowerState"));
+  // Transience follows from the code: one retry rule for every fault.
+  for (const char* transient : {"HostCommunication", "HostNotConnected", "SystemError",
+                                "TaskInProgress", "ConcurrentAccess", "Timedout"}) {
+    EXPECT_TRUE(IsTransient(FaultStatus(transient, ""))) << transient;
+  }
+  for (const char* permanent : {"InvalidPowerState", "NotAuthenticated", "NoPermission",
+                                "ManagedObjectNotFound", "DuplicateName", "RequestCanceled"}) {
+    EXPECT_FALSE(IsTransient(FaultStatus(permanent, ""))) << permanent;
+  }
   EXPECT_TRUE(IsTransient(FaultStatus("HostCommunication", "x")));
   EXPECT_FALSE(IsTransient(FaultStatus("InsufficientResourcesFault", "x")));
 }
