@@ -80,7 +80,8 @@ StatusOr<vs::MoRef> FindOne(vs::Vim& vim, const std::string& type, const std::st
 void CheckFrozenVms(const provider::ProviderOptions& options, const std::string& cluster_name,
                     const config::FrozenVmConfig& frozen, Report& report) {
   auto statuses = provider::NodeProvider::FrozenVmStatusOf(options, cluster_name);
-  const std::string what = "frozen VM (" + std::string(config::FrozenVmModeName(frozen.mode)) + ")";
+  const std::string what =
+      "frozen VM (" + std::string(provider::FrozenVmModeDescription(frozen.mode)) + ")";
   if (!statuses.ok()) {
     report.Fail(what, statuses.status().message(),
                 "fix provider.vsphere_config.frozen_vm (or run `vsray frozen-vm status`)");
@@ -200,8 +201,9 @@ int Check(const CommonFlags& flags) {
     }
   }
   if (!dc.empty()) {
-    const std::string folder =
-        config.vsphere.folder.empty() ? "ray-" + config.cluster_name : config.vsphere.folder;
+    const std::string folder = config.vsphere.folder.empty()
+                                   ? provider::DefaultFolderName(config.cluster_name)
+                                   : config.vsphere.folder;
     auto found = folder.find('/') != std::string::npos ? vim.FindByInventoryPath(folder)
                                                        : vim.FindChild(vm_folder, folder);
     if (!found.ok()) {

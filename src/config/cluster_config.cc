@@ -112,13 +112,13 @@ StatusOr<NodeConfigParse> ParseNodeConfigObject(Checker& checker, const json& ob
   VSRAY_RETURN_IF_ERROR(checker.GetString(object, path, "datastore", &config.datastore));
   std::string mode;
   VSRAY_RETURN_IF_ERROR(checker.GetString(object, path, "clone_mode", &mode));
-  if (mode == "linked") {
-    config.clone_mode = CloneMode::kLinked;
-  } else if (mode == "full") {
-    config.clone_mode = CloneMode::kFull;
-  } else if (!mode.empty() && mode != "instant") {
-    return checker.Error(path.Key("clone_mode"),
-                         "'" + mode + "' is not a clone mode; expected instant, linked or full");
+  if (!mode.empty()) {
+    const auto parsed = provider::ParseCloneMode(mode);
+    if (!parsed) {
+      return checker.Error(path.Key("clone_mode"),
+                           "'" + mode + "' is not a clone mode; expected instant, linked or full");
+    }
+    config.clone_mode = *parsed;
   }
   VSRAY_ASSIGN_OR_RETURN(const json* frozen, checker.GetObject(object, path, "frozen_vm"));
   std::string frozen_vm_name;
@@ -447,18 +447,6 @@ StatusOr<ClusterConfig> ParseCluster(const Document& document, const LoadOptions
 }
 
 }  // namespace
-
-std::string_view CloneModeName(CloneMode mode) {
-  switch (mode) {
-    case CloneMode::kInstant:
-      return "instant";
-    case CloneMode::kLinked:
-      return "linked";
-    case CloneMode::kFull:
-      return "full";
-  }
-  return "instant";
-}
 
 const NodeType* ClusterConfig::FindNodeType(std::string_view name) const {
   const auto it = node_types.find(std::string(name));

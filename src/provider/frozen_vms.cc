@@ -27,20 +27,6 @@ bool Usable(const std::string& host_state) { return host_state == "connected"; }
 
 }  // namespace
 
-std::string_view FrozenVmModeName(FrozenVmMode mode) {
-  switch (mode) {
-    case FrozenVmMode::kDeployOne:
-      return "deploy-one";
-    case FrozenVmMode::kExisting:
-      return "existing";
-    case FrozenVmMode::kDeployPerHost:
-      return "deploy-per-host";
-    case FrozenVmMode::kExistingPool:
-      return "existing-pool";
-  }
-  return "unknown";
-}
-
 std::string FrozenVmSpec::Key() const {
   return std::string(FrozenVmModeName(mode)) + "|" + name + "|" + library_item + "|" +
          resource_pool + "|" + cluster + "|" + datastore;

@@ -15,6 +15,7 @@
 
 #include "common/status.h"
 #include "common/thread_pool.h"
+#include "provider/vocabulary.h"
 #include "vsphere/rest.h"
 #include "vsphere/session.h"
 #include "vsphere/task_waiter.h"
@@ -22,16 +23,6 @@
 #include "vsphere/vm_ops.h"
 
 namespace vsray::provider {
-
-// The four ways to get frozen VMs (design.md, `frozen_vm`).
-enum class FrozenVmMode {
-  kDeployOne,      // (1) name + library_item + cluster (or resource_pool) + datastore
-  kExisting,       // (2) name: an existing VM, powered on and awaited if needed
-  kDeployPerHost,  // (3) name (prefix) + library_item + resource_pool + datastore
-  kExistingPool,   // (4) resource_pool: the frozen VMs already in it
-};
-
-std::string_view FrozenVmModeName(FrozenVmMode mode);
 
 // Which frozen VMs a cluster (or one node type) clones from. Names may be inventory paths.
 struct FrozenVmSpec {

@@ -35,7 +35,7 @@ using vsphere::TextOf;
 
 NodeProvider::NodeProvider(ProviderOptions options, std::string cluster_name)
     : options_(std::move(options)), cluster_name_(std::move(cluster_name)) {
-  if (options_.folder.empty()) options_.folder = "ray-" + cluster_name_;
+  if (options_.folder.empty()) options_.folder = DefaultFolderName(cluster_name_);
   if (!options_.now_seconds) options_.now_seconds = WallSeconds;
   options_.max_concurrency = std::max(1, options_.max_concurrency);
 }
@@ -482,9 +482,9 @@ StatusOr<MoRef> NodeProvider::BaseSnapshot(const FrozenVm& parent) {
 }
 
 StatusOr<MoRef> NodeProvider::CloneParent(const NodeSpec& spec, const FrozenVm& parent,
-                                             const std::string& name,
-                                             const std::vector<vsphere::OptionValue>& identity,
-                                             const MoRef& pool, const MoRef& datastore) {
+                                          const std::string& name,
+                                          const std::vector<vsphere::OptionValue>& identity,
+                                          const MoRef& pool, const MoRef& datastore) {
   vsphere::CloneSpec clone;
   clone.location.folder = folder_;
   clone.location.pool = pool.empty() ? parent.pool : pool;

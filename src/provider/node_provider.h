@@ -24,6 +24,7 @@
 #include "provider/node.h"
 #include "provider/node_cache.h"
 #include "provider/tag_mirror.h"
+#include "provider/vocabulary.h"
 #include "vsphere/session.h"
 #include "vsphere/task_waiter.h"
 #include "vsphere/vim.h"
@@ -73,14 +74,6 @@ struct ProviderOptions {
   bool mirror_vsphere_tags = false;
   // Wall clock for created-at stamps (seconds since the epoch); injectable for tests.
   std::function<std::int64_t()> now_seconds;
-};
-
-// How a node is made from its parent. Instant clones need a frozen parent; linked and full
-// clones are the fallback where instant clone is not possible (they boot the parent's disk).
-enum class CloneMode {
-  kInstant,  // InstantClone_Task: runs on the parent's host, shares its memory
-  kLinked,   // CloneVM_Task from the parent's current snapshot ("vsray-base", made if missing)
-  kFull,     // CloneVM_Task, full copy
 };
 
 // Ray's node_config, as far as vsray reads it.
@@ -208,10 +201,9 @@ class NodeProvider {
                                   const std::vector<FrozenVm>& parents);
   // A linked or full clone (CloneVM_Task) of `parent`; returns the new VM.
   StatusOr<vsphere::MoRef> CloneParent(const NodeSpec& spec, const FrozenVm& parent,
-                                          const std::string& name,
-                                          const std::vector<vsphere::OptionValue>& identity,
-                                          const vsphere::MoRef& pool,
-                                          const vsphere::MoRef& datastore);
+                                       const std::string& name,
+                                       const std::vector<vsphere::OptionValue>& identity,
+                                       const vsphere::MoRef& pool, const vsphere::MoRef& datastore);
   StatusOr<vsphere::MoRef> BaseSnapshot(const FrozenVm& parent);
   Status WriteTags(const std::string& id, const TagMap& tags);
   // The vSphere tags mirror (when enabled): failures are logged, never returned.
