@@ -3,8 +3,11 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cli/commands.h"
@@ -12,7 +15,9 @@
 #include "cluster/cluster.h"
 #include "common/status.h"
 #include "config/cluster_config.h"
+#include "provider/inventory.h"
 #include "provider/node_provider.h"
+#include "provider/vcenter_vsphere.h"
 #include "vsphere/session.h"
 #include "vsphere/vim.h"
 
@@ -58,24 +63,6 @@ class Report {
   json checks_ = json::array();
 };
 
-// Finds `name` (or an inventory path) of `type` under `root`; "" + message when not exactly one.
-StatusOr<vs::MoRef> FindOne(vs::Vim& vim, const std::string& type, const std::string& name,
-                            const vs::MoRef& root) {
-  std::vector<vs::MoRef> found;
-  if (name.find('/') != std::string::npos) {
-    VSRAY_ASSIGN_OR_RETURN(auto by_path, vim.FindByInventoryPath(name));
-    if (by_path && by_path->type == type) found.push_back(*by_path);
-  } else {
-    VSRAY_ASSIGN_OR_RETURN(found, vim.FindByName(type, name, root));
-  }
-  if (found.empty()) return NotFoundError("not found");
-  if (found.size() > 1) {
-    return FailedPreconditionError(std::to_string(found.size()) +
-                                   " objects have that name; give the inventory path");
-  }
-  return found.front();
-}
-
 // The frozen VMs of `options.frozen_vm`, read-only (never deployed or powered on here).
 void CheckFrozenVms(const provider::ProviderOptions& options, const std::string& cluster_name,
                     const config::FrozenVmConfig& frozen, Report& report) {
@@ -120,31 +107,31 @@ void CheckFrozenVms(const provider::ProviderOptions& options, const std::string&
   }
 }
 
-}  // namespace
-
-int Check(const CommonFlags& flags) {
-  Report report(flags.json);
-  auto loaded = config::LoadClusterConfigFile(flags.config);
+// The config and the provider options it makes; nullopt (the failure reported) if invalid.
+std::optional<std::pair<config::ClusterConfig, provider::ProviderOptions>> CheckConfig(
+    const std::string& path, Report& report) {
+  auto loaded = config::LoadClusterConfigFile(path);
   if (!loaded.ok()) {
     report.Fail("config", loaded.status().message());
-    report.Print();
-    return kExitUsage;
+    return std::nullopt;
   }
-  const config::ClusterConfig& config = *loaded;
-  report.Ok("config", flags.config + ": cluster '" + config.cluster_name + "', " +
-                          std::to_string(config.node_types.size()) + " node type(s)");
-  auto options = cluster::MakeProviderOptions(config, /*watch=*/false);
+  report.Ok("config", path + ": cluster '" + loaded->cluster_name + "', " +
+                          std::to_string(loaded->node_types.size()) + " node type(s)");
+  auto options = cluster::MakeProviderOptions(*loaded, /*watch=*/false);
   if (!options.ok()) {
     report.Fail("config", options.status().message());
-    report.Print();
-    return kExitUsage;
+    return std::nullopt;
   }
+  return std::pair{*std::move(loaded), *std::move(options)};
+}
 
-  auto session = vs::Session::Connect(options->connect);
+// Connects and logs in; null (the failure reported) if that fails.
+std::shared_ptr<vs::Session> CheckConnection(const config::ClusterConfig& config,
+                                             const vs::ConnectOptions& connect, Report& report) {
+  auto session = vs::Session::Connect(connect);
   if (!session.ok()) {
     report.Fail("connect", session.status().message());
-    report.Print();
-    return kExitFailed;
+    return nullptr;
   }
   const auto& tls = config.vsphere.tls;
   const std::string how = tls.insecure              ? "certificate NOT verified (tls.insecure)"
@@ -158,103 +145,101 @@ int Check(const CommonFlags& flags) {
     report.Warn("tls", "vCenter's certificate is not verified",
                 "set tls.ca_file or tls.thumbprint instead of tls.insecure");
   }
+  return *session;
+}
 
-  vs::Vim vim(**session, (*session)->content());
-  std::map<std::string, std::string> host_names;
-  if (auto hosts = vim.ListByType("HostSystem", {"name"}); hosts.ok()) {
-    for (const auto& host : *hosts) host_names[host.obj.value] = TextOf(host, "name");
+// The datacenter; null (the failure reported) if it is not found.
+std::unique_ptr<provider::Inventory> CheckDatacenter(provider::VcenterConnection& vcenter,
+                                                     const std::string& datacenter,
+                                                     Report& report) {
+  auto inventory = provider::Inventory::Open(vcenter.inventory(), datacenter);
+  if (!inventory.ok()) {
+    report.Fail("datacenter", inventory.status().message(),
+                "set provider.vsphere_config.datacenter to one of them");
+    return nullptr;
   }
-  vs::MoRef dc;
-  vs::MoRef vm_folder;
-  auto dcs = vim.ListByType("Datacenter", {"name", "vmFolder"});
-  if (!dcs.ok()) {
-    report.Fail("datacenter", dcs.status().message());
+  report.Ok("datacenter", (*inventory)->datacenter().name);
+  return *std::move(inventory);
+}
+
+void CheckFolder(provider::Inventory& inventory, const std::string& folder, Report& report) {
+  auto found = inventory.FindFolder(folder);
+  if (!found.ok()) {
+    report.Fail("folder", found.status().message());
+  } else if (*found) {
+    report.Ok("folder", "'" + folder + "' exists");
   } else {
-    std::string names;
-    for (const auto& d : *dcs) {
-      names += (names.empty() ? "" : ", ") + TextOf(d, "name");
-      if (TextOf(d, "name") == config.vsphere.datacenter ||
-          (config.vsphere.datacenter.empty() && dcs->size() == 1)) {
-        dc = d.obj;
-        if (const vs::Any* f = d.Get("vmFolder")) vm_folder = f->AsMoRef();
-      }
+    report.Ok("folder", "'" + folder + "' will be created by `vsray up`");
+  }
+}
+
+// The resource pools and datastores node types name.
+void CheckPlacements(provider::Inventory& inventory, const config::ClusterConfig& config,
+                     Report& report) {
+  std::map<std::pair<std::string, std::string>, std::string> placements;  // -> node types
+  for (const auto& [type_name, type] : config.node_types) {
+    if (!type.node_config.resource_pool.empty()) {
+      placements[{"ResourcePool", type.node_config.resource_pool}] += " " + type_name;
     }
-    if (dc.empty() && !config.vsphere.datacenter.empty() &&
-        config.vsphere.datacenter.find('/') != std::string::npos) {
-      if (auto found = vim.FindByInventoryPath(config.vsphere.datacenter);
-          found.ok() && *found && (*found)->type == "Datacenter") {
-        dc = **found;
-        if (auto content = vim.RetrieveOne(dc, {"vmFolder"}); content.ok()) {
-          if (const vs::Any* f = content->Get("vmFolder")) vm_folder = f->AsMoRef();
-        }
-      }
-    }
-    if (dc.empty()) {
-      report.Fail("datacenter",
-                  config.vsphere.datacenter.empty()
-                      ? std::to_string(dcs->size()) + " datacenters (" + names + ")"
-                      : "'" + config.vsphere.datacenter + "' not found (have: " + names + ")",
-                  "set provider.vsphere_config.datacenter to one of them");
-    } else {
-      report.Ok("datacenter",
-                config.vsphere.datacenter.empty() ? names : config.vsphere.datacenter);
+    if (!type.node_config.datastore.empty()) {
+      placements[{"Datastore", type.node_config.datastore}] += " " + type_name;
     }
   }
-  if (!dc.empty()) {
-    const std::string folder = config.vsphere.folder.empty()
-                                   ? provider::DefaultFolderName(config.cluster_name)
-                                   : config.vsphere.folder;
-    auto found = folder.find('/') != std::string::npos ? vim.FindByInventoryPath(folder)
-                                                       : vim.FindChild(vm_folder, folder);
-    if (!found.ok()) {
-      report.Fail("folder", found.status().message());
-    } else if (*found) {
-      report.Ok("folder", "'" + folder + "' exists");
+  for (const auto& [key, types] : placements) {
+    const auto& [type, name] = key;
+    const std::string label = type == "Datastore" ? "datastore" : "resource pool";
+    auto found = inventory.FindPlacement(type, name);
+    if (found.ok()) {
+      report.Ok(label, "'" + name + "' (node types:" + types + ")");
     } else {
-      report.Ok("folder", "'" + folder + "' will be created by `vsray up`");
-    }
-
-    std::map<std::string, std::string> placements;  // "kind 'name'" -> node types
-    for (const auto& [type_name, type] : config.node_types) {
-      if (!type.node_config.resource_pool.empty()) {
-        placements["ResourcePool\t" + type.node_config.resource_pool] += " " + type_name;
-      }
-      if (!type.node_config.datastore.empty()) {
-        placements["Datastore\t" + type.node_config.datastore] += " " + type_name;
-      }
-    }
-    for (const auto& [key, types] : placements) {
-      const std::string type = key.substr(0, key.find('\t'));
-      const std::string name = key.substr(key.find('\t') + 1);
-      const std::string label = type == "Datastore" ? "datastore" : "resource pool";
-      auto found_object = FindOne(vim, type, name, dc);
-      if (found_object.ok()) {
-        std::string detail = "'" + name + "' (node types:";
-        detail += types;
-        detail += ')';
-        report.Ok(label, detail);
-      } else {
-        report.Fail(label, "'" + name + "': " + found_object.status().message(),
-                    "fix node_config of node types" + types);
-      }
-    }
-
-    std::vector<config::FrozenVmConfig> frozen_vms;
-    if (config.vsphere.frozen_vm) frozen_vms.push_back(*config.vsphere.frozen_vm);
-    for (const auto& [type_name, type] : config.node_types) {
-      if (type.node_config.frozen_vm &&
-          std::find(frozen_vms.begin(), frozen_vms.end(), *type.node_config.frozen_vm) ==
-              frozen_vms.end()) {
-        frozen_vms.push_back(*type.node_config.frozen_vm);
-      }
-    }
-    for (const auto& frozen : frozen_vms) {
-      provider::ProviderOptions frozen_options = *options;
-      frozen_options.frozen_vm = cluster::ToFrozenVmSpec(frozen);
-      CheckFrozenVms(frozen_options, config.cluster_name, frozen, report);
+      report.Fail(label, found.status().message(), "fix node_config of node types" + types);
     }
   }
-  (*session)->Close();
+}
+
+// Every distinct frozen_vm of the config (the provider's, then the node types' own).
+void CheckAllFrozenVms(const config::ClusterConfig& config,
+                       const provider::ProviderOptions& options, Report& report) {
+  std::vector<config::FrozenVmConfig> frozen_vms;
+  if (config.vsphere.frozen_vm) frozen_vms.push_back(*config.vsphere.frozen_vm);
+  for (const auto& [type_name, type] : config.node_types) {
+    if (type.node_config.frozen_vm && std::find(frozen_vms.begin(), frozen_vms.end(),
+                                                *type.node_config.frozen_vm) == frozen_vms.end()) {
+      frozen_vms.push_back(*type.node_config.frozen_vm);
+    }
+  }
+  for (const auto& frozen : frozen_vms) {
+    provider::ProviderOptions frozen_options = options;
+    frozen_options.frozen_vm = cluster::ToFrozenVmSpec(frozen);
+    CheckFrozenVms(frozen_options, config.cluster_name, frozen, report);
+  }
+}
+
+}  // namespace
+
+int Check(const CommonFlags& flags) {
+  Report report(flags.json);
+  auto checked = CheckConfig(flags.config, report);
+  if (!checked) {
+    report.Print();
+    return kExitUsage;
+  }
+  const auto& [config, options] = *checked;
+  auto session = CheckConnection(config, options.connect, report);
+  if (!session) {
+    report.Print();
+    return kExitFailed;
+  }
+  auto vcenter = provider::VcenterOver(session);
+  if (auto inventory = CheckDatacenter(*vcenter, config.vsphere.datacenter, report)) {
+    CheckFolder(
+        *inventory,
+        options.folder.empty() ? provider::DefaultFolderName(config.cluster_name) : options.folder,
+        report);
+    CheckPlacements(*inventory, config, report);
+    CheckAllFrozenVms(config, options, report);
+  }
+  session->Close();
   report.Print();
   return report.failed() ? kExitFailed : kExitOk;
 }

@@ -10,7 +10,6 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -236,12 +235,12 @@ Created CreateAll(const config::ClusterConfig& config, NodeProvider& provider,
   return created;
 }
 
-// Waits until every node in `ids` runs and has an IPv4 address.
+// Waits until every node in `ids` runs and has an IPv4 address: re-checked whenever the
+// provider's cache changes (the watcher reports power states and guest addresses).
 Status WaitReady(const NodeProvider& provider, const std::vector<std::string>& ids,
                  std::chrono::seconds timeout, Progress& progress) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::set<std::string> waiting(ids.begin(), ids.end());
-  for (;;) {
+  const auto ready = [&] {
     for (auto it = waiting.begin(); it != waiting.end();) {
       const auto node = provider.GetNode(*it);
       const std::string label = node ? node->name : *it;
@@ -255,15 +254,12 @@ Status WaitReady(const NodeProvider& provider, const std::vector<std::string>& i
         ++it;
       }
     }
-    if (waiting.empty()) return OkStatus();
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return DeadlineExceededError(std::to_string(waiting.size()) +
-                                   " node(s) got no IPv4 address within " +
-                                   std::to_string(timeout.count()) +
-                                   " s (timeouts.node_ready_s); first: " + *waiting.begin());
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+    return waiting.empty();
+  };
+  if (provider.WaitUntil(ready, timeout).ok()) return OkStatus();
+  return DeadlineExceededError(
+      std::to_string(waiting.size()) + " node(s) got no IPv4 address within " +
+      std::to_string(timeout.count()) + " s (timeouts.node_ready_s); first: " + *waiting.begin());
 }
 
 }  // namespace

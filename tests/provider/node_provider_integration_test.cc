@@ -13,6 +13,7 @@
 #include "support/sim_process.h"
 #include "support/status_matchers.h"
 #include "vsphere/rest.h"
+#include "vsphere/task_waiter.h"
 
 namespace vsray::provider {
 namespace {
