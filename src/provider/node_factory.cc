@@ -62,7 +62,8 @@ StatusOr<CreatedNode> NodeFactory::Create(const NodeSpec& spec, const TagMap& ta
   CloneRequest request;
   request.name = NodeName(tags, cluster_, RandomSuffix());
   request.cluster = cluster_;
-  const auto lease = scheduler_.Pick(parents.vms, parents.set, request.name, KnownLoad());
+  const auto lease =
+      scheduler_.Pick(parents.vms, parents.set, request.name, [this] { return KnownLoad(); });
   request.parent = lease.parent();
   request.folder = folder_;
   request.pool = placement.pool;

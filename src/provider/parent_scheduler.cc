@@ -6,10 +6,10 @@ namespace vsray::provider {
 
 ParentScheduler::Lease ParentScheduler::Pick(const std::vector<FrozenVm>& parents,
                                              const std::string& set, const std::string& node_name,
-                                             const NodesPerHost& known) {
+                                             const std::function<NodesPerHost()>& known) {
   std::lock_guard lock(mu_);
   // The load of a host: this cluster's nodes on it, known or in flight, each counted once.
-  NodesPerHost load = known;
+  NodesPerHost load = known();
   for (const auto& [host, names] : inflight_) load[host].insert(names.begin(), names.end());
   const std::size_t n = parents.size();
   std::size_t& next = next_[set];

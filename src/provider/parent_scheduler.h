@@ -8,6 +8,7 @@
 #define VSRAY_PROVIDER_PARENT_SCHEDULER_H_
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -27,11 +28,12 @@ class ParentScheduler {
   class Lease;
 
   // Picks the parent of node `node_name` among `parents` (not empty) of parent set `set` (a
-  // frozen-VM spec's key: each set has its own round robin), counting `known` (the cache's
-  // nodes per host) and the nodes in flight. The node counts as in flight on the chosen host
-  // until the lease is destroyed.
+  // frozen-VM spec's key: each set has its own round robin), counting the nodes `known()`
+  // returns (the cache's, per host) and the nodes in flight. The node counts as in flight on
+  // the chosen host until the lease is destroyed. `known` runs under the scheduler's lock, so
+  // that a node leaving flight for the cache meanwhile is counted once, not zero times.
   Lease Pick(const std::vector<FrozenVm>& parents, const std::string& set,
-             const std::string& node_name, const NodesPerHost& known);
+             const std::string& node_name, const std::function<NodesPerHost()>& known);
 
   // Nodes in flight per host (for tests and logs).
   NodesPerHost InFlight() const;
