@@ -190,7 +190,10 @@ void CheckPlacements(provider::Inventory& inventory, const config::ClusterConfig
     const std::string label = type == "Datastore" ? "datastore" : "resource pool";
     auto found = inventory.FindPlacement(type, name);
     if (found.ok()) {
-      report.Ok(label, "'" + name + "' (node types:" + types + ")");
+      std::string detail = "'" + name + "' (node types:";
+      detail += types;
+      detail += ')';
+      report.Ok(label, detail);
     } else {
       report.Fail(label, found.status().message(), "fix node_config of node types" + types);
     }
@@ -244,61 +247,62 @@ int Check(const CommonFlags& flags) {
   return report.failed() ? kExitFailed : kExitOk;
 }
 
-int Inventory(const ConnectFlags& flags, bool as_json) {
+namespace {
+
+// The connection `vsray inventory` makes; INVALID_ARGUMENT naming what is missing.
+StatusOr<vs::ConnectOptions> InventoryConnection(const ConnectFlags& flags) {
   vs::ConnectOptions options;
   options.server = flags.server;
   const char* password = std::getenv("VSPHERE_PASSWORD");  // NOLINT(concurrency-mt-unsafe)
   options.credentials = {flags.user, password == nullptr ? "" : password};
   options.tls = {flags.ca_file, flags.thumbprint, flags.insecure};
   options.keepalive_interval = std::chrono::milliseconds(0);
-  const auto fail = [](const std::string& message, int code) {
-    std::cerr << "vsray: " << message << "\n";
-    return code;
-  };
   if (options.server.empty()) {
-    return fail("no vCenter server: pass --server or set VSPHERE_SERVER", kExitUsage);
+    return InvalidArgumentError("no vCenter server: pass --server or set VSPHERE_SERVER");
   }
   if (options.credentials.user.empty()) {
-    return fail("no vCenter user: pass --user or set VSPHERE_USER", kExitUsage);
+    return InvalidArgumentError("no vCenter user: pass --user or set VSPHERE_USER");
   }
   if (options.credentials.password.empty()) {
-    return fail("no vCenter password: set VSPHERE_PASSWORD", kExitUsage);
+    return InvalidArgumentError("no vCenter password: set VSPHERE_PASSWORD");
   }
-  auto session = vs::Session::Connect(options);
-  if (!session.ok()) return fail(session.status().message(), kExitFailed);
-  vs::Vim vim(**session, (*session)->content());
+  return options;
+}
 
-  struct Row {
-    std::string kind, id, name, detail;
-  };
-  std::vector<Row> rows;
+struct InventoryRow {
+  std::string kind, id, name, detail;
+};
+
+// Adds a row per object of `type` (name only) as `label`.
+Status AddNamed(vs::Vim& vim, const std::string& type, const std::string& label,
+                std::vector<InventoryRow>& rows) {
+  VSRAY_ASSIGN_OR_RETURN(auto objects, vim.ListByType(type, {"name"}));
+  for (const auto& o : objects) rows.push_back({label, o.obj.value, TextOf(o, "name"), ""});
+  return OkStatus();
+}
+
+// What vCenter holds: datacenters, clusters, hosts (state), datastores, pools, VMs (power,
+// host, frozen).
+StatusOr<std::vector<InventoryRow>> ListInventory(vs::Vim& vim) {
+  std::vector<InventoryRow> rows;
+  VSRAY_ASSIGN_OR_RETURN(
+      auto hosts, vim.ListByType("HostSystem",
+                                 {"name", "runtime.connectionState", "runtime.inMaintenanceMode"}));
   std::map<std::string, std::string> host_names;
-  const auto list = [&](const std::string& type, const std::vector<std::string>& paths)
-      -> StatusOr<std::vector<vs::ObjectContent>> { return vim.ListByType(type, paths); };
-  auto hosts = list("HostSystem", {"name", "runtime.connectionState", "runtime.inMaintenanceMode"});
-  if (!hosts.ok()) return fail(hosts.status().message(), kExitFailed);
-  for (const auto& host : *hosts) host_names[host.obj.value] = TextOf(host, "name");
-  for (const auto& [type, label] : std::vector<std::pair<std::string, std::string>>{
-           {"Datacenter", "datacenter"}, {"ClusterComputeResource", "cluster"}}) {
-    auto objects = list(type, {"name"});
-    if (!objects.ok()) return fail(objects.status().message(), kExitFailed);
-    for (const auto& o : *objects) rows.push_back({label, o.obj.value, TextOf(o, "name"), ""});
-  }
-  for (const auto& host : *hosts) {
+  for (const auto& host : hosts) host_names[host.obj.value] = TextOf(host, "name");
+  VSRAY_RETURN_IF_ERROR(AddNamed(vim, "Datacenter", "datacenter", rows));
+  VSRAY_RETURN_IF_ERROR(AddNamed(vim, "ClusterComputeResource", "cluster", rows));
+  for (const auto& host : hosts) {
     std::string detail = TextOf(host, "runtime.connectionState");
     if (TextOf(host, "runtime.inMaintenanceMode") == "true") detail += ", maintenance";
     rows.push_back({"host", host.obj.value, TextOf(host, "name"), detail});
   }
-  for (const auto& [type, label] : std::vector<std::pair<std::string, std::string>>{
-           {"Datastore", "datastore"}, {"ResourcePool", "pool"}}) {
-    auto objects = list(type, {"name"});
-    if (!objects.ok()) return fail(objects.status().message(), kExitFailed);
-    for (const auto& o : *objects) rows.push_back({label, o.obj.value, TextOf(o, "name"), ""});
-  }
-  auto vms = list("VirtualMachine",
-                  {"name", "runtime.powerState", "runtime.host", "runtime.instantCloneFrozen"});
-  if (!vms.ok()) return fail(vms.status().message(), kExitFailed);
-  for (const auto& vm : *vms) {
+  VSRAY_RETURN_IF_ERROR(AddNamed(vim, "Datastore", "datastore", rows));
+  VSRAY_RETURN_IF_ERROR(AddNamed(vim, "ResourcePool", "pool", rows));
+  VSRAY_ASSIGN_OR_RETURN(
+      auto vms, vim.ListByType("VirtualMachine", {"name", "runtime.powerState", "runtime.host",
+                                                  "runtime.instantCloneFrozen"}));
+  for (const auto& vm : vms) {
     std::string detail = TextOf(vm, "runtime.powerState");
     if (const std::string host = TextOf(vm, "runtime.host"); !host.empty()) {
       detail += " on " + host_names[host];
@@ -306,23 +310,43 @@ int Inventory(const ConnectFlags& flags, bool as_json) {
     if (TextOf(vm, "runtime.instantCloneFrozen") == "true") detail += ", frozen";
     rows.push_back({"vm", vm.obj.value, TextOf(vm, "name"), detail});
   }
-  (*session)->Close();
+  return rows;
+}
+
+void PrintInventory(const std::vector<InventoryRow>& rows, const vs::ServiceContent& content,
+                    bool as_json) {
   if (as_json) {
     json out = json::array();
     for (const auto& row : rows) {
       out.push_back(
           {{"kind", row.kind}, {"id", row.id}, {"name", row.name}, {"detail", row.detail}});
     }
-    std::cout << json{{"server", (*session)->content().full_name}, {"objects", out}}.dump(2)
-              << "\n";
-    return kExitOk;
+    std::cout << json{{"server", content.full_name}, {"objects", out}}.dump(2) << "\n";
+    return;
   }
-  std::cout << (*session)->content().full_name << " (API " << (*session)->content().api_version
-            << ")\n";
+  std::cout << content.full_name << " (API " << content.api_version << ")\n";
   std::vector<std::vector<std::string>> table;
   table.reserve(rows.size());
   for (const auto& row : rows) table.push_back({row.kind, row.name, row.id, row.detail});
   std::cout << FormatTable({"KIND", "NAME", "ID", "DETAIL"}, table);
+}
+
+}  // namespace
+
+int Inventory(const ConnectFlags& flags, bool as_json) {
+  const auto fail = [](const Status& status, int code) {
+    std::cerr << "vsray: " << status.message() << "\n";
+    return code;
+  };
+  auto options = InventoryConnection(flags);
+  if (!options.ok()) return fail(options.status(), kExitUsage);
+  auto session = vs::Session::Connect(*options);
+  if (!session.ok()) return fail(session.status(), kExitFailed);
+  vs::Vim vim(**session, (*session)->content());
+  auto rows = ListInventory(vim);
+  (*session)->Close();
+  if (!rows.ok()) return fail(rows.status(), kExitFailed);
+  PrintInventory(*rows, (*session)->content(), as_json);
   return kExitOk;
 }
 

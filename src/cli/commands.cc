@@ -452,18 +452,13 @@ int SetTags(const CommonFlags& flags, const std::string& node_id,
   return kExitOk;
 }
 
-int FrozenVmStatus(const CommonFlags& flags) {
-  auto config = LoadConfig(flags.config, /*bootstrap=*/false);
-  if (!config.ok()) return Fail(config.status(), kExitUsage);
-  auto options = cluster::MakeProviderOptions(*config, /*watch=*/false);
-  if (!options.ok()) return Fail(options.status(), kExitUsage);
-  auto statuses = NodeProvider::FrozenVmStatusOf(*std::move(options), config->cluster_name);
-  if (!statuses.ok()) return Fail(statuses.status(), kExitFailed);
-  bool all_usable = !statuses->empty();
-  for (const auto& s : *statuses) all_usable = all_usable && s.usable;
-  if (flags.json) {
+namespace {
+
+void PrintFrozenVmStatuses(const std::string& cluster_name,
+                           const std::vector<provider::FrozenVmStatus>& statuses, bool as_json) {
+  if (as_json) {
     json out = json::array();
-    for (const auto& s : *statuses) {
+    for (const auto& s : statuses) {
       out.push_back({{"name", s.name},
                      {"id", s.id},
                      {"host", s.host},
@@ -474,20 +469,37 @@ int FrozenVmStatus(const CommonFlags& flags) {
                      {"clones_on_host", s.clones_on_host},
                      {"problem", s.problem}});
     }
-    std::cout << json{{"cluster_name", config->cluster_name}, {"frozen_vms", out}}.dump(2) << "\n";
-  } else if (statuses->empty()) {
-    std::cout << "no frozen VM found\n";
-  } else {
-    std::vector<std::vector<std::string>> table;
-    for (const auto& s : *statuses) {
-      table.push_back({s.name.empty() ? "-" : s.name, s.id.empty() ? "-" : s.id, s.host,
-                       s.host_state, s.power_state.empty() ? "-" : s.power_state,
-                       s.frozen ? "yes" : "no", std::to_string(s.clones_on_host),
-                       s.usable ? "ok" : s.problem});
-    }
-    std::cout << FormatTable(
-        {"NAME", "ID", "HOST", "HOST STATE", "POWER", "FROZEN", "CLONES", "STATUS"}, table);
+    std::cout << json{{"cluster_name", cluster_name}, {"frozen_vms", out}}.dump(2) << "\n";
+    return;
   }
+  if (statuses.empty()) {
+    std::cout << "no frozen VM found\n";
+    return;
+  }
+  std::vector<std::vector<std::string>> table;
+  table.reserve(statuses.size());
+  const auto or_dash = [](const std::string& text) { return text.empty() ? "-" : text; };
+  for (const auto& s : statuses) {
+    table.push_back({or_dash(s.name), or_dash(s.id), s.host, s.host_state, or_dash(s.power_state),
+                     s.frozen ? "yes" : "no", std::to_string(s.clones_on_host),
+                     s.usable ? "ok" : s.problem});
+  }
+  std::cout << FormatTable(
+      {"NAME", "ID", "HOST", "HOST STATE", "POWER", "FROZEN", "CLONES", "STATUS"}, table);
+}
+
+}  // namespace
+
+int FrozenVmStatus(const CommonFlags& flags) {
+  auto config = LoadConfig(flags.config, /*bootstrap=*/false);
+  if (!config.ok()) return Fail(config.status(), kExitUsage);
+  auto options = cluster::MakeProviderOptions(*config, /*watch=*/false);
+  if (!options.ok()) return Fail(options.status(), kExitUsage);
+  auto statuses = NodeProvider::FrozenVmStatusOf(*std::move(options), config->cluster_name);
+  if (!statuses.ok()) return Fail(statuses.status(), kExitFailed);
+  PrintFrozenVmStatuses(config->cluster_name, *statuses, flags.json);
+  const bool all_usable = !statuses->empty() && std::all_of(statuses->begin(), statuses->end(),
+                                                            [](const auto& s) { return s.usable; });
   return all_usable ? kExitOk : kExitFailed;
 }
 

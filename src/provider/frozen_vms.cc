@@ -60,7 +60,7 @@ void FrozenVmResolver::Report(const std::string& vm, const std::string& state) c
   if (env_.progress) env_.progress(vm, state);
 }
 
-Status FrozenVmResolver::WaitFrozen(const MoRef& vm, const std::string& name) {
+Status FrozenVmResolver::WaitFrozen(const MoRef& vm, const std::string& name) const {
   Status frozen = env_.vcenter->vms().WaitFrozen(vm, env_.ready_timeout);
   if (frozen.code() != StatusCode::kDeadlineExceeded) return frozen;
   return FailedPreconditionError(
@@ -136,7 +136,7 @@ Status FrozenVmResolver::Ensure(const FrozenVmSpec& spec, Candidate& c, bool pre
 }
 
 StatusOr<std::optional<FrozenVmResolver::Candidate>> FrozenVmResolver::FindVm(
-    const std::string& name) {
+    const std::string& name) const {
   InventoryClient& inventory = env_.vcenter->inventory();
   VSRAY_ASSIGN_OR_RETURN(
       auto found, inventory.FindByName("VirtualMachine", name, env_.inventory->datacenter().ref));
@@ -225,7 +225,7 @@ Status CheckDeploySpec(const FrozenVmSpec& spec) {
 }  // namespace
 
 StatusOr<FrozenVmResolver::DeployTarget> FrozenVmResolver::FindDeployTarget(
-    const FrozenVmSpec& spec) {
+    const FrozenVmSpec& spec) const {
   InventoryClient& inventory = env_.vcenter->inventory();
   DeployTarget target;
   if (!spec.resource_pool.empty()) {

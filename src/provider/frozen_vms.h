@@ -70,7 +70,7 @@ class FrozenVmResolver {
   StatusOr<std::vector<Candidate>> PoolCandidates(const FrozenVmSpec& spec, bool prepare);
   StatusOr<std::vector<Candidate>> DeployCandidates(const FrozenVmSpec& spec, bool prepare);
   // The pool, datastore and hosts a deploy-mode spec names.
-  StatusOr<DeployTarget> FindDeployTarget(const FrozenVmSpec& spec);
+  StatusOr<DeployTarget> FindDeployTarget(const FrozenVmSpec& spec) const;
   // What exists of a deploy-mode spec, and (in `missing`) what is still to be deployed.
   StatusOr<std::vector<Candidate>> DeployedOrMissing(const FrozenVmSpec& spec,
                                                      const DeployTarget& target,
@@ -79,7 +79,7 @@ class FrozenVmResolver {
   Status DeployMissing(const FrozenVmSpec& spec, const DeployTarget& target,
                        const std::vector<Missing>& missing, std::vector<Candidate>& out);
   // The one VM named `name` in the datacenter; nullopt if none.
-  StatusOr<std::optional<Candidate>> FindVm(const std::string& name);
+  StatusOr<std::optional<Candidate>> FindVm(const std::string& name) const;
   // With `prepare`, powers `c` on (if `may_power_on`) and waits until it is frozen.
   Status Ensure(const FrozenVmSpec& spec, Candidate& c, bool prepare, bool may_power_on);
   // The usable ones (warning once about each that is not).
@@ -90,7 +90,7 @@ class FrozenVmResolver {
   StatusOr<MoRef> Deploy(const FrozenVmSpec& spec, const std::string& item, const std::string& name,
                          const DeployTarget& target, const MoRef& host);
   Status PowerOnAndWait(const MoRef& vm, const std::string& name);
-  Status WaitFrozen(const MoRef& vm, const std::string& name);
+  Status WaitFrozen(const MoRef& vm, const std::string& name) const;
   void Report(const std::string& vm, const std::string& state) const;
 
   FrozenVmEnv env_;

@@ -139,6 +139,7 @@ Status NodeFactory::RunStep(SetupStep step, const NodeSpec& spec, const NewNode&
                            {{std::string(kTagVsrayNodeStatus), std::string(kVsrayStatusCreated)}},
                            cache_);
     case SetupStep::kMirrorTags:
+      if (mirror_ == nullptr) return OkStatus();
       if (Status status = mirror_->Attach(node.vm.value, node.tags); !status.ok()) {
         Log()->warn("vSphere tags mirror: node {}: {}", node.vm.value, status.message());
       }

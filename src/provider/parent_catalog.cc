@@ -11,8 +11,8 @@ void ParentCatalog::Remember(const FrozenVmSpec& spec, const std::vector<FrozenV
 }
 
 StatusOr<std::vector<FrozenVm>> ParentCatalog::ParentsFor(
-    const std::optional<FrozenVmSpec>& requested) {
-  const FrozenVmSpec& spec = requested ? *requested : default_spec_;
+    const std::optional<FrozenVmSpec>& spec_or_default) {
+  const FrozenVmSpec& spec = spec_or_default ? *spec_or_default : default_spec_;
   std::lock_guard resolving(resolve_mu_);
   // Prepared (deployed, powered on, awaited) on first use; afterwards only re-read.
   const bool prepare = prepared_.insert(spec.Key()).second;

@@ -25,7 +25,7 @@ class ParentCatalog {
 
   // The usable parents of `spec` (nullopt: the default spec), with the current state of
   // their hosts. Errors: FrozenVmResolver::Resolve's.
-  StatusOr<std::vector<FrozenVm>> ParentsFor(const std::optional<FrozenVmSpec>& spec);
+  StatusOr<std::vector<FrozenVm>> ParentsFor(const std::optional<FrozenVmSpec>& spec_or_default);
   // Learns the default spec's frozen VMs without deploying or powering on anything (for
   // commands that create nothing). A failure is only logged: the first ParentsFor retries.
   void Learn();

@@ -62,6 +62,7 @@ class VsphereVcenter final : public VcenterConnection,
   StatusOr<std::vector<DatacenterInfo>> Datacenters() override {
     VSRAY_ASSIGN_OR_RETURN(auto contents, vim_.ListByType("Datacenter", {"name", "vmFolder"}));
     std::vector<DatacenterInfo> out;
+    out.reserve(contents.size());
     for (const auto& content : contents) {
       out.push_back({content.obj, TextOf(content, "name"), RefOf(content, "vmFolder")});
     }

@@ -241,32 +241,34 @@ Status BatchStatus(const json& reply, const std::string& what) {
   return {all_not_found ? StatusCode::kNotFound : StatusCode::kUnknown, what + ": " + text};
 }
 
+// The messages of one entry of a deploy result's error list, and its error type (if any).
+void CollectDeployError(const json& entry, std::vector<std::string>& messages,
+                        std::string& first_type) {
+  const auto add = [&messages](std::string text) {
+    if (!text.empty()) messages.push_back(std::move(text));
+  };
+  const json& inner = Member(entry, "error");
+  if (inner.is_object()) {
+    std::string type = Str(inner, "@class");
+    if (type.empty()) type = Str(inner, "error_type");
+    if (first_type.empty()) first_type = ErrorTypeFromClass(type);
+    add(MessagesText(Member(inner, "messages")));
+  }
+  const json& message = Member(entry, "message");
+  if (message.is_object()) add(MessagesText(json::array({message})));
+  for (const json& issue : List(Member(entry, "issues"))) {
+    if (issue.is_object()) add(MessagesText(json::array({Member(issue, "message")})));
+  }
+}
+
 // Status for a failed OVF deployment result ({"succeeded":false,"error":{"errors":[...]}}).
 Status DeployFailure(const json& result, const std::string& what) {
   std::vector<std::string> messages;
   std::string first_type;
   const json& error = Member(result, "error");
   if (error.is_object()) {
-    for (const json& e : List(Member(error, "errors"))) {
-      if (!e.is_object()) continue;
-      const json& inner = Member(e, "error");
-      if (inner.is_object()) {
-        std::string type = Str(inner, "@class");
-        if (type.empty()) type = Str(inner, "error_type");
-        if (first_type.empty()) first_type = ErrorTypeFromClass(type);
-        std::string text = MessagesText(Member(inner, "messages"));
-        if (!text.empty()) messages.push_back(std::move(text));
-      }
-      const json& message = Member(e, "message");
-      if (message.is_object()) {
-        std::string text = MessagesText(json::array({message}));
-        if (!text.empty()) messages.push_back(std::move(text));
-      }
-      for (const json& issue : List(Member(e, "issues"))) {
-        if (!issue.is_object()) continue;
-        std::string text = MessagesText(json::array({Member(issue, "message")}));
-        if (!text.empty()) messages.push_back(std::move(text));
-      }
+    for (const json& entry : List(Member(error, "errors"))) {
+      if (entry.is_object()) CollectDeployError(entry, messages, first_type);
     }
   }
   std::string text;
@@ -277,6 +279,27 @@ Status DeployFailure(const json& result, const std::string& what) {
   return status;
 }
 
+// The vAPI error type and messages of an error reply, in either dialect:
+//   /api : {"error_type": "...", "messages": [...]}
+//   /rest: {"type": "com.vmware.vapi.std.errors.x", "value": {"messages": [...]}}
+void ReadErrorReply(const json& reply, std::string& type, std::string& text) {
+  const auto string_at = [](const json& object, const char* key) -> const json* {
+    auto it = object.find(key);
+    return it != object.end() && it->is_string() ? &*it : nullptr;
+  };
+  if (const json* t = string_at(reply, "error_type")) type = Upper(t->get<std::string>());
+  if (auto it = reply.find("messages"); it != reply.end()) text = MessagesText(*it);
+  if (const json* t = string_at(reply, "type"); type.empty() && t != nullptr) {
+    type = ErrorTypeFromClass(t->get<std::string>());
+  }
+  auto value = reply.find("value");
+  if (value == reply.end() || !value->is_object()) return;
+  if (auto m = value->find("messages"); text.empty() && m != value->end()) text = MessagesText(*m);
+  if (const json* t = string_at(*value, "error_type"); type.empty() && t != nullptr) {
+    type = Upper(t->get<std::string>());
+  }
+}
+
 }  // namespace
 
 Status RestErrorStatus(long http_status, std::string_view body,  // NOLINT(google-runtime-int)
@@ -285,21 +308,7 @@ Status RestErrorStatus(long http_status, std::string_view body,  // NOLINT(googl
   std::string text;
   const json reply = json::parse(body, nullptr, false);
   if (!reply.is_discarded() && reply.is_object()) {
-    // /api: {"error_type": "...", "messages": [...]}
-    if (auto it = reply.find("error_type"); it != reply.end() && it->is_string()) {
-      type = Upper(it->get<std::string>());
-    }
-    if (auto it = reply.find("messages"); it != reply.end()) text = MessagesText(*it);
-    // /rest: {"type": "com.vmware.vapi.std.errors.x", "value": {"messages": [...]}}
-    if (auto it = reply.find("type"); type.empty() && it != reply.end() && it->is_string()) {
-      type = ErrorTypeFromClass(it->get<std::string>());
-    }
-    if (auto it = reply.find("value"); it != reply.end() && it->is_object()) {
-      if (auto m = it->find("messages"); text.empty() && m != it->end()) text = MessagesText(*m);
-      if (auto t = it->find("error_type"); type.empty() && t != it->end() && t->is_string()) {
-        type = Upper(t->get<std::string>());
-      }
-    }
+    ReadErrorReply(reply, type, text);
   } else if (!IsBlank(body)) {
     text = Excerpt(body);
   }
@@ -835,18 +844,18 @@ StatusOr<std::string> RestClient::CreateLibraryItem(const std::string& library_i
 }
 
 StatusOr<std::vector<std::string>> RestClient::FindLibraryItems(const std::string& name,
-                                                                 const std::string& library_id) {
+                                                                const std::string& library_id) {
   json spec = {{"name", name}};
   if (!library_id.empty()) spec["library_id"] = library_id;
-  RestRequest r{"find item " + Quoted(name) +
-                    (library_id.empty() ? " in any content library"
-                                        : " in content library " + library_id),
-                "POST",
-                std::string(api() ? kApiLibraryItem : kRestLibraryItem) +
-                    (api() ? "?action=find" : "?~action=find"),
-                api() ? spec : json{{"spec", spec}},
-                true,
-                {}};
+  RestRequest r{
+      "find item " + Quoted(name) +
+          (library_id.empty() ? " in any content library" : " in content library " + library_id),
+      "POST",
+      std::string(api() ? kApiLibraryItem : kRestLibraryItem) +
+          (api() ? "?action=find" : "?~action=find"),
+      api() ? spec : json{{"spec", spec}},
+      true,
+      {}};
   VSRAY_ASSIGN_OR_RETURN(json reply, Execute(r));
   return Decode(r, [&]() -> StatusOr<std::vector<std::string>> { return StrList(reply); });
 }

@@ -52,8 +52,7 @@ StatusOr<MoRef> VmOps::FinishClone(const StatusOr<MoRef>& task, const MoRef& fol
 
 StatusOr<MoRef> VmOps::InstantClone(const MoRef& parent, const InstantCloneSpec& spec,
                                     Timeout timeout) {
-  return FinishClone(vim_.InstantCloneTask(parent, spec), spec.location.folder, spec.name,
-                     timeout);
+  return FinishClone(vim_.InstantCloneTask(parent, spec), spec.location.folder, spec.name, timeout);
 }
 
 StatusOr<MoRef> VmOps::Clone(const MoRef& vm, const MoRef& folder, const std::string& name,
@@ -91,17 +90,17 @@ Status VmOps::Reconfigure(const MoRef& vm, const ConfigSpec& spec, Timeout timeo
   return WaitTask(vim_.ReconfigVmTask(vm, spec), timeout);
 }
 
-StatusOr<MoRef> VmOps::CreateSnapshot(const MoRef& vm, const std::string& name,
-                                      Timeout timeout) {
+StatusOr<MoRef> VmOps::CreateSnapshot(const MoRef& vm, const std::string& name, Timeout timeout) {
   VSRAY_ASSIGN_OR_RETURN(auto task, vim_.CreateSnapshotTask(vm, name));
   VSRAY_ASSIGN_OR_RETURN(auto result, waiter_.Wait(task, timeout));
   MoRef snapshot = result.AsMoRef();
-  if (snapshot.empty()) return DataLossError("snapshot '" + name + "' of " + vm.value + " has no id");
+  if (snapshot.empty())
+    return DataLossError("snapshot '" + name + "' of " + vm.value + " has no id");
   return snapshot;
 }
 
-Status VmOps::WaitForProperty(const MoRef& obj, const std::string& path,
-                              const std::string& value, Timeout timeout) {
+Status VmOps::WaitForProperty(const MoRef& obj, const std::string& path, const std::string& value,
+                              Timeout timeout) {
   VSRAY_ASSIGN_OR_RETURN(auto collector, vim_.CreatePropertyCollector());
   FilterSpec spec;
   spec.props.push_back({obj.type, {path}});
@@ -120,16 +119,15 @@ Status VmOps::WaitOnCollector(const MoRef& collector, const MoRef& obj, const st
     const auto left =
         std::chrono::duration_cast<std::chrono::seconds>(deadline - clock_.Now()).count();
     if (left <= 0) {
-      return DeadlineExceededError(path + " of " + obj.value + " did not become '" + value +
-                                   "' within " +
-                                   std::to_string(
-                                       std::chrono::duration_cast<std::chrono::seconds>(timeout)
-                                           .count()) +
-                                   " s");
+      const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout).count();
+      std::string message = path;
+      message += " of " + obj.value + " did not become '" + value + "' within ";
+      message += std::to_string(seconds) + " s";
+      return DeadlineExceededError(std::move(message));
     }
-    VSRAY_ASSIGN_OR_RETURN(auto updates,
-                           vim_.WaitForUpdatesEx(collector, version,
-                                                 static_cast<int>(std::min(left, kMaxRoundSeconds))));
+    VSRAY_ASSIGN_OR_RETURN(
+        auto updates, vim_.WaitForUpdatesEx(collector, version,
+                                            static_cast<int>(std::min(left, kMaxRoundSeconds))));
     if (!updates) continue;
     version = updates->version;
     for (const auto& object : updates->objects) {

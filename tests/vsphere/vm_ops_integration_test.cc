@@ -1,12 +1,11 @@
 // Desired-state VM operations against vsray-sim: "already so" counts as done, unknown clone
 // outcomes are cleaned up, and property waits end on the state or on their deadline.
-#include "vsphere/vm_ops.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "support/sim_process.h"
 #include "support/status_matchers.h"
+#include "vsphere/vm_ops.h"
 
 namespace vsray::vsphere {
 namespace {
@@ -121,8 +120,7 @@ TEST_F(VmOpsTest, WaitForPropertyEndsOnTheValueOrTheDeadline) {
   const MoRef vm = NewClone("w");
   ASSERT_FALSE(vm.empty());
   EXPECT_THAT(ops_->WaitForProperty(vm, "runtime.powerState", "poweredOn", kTimeout), IsOk());
-  EXPECT_THAT(ops_->WaitForProperty(vm, "runtime.powerState", "suspended",
-                                    std::chrono::seconds(1)),
+  EXPECT_THAT(ops_->WaitForProperty(vm, "runtime.powerState", "suspended", std::chrono::seconds(1)),
               StatusIs(StatusCode::kDeadlineExceeded, HasSubstr("runtime.powerState")));
   ConfigSpec two_cpus;
   two_cpus.num_cpus = 2;
