@@ -164,13 +164,19 @@ std::vector<NodeRow> DescribeAll(const NodeProvider& provider,
   return rows;
 }
 
-StatusOr<std::pair<std::string, std::string>> ParseKeyValue(const std::string& text,
-                                                            const std::string& what) {
-  const auto eq = text.find('=');
-  if (eq == std::string::npos || eq == 0) {
-    return InvalidArgumentError(what + " '" + text + "': expected KEY=VALUE");
+// Tags given as KEY=VALUE words; `what` names them in errors ("--tag").
+StatusOr<TagMap> ParseTags(const std::vector<std::string>& texts, const std::string& what) {
+  TagMap tags;
+  for (const auto& text : texts) {
+    const auto eq = text.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::string message = what;
+      message += " '" + text + "': expected KEY=VALUE";
+      return InvalidArgumentError(std::move(message));
+    }
+    tags[text.substr(0, eq)] = text.substr(eq + 1);
   }
-  return std::pair{text.substr(0, eq), text.substr(eq + 1)};
+  return tags;
 }
 
 // What `up` must create: the head if missing, and each node type's missing min_workers.
@@ -350,16 +356,12 @@ int Down(const CommonFlags& flags) {
 }
 
 int Nodes(const CommonFlags& flags, const std::vector<std::string>& tag_filters) {
-  TagMap filters;
-  for (const auto& text : tag_filters) {
-    auto kv = ParseKeyValue(text, "--tag");
-    if (!kv.ok()) return Fail(kv.status(), kExitUsage);
-    filters[kv->first] = kv->second;
-  }
+  auto filters = ParseTags(tag_filters, "--tag");
+  if (!filters.ok()) return Fail(filters.status(), kExitUsage);
   int code = kExitOk;
   auto opened = Open(flags, /*bootstrap=*/false, /*watch=*/false, &code);
   if (!opened) return code;
-  auto ids = opened->provider->NonTerminatedNodes(filters);
+  auto ids = opened->provider->NonTerminatedNodes(*filters);
   if (!ids.ok()) return Fail(ids.status(), kExitFailed);
   PrintNodes(DescribeAll(*opened->provider, *ids), flags.json,
              json{{"cluster_name", opened->config.cluster_name}});
@@ -429,12 +431,8 @@ int Terminate(const CommonFlags& flags, const std::vector<std::string>& node_ids
 
 int SetTags(const CommonFlags& flags, const std::string& node_id,
             const std::vector<std::string>& tags) {
-  TagMap values;
-  for (const auto& text : tags) {
-    auto kv = ParseKeyValue(text, "tag");
-    if (!kv.ok()) return Fail(kv.status(), kExitUsage);
-    values[kv->first] = kv->second;
-  }
+  auto values = ParseTags(tags, "tag");
+  if (!values.ok()) return Fail(values.status(), kExitUsage);
   int code = kExitOk;
   auto opened = Open(flags, /*bootstrap=*/false, /*watch=*/false, &code);
   if (!opened) return code;
@@ -445,7 +443,7 @@ int SetTags(const CommonFlags& flags, const std::string& node_id,
                               opened->config.cluster_name + "'"),
                 kExitFailed);
   }
-  if (Status status = provider.SetNodeTags(node_id, values); !status.ok()) {
+  if (Status status = provider.SetNodeTags(node_id, *values); !status.ok()) {
     return Fail(status, kExitFailed);
   }
   PrintNodes({Describe(provider, node_id)}, flags.json);
