@@ -64,6 +64,7 @@ class FrozenVmTest : public ::testing::Test {
 
   std::string Id(const std::string& type, const std::string& name) const {
     auto found = vim_->FindByName(type, name);
+    EXPECT_THAT(found, IsOk()) << type << " " << name;
     EXPECT_TRUE(found.ok() && found->size() == 1) << type << " " << name;
     return found.ok() && found->size() == 1 ? found->front().value : std::string();
   }

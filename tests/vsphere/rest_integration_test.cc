@@ -360,7 +360,8 @@ TEST_F(RestIntegrationTest, ContentLibraryAndOvfDeployThroughTheRestFallback) {
 
   auto datastores = ObjectsOf("Datastore");
   auto pools = ObjectsOf("ResourcePool");
-  ASSERT_TRUE(datastores.ok() && pools.ok());
+  ASSERT_THAT(datastores, IsOk());
+  ASSERT_THAT(pools, IsOk());
   auto library = rest->CreateLocalLibrary(Unique("ovfs"), datastores->at(0).id);
   ASSERT_THAT(library, IsOk());
   auto item = testing::UploadOvfItem(*rest, *session_->options().transport, *library,

@@ -233,7 +233,8 @@ TEST_F(VimTest, InstantCloneLandsOnTheParentHostWithConfigAndIdentity) {
   auto parent_info = vim_->RetrieveOne(parent, {"runtime.host"});
   auto info = vim_->RetrieveOne(
       *clone, {"name", "runtime.host", "runtime.powerState", "config.extraConfig"});
-  ASSERT_TRUE(info.ok() && parent_info.ok());
+  ASSERT_THAT(info, IsOk());
+  ASSERT_THAT(parent_info, IsOk());
   EXPECT_EQ(info->Get("name")->text, "ic-identity");
   EXPECT_EQ(info->Get("runtime.powerState")->text, "poweredOn");
   EXPECT_EQ(info->Get("runtime.host")->AsMoRef(), parent_info->Get("runtime.host")->AsMoRef());
@@ -569,7 +570,8 @@ TEST(SharedSessionTest, OneSessionPerServerAndUser) {
   ASSERT_NE(sim, nullptr);
   auto a = Session::Shared(sim->Connect());
   auto b = Session::Shared(sim->Connect());
-  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_THAT(a, IsOk());
+  ASSERT_THAT(b, IsOk());
   EXPECT_EQ(a->get(), b->get());
   auto stats = sim->SoapStats();
   ASSERT_THAT(stats, IsOk());

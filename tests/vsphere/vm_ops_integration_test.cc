@@ -35,6 +35,7 @@ class VmOpsTest : public ::testing::Test {
 
   MoRef Vm(const std::string& name) {
     auto found = vim_->FindByName("VirtualMachine", name);
+    EXPECT_THAT(found, IsOk()) << name;
     EXPECT_TRUE(found.ok() && found->size() == 1) << name;
     return found.ok() && found->size() == 1 ? found->front() : MoRef{};
   }
