@@ -33,7 +33,9 @@ struct NodeReader {
   bool IsTerminated(const Node& node) const;
 };
 
-// What a provider starting up does with a VM it finds in its folder.
+// What a provider starting up does with a VM it finds in its folder. (More decisions about
+// half-made nodes, e.g. finishing one from its birth tags, belong here, as pure functions of
+// the node's state.)
 enum class StartAction {
   kKeep,    // a finished node, a young one (maybe another provider's creation in progress)
   kIgnore,  // not ours, or a frozen VM: never touched
