@@ -3,8 +3,11 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cli/commands.h"
@@ -12,7 +15,9 @@
 #include "cluster/cluster.h"
 #include "common/status.h"
 #include "config/cluster_config.h"
+#include "provider/inventory.h"
 #include "provider/node_provider.h"
+#include "provider/vcenter_vsphere.h"
 #include "vsphere/session.h"
 #include "vsphere/vim.h"
 
@@ -58,29 +63,12 @@ class Report {
   json checks_ = json::array();
 };
 
-// Finds `name` (or an inventory path) of `type` under `root`; "" + message when not exactly one.
-StatusOr<vs::MoRef> FindOne(vs::Vim& vim, const std::string& type, const std::string& name,
-                            const vs::MoRef& root) {
-  std::vector<vs::MoRef> found;
-  if (name.find('/') != std::string::npos) {
-    VSRAY_ASSIGN_OR_RETURN(auto by_path, vim.FindByInventoryPath(name));
-    if (by_path && by_path->type == type) found.push_back(*by_path);
-  } else {
-    VSRAY_ASSIGN_OR_RETURN(found, vim.FindByName(type, name, root));
-  }
-  if (found.empty()) return NotFoundError("not found");
-  if (found.size() > 1) {
-    return FailedPreconditionError(std::to_string(found.size()) +
-                                   " objects have that name; give the inventory path");
-  }
-  return found.front();
-}
-
 // The frozen VMs of `options.frozen_vm`, read-only (never deployed or powered on here).
 void CheckFrozenVms(const provider::ProviderOptions& options, const std::string& cluster_name,
                     const config::FrozenVmConfig& frozen, Report& report) {
   auto statuses = provider::NodeProvider::FrozenVmStatusOf(options, cluster_name);
-  const std::string what = "frozen VM (" + std::string(config::FrozenVmModeName(frozen.mode)) + ")";
+  const std::string what =
+      "frozen VM (" + std::string(provider::FrozenVmModeDescription(frozen.mode)) + ")";
   if (!statuses.ok()) {
     report.Fail(what, statuses.status().message(),
                 "fix provider.vsphere_config.frozen_vm (or run `vsray frozen-vm status`)");
@@ -119,31 +107,31 @@ void CheckFrozenVms(const provider::ProviderOptions& options, const std::string&
   }
 }
 
-}  // namespace
-
-int Check(const CommonFlags& flags) {
-  Report report(flags.json);
-  auto loaded = config::LoadClusterConfigFile(flags.config);
+// The config and the provider options it makes; nullopt (the failure reported) if invalid.
+std::optional<std::pair<config::ClusterConfig, provider::ProviderOptions>> CheckConfig(
+    const std::string& path, Report& report) {
+  auto loaded = config::LoadClusterConfigFile(path);
   if (!loaded.ok()) {
     report.Fail("config", loaded.status().message());
-    report.Print();
-    return kExitUsage;
+    return std::nullopt;
   }
-  const config::ClusterConfig& config = *loaded;
-  report.Ok("config", flags.config + ": cluster '" + config.cluster_name + "', " +
-                          std::to_string(config.node_types.size()) + " node type(s)");
-  auto options = cluster::MakeProviderOptions(config, /*watch=*/false);
+  report.Ok("config", path + ": cluster '" + loaded->cluster_name + "', " +
+                          std::to_string(loaded->node_types.size()) + " node type(s)");
+  auto options = cluster::MakeProviderOptions(*loaded, /*watch=*/false);
   if (!options.ok()) {
     report.Fail("config", options.status().message());
-    report.Print();
-    return kExitUsage;
+    return std::nullopt;
   }
+  return std::pair{*std::move(loaded), *std::move(options)};
+}
 
-  auto session = vs::Session::Connect(options->connect);
+// Connects and logs in; null (the failure reported) if that fails.
+std::shared_ptr<vs::Session> CheckConnection(const config::ClusterConfig& config,
+                                             const vs::ConnectOptions& connect, Report& report) {
+  auto session = vs::Session::Connect(connect);
   if (!session.ok()) {
     report.Fail("connect", session.status().message());
-    report.Print();
-    return kExitFailed;
+    return nullptr;
   }
   const auto& tls = config.vsphere.tls;
   const std::string how = tls.insecure              ? "certificate NOT verified (tls.insecure)"
@@ -157,161 +145,164 @@ int Check(const CommonFlags& flags) {
     report.Warn("tls", "vCenter's certificate is not verified",
                 "set tls.ca_file or tls.thumbprint instead of tls.insecure");
   }
+  return *session;
+}
 
-  vs::Vim vim(**session, (*session)->content());
-  std::map<std::string, std::string> host_names;
-  if (auto hosts = vim.ListByType("HostSystem", {"name"}); hosts.ok()) {
-    for (const auto& host : *hosts) host_names[host.obj.value] = TextOf(host, "name");
+// The datacenter; null (the failure reported) if it is not found.
+std::unique_ptr<provider::Inventory> CheckDatacenter(provider::VcenterConnection& vcenter,
+                                                     const std::string& datacenter,
+                                                     Report& report) {
+  auto inventory = provider::Inventory::Open(vcenter.inventory(), datacenter);
+  if (!inventory.ok()) {
+    report.Fail("datacenter", inventory.status().message(),
+                "set provider.vsphere_config.datacenter to one of them");
+    return nullptr;
   }
-  vs::MoRef dc;
-  vs::MoRef vm_folder;
-  auto dcs = vim.ListByType("Datacenter", {"name", "vmFolder"});
-  if (!dcs.ok()) {
-    report.Fail("datacenter", dcs.status().message());
+  report.Ok("datacenter", (*inventory)->datacenter().name);
+  return *std::move(inventory);
+}
+
+void CheckFolder(provider::Inventory& inventory, const std::string& folder, Report& report) {
+  auto found = inventory.FindFolder(folder);
+  if (!found.ok()) {
+    report.Fail("folder", found.status().message());
+  } else if (*found) {
+    report.Ok("folder", "'" + folder + "' exists");
   } else {
-    std::string names;
-    for (const auto& d : *dcs) {
-      names += (names.empty() ? "" : ", ") + TextOf(d, "name");
-      if (TextOf(d, "name") == config.vsphere.datacenter ||
-          (config.vsphere.datacenter.empty() && dcs->size() == 1)) {
-        dc = d.obj;
-        if (const vs::Any* f = d.Get("vmFolder")) vm_folder = f->AsMoRef();
-      }
+    report.Ok("folder", "'" + folder + "' will be created by `vsray up`");
+  }
+}
+
+// The resource pools and datastores node types name.
+void CheckPlacements(provider::Inventory& inventory, const config::ClusterConfig& config,
+                     Report& report) {
+  std::map<std::pair<std::string, std::string>, std::string> placements;  // -> node types
+  for (const auto& [type_name, type] : config.node_types) {
+    if (!type.node_config.resource_pool.empty()) {
+      placements[{"ResourcePool", type.node_config.resource_pool}] += " " + type_name;
     }
-    if (dc.empty() && !config.vsphere.datacenter.empty() &&
-        config.vsphere.datacenter.find('/') != std::string::npos) {
-      if (auto found = vim.FindByInventoryPath(config.vsphere.datacenter);
-          found.ok() && *found && (*found)->type == "Datacenter") {
-        dc = **found;
-        if (auto content = vim.RetrieveOne(dc, {"vmFolder"}); content.ok()) {
-          if (const vs::Any* f = content->Get("vmFolder")) vm_folder = f->AsMoRef();
-        }
-      }
-    }
-    if (dc.empty()) {
-      report.Fail("datacenter",
-                  config.vsphere.datacenter.empty()
-                      ? std::to_string(dcs->size()) + " datacenters (" + names + ")"
-                      : "'" + config.vsphere.datacenter + "' not found (have: " + names + ")",
-                  "set provider.vsphere_config.datacenter to one of them");
-    } else {
-      report.Ok("datacenter",
-                config.vsphere.datacenter.empty() ? names : config.vsphere.datacenter);
+    if (!type.node_config.datastore.empty()) {
+      placements[{"Datastore", type.node_config.datastore}] += " " + type_name;
     }
   }
-  if (!dc.empty()) {
-    const std::string folder =
-        config.vsphere.folder.empty() ? "ray-" + config.cluster_name : config.vsphere.folder;
-    auto found = folder.find('/') != std::string::npos ? vim.FindByInventoryPath(folder)
-                                                       : vim.FindChild(vm_folder, folder);
-    if (!found.ok()) {
-      report.Fail("folder", found.status().message());
-    } else if (*found) {
-      report.Ok("folder", "'" + folder + "' exists");
+  for (const auto& [key, types] : placements) {
+    const auto& [type, name] = key;
+    const std::string label = type == "Datastore" ? "datastore" : "resource pool";
+    auto found = inventory.FindPlacement(type, name);
+    if (found.ok()) {
+      std::string detail = "'" + name + "' (node types:";
+      detail += types;
+      detail += ')';
+      report.Ok(label, detail);
     } else {
-      report.Ok("folder", "'" + folder + "' will be created by `vsray up`");
-    }
-
-    std::map<std::string, std::string> placements;  // "kind 'name'" -> node types
-    for (const auto& [type_name, type] : config.node_types) {
-      if (!type.node_config.resource_pool.empty()) {
-        placements["ResourcePool\t" + type.node_config.resource_pool] += " " + type_name;
-      }
-      if (!type.node_config.datastore.empty()) {
-        placements["Datastore\t" + type.node_config.datastore] += " " + type_name;
-      }
-    }
-    for (const auto& [key, types] : placements) {
-      const std::string type = key.substr(0, key.find('\t'));
-      const std::string name = key.substr(key.find('\t') + 1);
-      const std::string label = type == "Datastore" ? "datastore" : "resource pool";
-      auto found_object = FindOne(vim, type, name, dc);
-      if (found_object.ok()) {
-        std::string detail = "'" + name + "' (node types:";
-        detail += types;
-        detail += ')';
-        report.Ok(label, detail);
-      } else {
-        report.Fail(label, "'" + name + "': " + found_object.status().message(),
-                    "fix node_config of node types" + types);
-      }
-    }
-
-    std::vector<config::FrozenVmConfig> frozen_vms;
-    if (config.vsphere.frozen_vm) frozen_vms.push_back(*config.vsphere.frozen_vm);
-    for (const auto& [type_name, type] : config.node_types) {
-      if (type.node_config.frozen_vm &&
-          std::find(frozen_vms.begin(), frozen_vms.end(), *type.node_config.frozen_vm) ==
-              frozen_vms.end()) {
-        frozen_vms.push_back(*type.node_config.frozen_vm);
-      }
-    }
-    for (const auto& frozen : frozen_vms) {
-      provider::ProviderOptions frozen_options = *options;
-      frozen_options.frozen_vm = cluster::ToFrozenVmSpec(frozen);
-      CheckFrozenVms(frozen_options, config.cluster_name, frozen, report);
+      report.Fail(label, found.status().message(), "fix node_config of node types" + types);
     }
   }
-  (*session)->Close();
+}
+
+// Every distinct frozen_vm of the config (the provider's, then the node types' own).
+void CheckAllFrozenVms(const config::ClusterConfig& config,
+                       const provider::ProviderOptions& options, Report& report) {
+  std::vector<config::FrozenVmConfig> frozen_vms;
+  if (config.vsphere.frozen_vm) frozen_vms.push_back(*config.vsphere.frozen_vm);
+  for (const auto& [type_name, type] : config.node_types) {
+    if (type.node_config.frozen_vm && std::find(frozen_vms.begin(), frozen_vms.end(),
+                                                *type.node_config.frozen_vm) == frozen_vms.end()) {
+      frozen_vms.push_back(*type.node_config.frozen_vm);
+    }
+  }
+  for (const auto& frozen : frozen_vms) {
+    provider::ProviderOptions frozen_options = options;
+    frozen_options.frozen_vm = cluster::ToFrozenVmSpec(frozen);
+    CheckFrozenVms(frozen_options, config.cluster_name, frozen, report);
+  }
+}
+
+}  // namespace
+
+int Check(const CommonFlags& flags) {
+  Report report(flags.json);
+  auto checked = CheckConfig(flags.config, report);
+  if (!checked) {
+    report.Print();
+    return kExitUsage;
+  }
+  const auto& [config, options] = *checked;
+  auto session = CheckConnection(config, options.connect, report);
+  if (!session) {
+    report.Print();
+    return kExitFailed;
+  }
+  auto vcenter = provider::VcenterOver(session);
+  if (auto inventory = CheckDatacenter(*vcenter, config.vsphere.datacenter, report)) {
+    CheckFolder(
+        *inventory,
+        options.folder.empty() ? provider::DefaultFolderName(config.cluster_name) : options.folder,
+        report);
+    CheckPlacements(*inventory, config, report);
+    CheckAllFrozenVms(config, options, report);
+  }
+  session->Close();
   report.Print();
   return report.failed() ? kExitFailed : kExitOk;
 }
 
-int Inventory(const ConnectFlags& flags, bool as_json) {
+namespace {
+
+// The connection `vsray inventory` makes; INVALID_ARGUMENT naming what is missing.
+StatusOr<vs::ConnectOptions> InventoryConnection(const ConnectFlags& flags) {
   vs::ConnectOptions options;
   options.server = flags.server;
   const char* password = std::getenv("VSPHERE_PASSWORD");  // NOLINT(concurrency-mt-unsafe)
   options.credentials = {flags.user, password == nullptr ? "" : password};
   options.tls = {flags.ca_file, flags.thumbprint, flags.insecure};
   options.keepalive_interval = std::chrono::milliseconds(0);
-  const auto fail = [](const std::string& message, int code) {
-    std::cerr << "vsray: " << message << "\n";
-    return code;
-  };
   if (options.server.empty()) {
-    return fail("no vCenter server: pass --server or set VSPHERE_SERVER", kExitUsage);
+    return InvalidArgumentError("no vCenter server: pass --server or set VSPHERE_SERVER");
   }
   if (options.credentials.user.empty()) {
-    return fail("no vCenter user: pass --user or set VSPHERE_USER", kExitUsage);
+    return InvalidArgumentError("no vCenter user: pass --user or set VSPHERE_USER");
   }
   if (options.credentials.password.empty()) {
-    return fail("no vCenter password: set VSPHERE_PASSWORD", kExitUsage);
+    return InvalidArgumentError("no vCenter password: set VSPHERE_PASSWORD");
   }
-  auto session = vs::Session::Connect(options);
-  if (!session.ok()) return fail(session.status().message(), kExitFailed);
-  vs::Vim vim(**session, (*session)->content());
+  return options;
+}
 
-  struct Row {
-    std::string kind, id, name, detail;
-  };
-  std::vector<Row> rows;
+struct InventoryRow {
+  std::string kind, id, name, detail;
+};
+
+// Adds a row per object of `type` (name only) as `label`.
+Status AddNamed(vs::Vim& vim, const std::string& type, const std::string& label,
+                std::vector<InventoryRow>& rows) {
+  VSRAY_ASSIGN_OR_RETURN(auto objects, vim.ListByType(type, {"name"}));
+  for (const auto& o : objects) rows.push_back({label, o.obj.value, TextOf(o, "name"), ""});
+  return OkStatus();
+}
+
+// What vCenter holds: datacenters, clusters, hosts (state), datastores, pools, VMs (power,
+// host, frozen).
+StatusOr<std::vector<InventoryRow>> ListInventory(vs::Vim& vim) {
+  std::vector<InventoryRow> rows;
+  VSRAY_ASSIGN_OR_RETURN(
+      auto hosts, vim.ListByType("HostSystem",
+                                 {"name", "runtime.connectionState", "runtime.inMaintenanceMode"}));
   std::map<std::string, std::string> host_names;
-  const auto list = [&](const std::string& type, const std::vector<std::string>& paths)
-      -> StatusOr<std::vector<vs::ObjectContent>> { return vim.ListByType(type, paths); };
-  auto hosts = list("HostSystem", {"name", "runtime.connectionState", "runtime.inMaintenanceMode"});
-  if (!hosts.ok()) return fail(hosts.status().message(), kExitFailed);
-  for (const auto& host : *hosts) host_names[host.obj.value] = TextOf(host, "name");
-  for (const auto& [type, label] : std::vector<std::pair<std::string, std::string>>{
-           {"Datacenter", "datacenter"}, {"ClusterComputeResource", "cluster"}}) {
-    auto objects = list(type, {"name"});
-    if (!objects.ok()) return fail(objects.status().message(), kExitFailed);
-    for (const auto& o : *objects) rows.push_back({label, o.obj.value, TextOf(o, "name"), ""});
-  }
-  for (const auto& host : *hosts) {
+  for (const auto& host : hosts) host_names[host.obj.value] = TextOf(host, "name");
+  VSRAY_RETURN_IF_ERROR(AddNamed(vim, "Datacenter", "datacenter", rows));
+  VSRAY_RETURN_IF_ERROR(AddNamed(vim, "ClusterComputeResource", "cluster", rows));
+  for (const auto& host : hosts) {
     std::string detail = TextOf(host, "runtime.connectionState");
     if (TextOf(host, "runtime.inMaintenanceMode") == "true") detail += ", maintenance";
     rows.push_back({"host", host.obj.value, TextOf(host, "name"), detail});
   }
-  for (const auto& [type, label] : std::vector<std::pair<std::string, std::string>>{
-           {"Datastore", "datastore"}, {"ResourcePool", "pool"}}) {
-    auto objects = list(type, {"name"});
-    if (!objects.ok()) return fail(objects.status().message(), kExitFailed);
-    for (const auto& o : *objects) rows.push_back({label, o.obj.value, TextOf(o, "name"), ""});
-  }
-  auto vms = list("VirtualMachine",
-                  {"name", "runtime.powerState", "runtime.host", "runtime.instantCloneFrozen"});
-  if (!vms.ok()) return fail(vms.status().message(), kExitFailed);
-  for (const auto& vm : *vms) {
+  VSRAY_RETURN_IF_ERROR(AddNamed(vim, "Datastore", "datastore", rows));
+  VSRAY_RETURN_IF_ERROR(AddNamed(vim, "ResourcePool", "pool", rows));
+  VSRAY_ASSIGN_OR_RETURN(
+      auto vms, vim.ListByType("VirtualMachine", {"name", "runtime.powerState", "runtime.host",
+                                                  "runtime.instantCloneFrozen"}));
+  for (const auto& vm : vms) {
     std::string detail = TextOf(vm, "runtime.powerState");
     if (const std::string host = TextOf(vm, "runtime.host"); !host.empty()) {
       detail += " on " + host_names[host];
@@ -319,23 +310,43 @@ int Inventory(const ConnectFlags& flags, bool as_json) {
     if (TextOf(vm, "runtime.instantCloneFrozen") == "true") detail += ", frozen";
     rows.push_back({"vm", vm.obj.value, TextOf(vm, "name"), detail});
   }
-  (*session)->Close();
+  return rows;
+}
+
+void PrintInventory(const std::vector<InventoryRow>& rows, const vs::ServiceContent& content,
+                    bool as_json) {
   if (as_json) {
     json out = json::array();
     for (const auto& row : rows) {
       out.push_back(
           {{"kind", row.kind}, {"id", row.id}, {"name", row.name}, {"detail", row.detail}});
     }
-    std::cout << json{{"server", (*session)->content().full_name}, {"objects", out}}.dump(2)
-              << "\n";
-    return kExitOk;
+    std::cout << json{{"server", content.full_name}, {"objects", out}}.dump(2) << "\n";
+    return;
   }
-  std::cout << (*session)->content().full_name << " (API " << (*session)->content().api_version
-            << ")\n";
+  std::cout << content.full_name << " (API " << content.api_version << ")\n";
   std::vector<std::vector<std::string>> table;
   table.reserve(rows.size());
   for (const auto& row : rows) table.push_back({row.kind, row.name, row.id, row.detail});
   std::cout << FormatTable({"KIND", "NAME", "ID", "DETAIL"}, table);
+}
+
+}  // namespace
+
+int Inventory(const ConnectFlags& flags, bool as_json) {
+  const auto fail = [](const Status& status, int code) {
+    std::cerr << "vsray: " << status.message() << "\n";
+    return code;
+  };
+  auto options = InventoryConnection(flags);
+  if (!options.ok()) return fail(options.status(), kExitUsage);
+  auto session = vs::Session::Connect(*options);
+  if (!session.ok()) return fail(session.status(), kExitFailed);
+  vs::Vim vim(**session, (*session)->content());
+  auto rows = ListInventory(vim);
+  (*session)->Close();
+  if (!rows.ok()) return fail(rows.status(), kExitFailed);
+  PrintInventory(*rows, (*session)->content(), as_json);
   return kExitOk;
 }
 

@@ -10,7 +10,6 @@
 #include <optional>
 #include <set>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -165,13 +164,19 @@ std::vector<NodeRow> DescribeAll(const NodeProvider& provider,
   return rows;
 }
 
-StatusOr<std::pair<std::string, std::string>> ParseKeyValue(const std::string& text,
-                                                            const std::string& what) {
-  const auto eq = text.find('=');
-  if (eq == std::string::npos || eq == 0) {
-    return InvalidArgumentError(what + " '" + text + "': expected KEY=VALUE");
+// Tags given as KEY=VALUE words; `what` names them in errors ("--tag").
+StatusOr<TagMap> ParseTags(const std::vector<std::string>& texts, const std::string& what) {
+  TagMap tags;
+  for (const auto& text : texts) {
+    const auto eq = text.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::string message = what;
+      message += " '" + text + "': expected KEY=VALUE";
+      return InvalidArgumentError(std::move(message));
+    }
+    tags[text.substr(0, eq)] = text.substr(eq + 1);
   }
-  return std::pair{text.substr(0, eq), text.substr(eq + 1)};
+  return tags;
 }
 
 // What `up` must create: the head if missing, and each node type's missing min_workers.
@@ -236,12 +241,12 @@ Created CreateAll(const config::ClusterConfig& config, NodeProvider& provider,
   return created;
 }
 
-// Waits until every node in `ids` runs and has an IPv4 address.
+// Waits until every node in `ids` runs and has an IPv4 address: re-checked whenever the
+// provider's cache changes (the watcher reports power states and guest addresses).
 Status WaitReady(const NodeProvider& provider, const std::vector<std::string>& ids,
                  std::chrono::seconds timeout, Progress& progress) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::set<std::string> waiting(ids.begin(), ids.end());
-  for (;;) {
+  const auto ready = [&] {
     for (auto it = waiting.begin(); it != waiting.end();) {
       const auto node = provider.GetNode(*it);
       const std::string label = node ? node->name : *it;
@@ -255,15 +260,12 @@ Status WaitReady(const NodeProvider& provider, const std::vector<std::string>& i
         ++it;
       }
     }
-    if (waiting.empty()) return OkStatus();
-    if (std::chrono::steady_clock::now() >= deadline) {
-      return DeadlineExceededError(std::to_string(waiting.size()) +
-                                   " node(s) got no IPv4 address within " +
-                                   std::to_string(timeout.count()) +
-                                   " s (timeouts.node_ready_s); first: " + *waiting.begin());
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+    return waiting.empty();
+  };
+  if (provider.WaitUntil(ready, timeout).ok()) return OkStatus();
+  return DeadlineExceededError(
+      std::to_string(waiting.size()) + " node(s) got no IPv4 address within " +
+      std::to_string(timeout.count()) + " s (timeouts.node_ready_s); first: " + *waiting.begin());
 }
 
 }  // namespace
@@ -354,16 +356,12 @@ int Down(const CommonFlags& flags) {
 }
 
 int Nodes(const CommonFlags& flags, const std::vector<std::string>& tag_filters) {
-  TagMap filters;
-  for (const auto& text : tag_filters) {
-    auto kv = ParseKeyValue(text, "--tag");
-    if (!kv.ok()) return Fail(kv.status(), kExitUsage);
-    filters[kv->first] = kv->second;
-  }
+  auto filters = ParseTags(tag_filters, "--tag");
+  if (!filters.ok()) return Fail(filters.status(), kExitUsage);
   int code = kExitOk;
   auto opened = Open(flags, /*bootstrap=*/false, /*watch=*/false, &code);
   if (!opened) return code;
-  auto ids = opened->provider->NonTerminatedNodes(filters);
+  auto ids = opened->provider->NonTerminatedNodes(*filters);
   if (!ids.ok()) return Fail(ids.status(), kExitFailed);
   PrintNodes(DescribeAll(*opened->provider, *ids), flags.json,
              json{{"cluster_name", opened->config.cluster_name}});
@@ -433,12 +431,8 @@ int Terminate(const CommonFlags& flags, const std::vector<std::string>& node_ids
 
 int SetTags(const CommonFlags& flags, const std::string& node_id,
             const std::vector<std::string>& tags) {
-  TagMap values;
-  for (const auto& text : tags) {
-    auto kv = ParseKeyValue(text, "tag");
-    if (!kv.ok()) return Fail(kv.status(), kExitUsage);
-    values[kv->first] = kv->second;
-  }
+  auto values = ParseTags(tags, "tag");
+  if (!values.ok()) return Fail(values.status(), kExitUsage);
   int code = kExitOk;
   auto opened = Open(flags, /*bootstrap=*/false, /*watch=*/false, &code);
   if (!opened) return code;
@@ -449,25 +443,20 @@ int SetTags(const CommonFlags& flags, const std::string& node_id,
                               opened->config.cluster_name + "'"),
                 kExitFailed);
   }
-  if (Status status = provider.SetNodeTags(node_id, values); !status.ok()) {
+  if (Status status = provider.SetNodeTags(node_id, *values); !status.ok()) {
     return Fail(status, kExitFailed);
   }
   PrintNodes({Describe(provider, node_id)}, flags.json);
   return kExitOk;
 }
 
-int FrozenVmStatus(const CommonFlags& flags) {
-  auto config = LoadConfig(flags.config, /*bootstrap=*/false);
-  if (!config.ok()) return Fail(config.status(), kExitUsage);
-  auto options = cluster::MakeProviderOptions(*config, /*watch=*/false);
-  if (!options.ok()) return Fail(options.status(), kExitUsage);
-  auto statuses = NodeProvider::FrozenVmStatusOf(*std::move(options), config->cluster_name);
-  if (!statuses.ok()) return Fail(statuses.status(), kExitFailed);
-  bool all_usable = !statuses->empty();
-  for (const auto& s : *statuses) all_usable = all_usable && s.usable;
-  if (flags.json) {
+namespace {
+
+void PrintFrozenVmStatuses(const std::string& cluster_name,
+                           const std::vector<provider::FrozenVmStatus>& statuses, bool as_json) {
+  if (as_json) {
     json out = json::array();
-    for (const auto& s : *statuses) {
+    for (const auto& s : statuses) {
       out.push_back({{"name", s.name},
                      {"id", s.id},
                      {"host", s.host},
@@ -478,20 +467,37 @@ int FrozenVmStatus(const CommonFlags& flags) {
                      {"clones_on_host", s.clones_on_host},
                      {"problem", s.problem}});
     }
-    std::cout << json{{"cluster_name", config->cluster_name}, {"frozen_vms", out}}.dump(2) << "\n";
-  } else if (statuses->empty()) {
-    std::cout << "no frozen VM found\n";
-  } else {
-    std::vector<std::vector<std::string>> table;
-    for (const auto& s : *statuses) {
-      table.push_back({s.name.empty() ? "-" : s.name, s.id.empty() ? "-" : s.id, s.host,
-                       s.host_state, s.power_state.empty() ? "-" : s.power_state,
-                       s.frozen ? "yes" : "no", std::to_string(s.clones_on_host),
-                       s.usable ? "ok" : s.problem});
-    }
-    std::cout << FormatTable(
-        {"NAME", "ID", "HOST", "HOST STATE", "POWER", "FROZEN", "CLONES", "STATUS"}, table);
+    std::cout << json{{"cluster_name", cluster_name}, {"frozen_vms", out}}.dump(2) << "\n";
+    return;
   }
+  if (statuses.empty()) {
+    std::cout << "no frozen VM found\n";
+    return;
+  }
+  std::vector<std::vector<std::string>> table;
+  table.reserve(statuses.size());
+  const auto or_dash = [](const std::string& text) { return text.empty() ? "-" : text; };
+  for (const auto& s : statuses) {
+    table.push_back({or_dash(s.name), or_dash(s.id), s.host, s.host_state, or_dash(s.power_state),
+                     s.frozen ? "yes" : "no", std::to_string(s.clones_on_host),
+                     s.usable ? "ok" : s.problem});
+  }
+  std::cout << FormatTable(
+      {"NAME", "ID", "HOST", "HOST STATE", "POWER", "FROZEN", "CLONES", "STATUS"}, table);
+}
+
+}  // namespace
+
+int FrozenVmStatus(const CommonFlags& flags) {
+  auto config = LoadConfig(flags.config, /*bootstrap=*/false);
+  if (!config.ok()) return Fail(config.status(), kExitUsage);
+  auto options = cluster::MakeProviderOptions(*config, /*watch=*/false);
+  if (!options.ok()) return Fail(options.status(), kExitUsage);
+  auto statuses = NodeProvider::FrozenVmStatusOf(*std::move(options), config->cluster_name);
+  if (!statuses.ok()) return Fail(statuses.status(), kExitFailed);
+  PrintFrozenVmStatuses(config->cluster_name, *statuses, flags.json);
+  const bool all_usable = !statuses->empty() && std::all_of(statuses->begin(), statuses->end(),
+                                                            [](const auto& s) { return s.usable; });
   return all_usable ? kExitOk : kExitFailed;
 }
 

@@ -18,20 +18,7 @@ provider::FrozenVmSpec ToFrozenVmSpec(const config::FrozenVmConfig& frozen) {
   spec.resource_pool = frozen.resource_pool;
   spec.cluster = frozen.cluster;
   spec.datastore = frozen.datastore;
-  switch (frozen.mode) {
-    case config::FrozenVmMode::kDeployOne:
-      spec.mode = provider::FrozenVmMode::kDeployOne;
-      break;
-    case config::FrozenVmMode::kExisting:
-      spec.mode = provider::FrozenVmMode::kExisting;
-      break;
-    case config::FrozenVmMode::kDeployPerHost:
-      spec.mode = provider::FrozenVmMode::kDeployPerHost;
-      break;
-    case config::FrozenVmMode::kExistingPool:
-      spec.mode = provider::FrozenVmMode::kExistingPool;
-      break;
-  }
+  spec.mode = frozen.mode;
   return spec;
 }
 
@@ -89,17 +76,7 @@ NodeSpec MakeNodeSpec(const config::NodeConfig& node, const config::VsphereConfi
   if (node.memory_mib > 0) spec.memory_mb = node.memory_mib;
   spec.resource_pool = node.resource_pool;
   spec.datastore = node.datastore;
-  switch (node.clone_mode) {
-    case config::CloneMode::kInstant:
-      spec.clone_mode = provider::CloneMode::kInstant;
-      break;
-    case config::CloneMode::kLinked:
-      spec.clone_mode = provider::CloneMode::kLinked;
-      break;
-    case config::CloneMode::kFull:
-      spec.clone_mode = provider::CloneMode::kFull;
-      break;
-  }
+  spec.clone_mode = node.clone_mode;
   if (node.frozen_vm) spec.frozen_vm = ToFrozenVmSpec(*node.frozen_vm);
   if (vsphere.cloud_init.enabled) {
     spec.node_config = [cloud_init = vsphere.cloud_init](const std::string& vm_name) {

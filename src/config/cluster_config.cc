@@ -80,9 +80,8 @@ StatusOr<CloneMode> ParseCloneMode(const Checker& checker, const json& object,
                                    const ConfigPath& path) {
   std::string mode;
   VSRAY_RETURN_IF_ERROR(checker.GetString(object, path, "clone_mode", &mode));
-  if (mode.empty() || mode == "instant") return CloneMode::kInstant;
-  if (mode == "linked") return CloneMode::kLinked;
-  if (mode == "full") return CloneMode::kFull;
+  if (mode.empty()) return CloneMode::kInstant;
+  if (const auto parsed = provider::ParseCloneMode(mode)) return *parsed;
   return checker.Error(path.Key("clone_mode"),
                        "'" + mode + "' is not a clone mode; expected instant, linked or full");
 }
@@ -551,18 +550,6 @@ StatusOr<ClusterConfig> ParseCluster(const Document& document, const LoadOptions
 }
 
 }  // namespace
-
-std::string_view CloneModeName(CloneMode mode) {
-  switch (mode) {
-    case CloneMode::kInstant:
-      return "instant";
-    case CloneMode::kLinked:
-      return "linked";
-    case CloneMode::kFull:
-      return "full";
-  }
-  return "instant";
-}
 
 const NodeType* ClusterConfig::FindNodeType(std::string_view name) const {
   const auto it = node_types.find(std::string(name));

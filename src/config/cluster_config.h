@@ -98,21 +98,19 @@
 #include <utility>
 #include <vector>
 
+#include "common/ipv4.h"
 #include "common/status.h"
 #include "config/keypair.h"
+#include "provider/vocabulary.h"
 #include "vsphere/transport.h"
 
 namespace vsray::config {
 
-// The four ways to name the frozen VM(s); see the header comment.
-enum class FrozenVmMode {
-  kDeployOne,      // (1) name + library_item + cluster + datastore
-  kExisting,       // (2) name
-  kDeployPerHost,  // (3) name + library_item + resource_pool + datastore
-  kExistingPool,   // (4) resource_pool (+ optional name prefix)
-};
-
-std::string_view FrozenVmModeName(FrozenVmMode mode);
+// The four ways to name the frozen VM(s) (see the header comment) and the clone modes: the
+// provider's vocabulary, shared.
+using FrozenVmMode = provider::FrozenVmMode;
+using CloneMode = provider::CloneMode;
+using provider::CloneModeName;
 
 struct FrozenVmConfig {
   std::string name;
@@ -129,21 +127,6 @@ struct FrozenVmConfig {
   nlohmann::json ToJson() const;
   friend bool operator==(const FrozenVmConfig&, const FrozenVmConfig&) = default;
 };
-
-struct Ipv4Cidr {
-  std::uint32_t network = 0;  // host byte order, host bits zero
-  int prefix_length = 32;
-
-  bool Contains(std::uint32_t address) const;
-  std::string ToString() const;  // "10.0.0.0/8"
-  friend bool operator==(const Ipv4Cidr&, const Ipv4Cidr&) = default;
-};
-
-// "a.b.c.d" -> address in host byte order.
-std::optional<std::uint32_t> ParseIpv4(std::string_view text);
-// "a.b.c.d/n" or "a.b.c.d" (= /32). INVALID_ARGUMENT (plain message, no location) if malformed
-// or if host bits are set.
-StatusOr<Ipv4Cidr> ParseIpv4Cidr(std::string_view text);
 
 struct NetworkConfig {
   std::vector<Ipv4Cidr> internal_cidrs;
@@ -198,9 +181,6 @@ struct VsphereConfig {
   // unless `redact` is false.
   nlohmann::json ToJson(bool redact = true) const;
 };
-
-enum class CloneMode { kInstant, kLinked, kFull };
-std::string_view CloneModeName(CloneMode mode);
 
 // What vsray reads from one node type's node_config (plus its resources).
 struct NodeConfig {

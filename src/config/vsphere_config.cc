@@ -260,28 +260,11 @@ StatusOr<FrozenVmConfig> ParseFrozenVm(Checker& checker, const json& object,
   return frozen;
 }
 
-StatusOr<VsphereConfig> ParseVsphere(Checker& checker, const json& provider,
-                                     const ConfigPath& provider_path, std::string_view cluster_name,
-                                     const ParseContext& context, bool check_files) {
-  VsphereConfig config;
-  const ConfigPath path = provider_path.Key("vsphere_config");
-  VSRAY_ASSIGN_OR_RETURN(const json* object,
-                         checker.GetObject(provider, provider_path, "vsphere_config"));
-  const json empty = json::object();
-  const json& vsphere = object == nullptr ? empty : *object;
-  VSRAY_RETURN_IF_ERROR(checker.CheckKeys(vsphere, path, VsphereKeys()));
+namespace {
 
-  VSRAY_RETURN_IF_ERROR(ParseTls(checker, vsphere, path, context, check_files, &config.tls));
-  if (config.tls.insecure) {
-    checker.Warn(path.Key("tls").Key("insecure"),
-                 "vCenter's certificate is not verified: anyone on the network path can "
-                 "impersonate vCenter and read the password; prefer 'thumbprint' or 'ca_file'");
-  }
-  VSRAY_RETURN_IF_ERROR(
-      ParseCredentials(checker, vsphere, path, context, config.tls, &config.credentials));
-  VSRAY_RETURN_IF_ERROR(checker.GetString(vsphere, path, "datacenter", &config.datacenter));
-
-  config.folder = "ray-" + std::string(cluster_name);
+Status ParseFolder(Checker& checker, const json& vsphere, const ConfigPath& path,
+                   std::string_view cluster_name, VsphereConfig& config) {
+  config.folder = provider::DefaultFolderName(cluster_name);
   VSRAY_RETURN_IF_ERROR(checker.GetString(vsphere, path, "folder", &config.folder));
   if (config.folder.front() == '/' || config.folder.back() == '/' ||
       config.folder.find("//") != std::string::npos) {
@@ -289,7 +272,11 @@ StatusOr<VsphereConfig> ParseVsphere(Checker& checker, const json& provider,
                          "expected a folder name or a path like 'ray/clusters', relative to the "
                          "datacenter's VM folder, without leading, trailing or doubled '/'");
   }
+  return OkStatus();
+}
 
+Status ParseFrozenVmKey(Checker& checker, const json& vsphere, const ConfigPath& path,
+                        VsphereConfig& config) {
   VSRAY_ASSIGN_OR_RETURN(const json* frozen, checker.GetObject(vsphere, path, "frozen_vm"));
   if (frozen != nullptr) {
     VSRAY_ASSIGN_OR_RETURN(config.frozen_vm,
@@ -299,7 +286,12 @@ StatusOr<VsphereConfig> ParseVsphere(Checker& checker, const json& provider,
                          "is empty; expected 'name' (an existing frozen VM), 'resource_pool' (a "
                          "pool of frozen VMs) or 'library_item' to deploy from an OVF");
   }
+  return OkStatus();
+}
 
+// gpu_config, mirror_vsphere_tags, max_concurrency, ssh_key_type.
+Status ParseOptions(Checker& checker, const json& vsphere, const ConfigPath& path,
+                    VsphereConfig& config) {
   VSRAY_ASSIGN_OR_RETURN(const json* gpu, checker.GetObject(vsphere, path, "gpu_config"));
   if (gpu != nullptr) {
     VSRAY_RETURN_IF_ERROR(
@@ -321,39 +313,75 @@ StatusOr<VsphereConfig> ParseVsphere(Checker& checker, const json& provider,
     return checker.Error(path.Key("ssh_key_type"),
                          "'" + key_type + "' is not supported; expected 'ed25519' or 'rsa'");
   }
+  return OkStatus();
+}
 
-  VSRAY_ASSIGN_OR_RETURN(const json* timeouts, checker.GetObject(vsphere, path, "timeouts"));
-  if (timeouts != nullptr) {
-    const ConfigPath timeouts_path = path.Key("timeouts");
-    const std::pair<const char*, std::chrono::seconds*> fields[] = {
-        {"frozen_vm_ready_s", &config.timeouts.frozen_vm_ready},
-        {"clone_s", &config.timeouts.clone},
-        {"deploy_s", &config.timeouts.deploy},
-        {"node_ready_s", &config.timeouts.node_ready},
-        {"creating_s", &config.timeouts.creating},
-        {"call_s", &config.timeouts.call}};
-    std::vector<std::string> known;
-    for (const auto& [key, value] : fields) known.emplace_back(key);
-    VSRAY_RETURN_IF_ERROR(checker.CheckKeys(*timeouts, timeouts_path, known));
-    for (const auto& [key, value] : fields) {
-      std::int64_t seconds = value->count();
-      VSRAY_RETURN_IF_ERROR(checker.GetInt(*timeouts, timeouts_path, key, 1, 86400, &seconds));
-      *value = std::chrono::seconds(seconds);
-    }
+Status ParseTimeouts(Checker& checker, const json& vsphere, const ConfigPath& path,
+                     TimeoutConfig& timeouts) {
+  VSRAY_ASSIGN_OR_RETURN(const json* object, checker.GetObject(vsphere, path, "timeouts"));
+  if (object == nullptr) return OkStatus();
+  const ConfigPath timeouts_path = path.Key("timeouts");
+  const std::pair<const char*, std::chrono::seconds*> fields[] = {
+      {"frozen_vm_ready_s", &timeouts.frozen_vm_ready},
+      {"clone_s", &timeouts.clone},
+      {"deploy_s", &timeouts.deploy},
+      {"node_ready_s", &timeouts.node_ready},
+      {"creating_s", &timeouts.creating},
+      {"call_s", &timeouts.call}};
+  std::vector<std::string> known;
+  for (const auto& [key, value] : fields) known.emplace_back(key);
+  VSRAY_RETURN_IF_ERROR(checker.CheckKeys(*object, timeouts_path, known));
+  for (const auto& [key, value] : fields) {
+    std::int64_t seconds = value->count();
+    VSRAY_RETURN_IF_ERROR(checker.GetInt(*object, timeouts_path, key, 1, 86400, &seconds));
+    *value = std::chrono::seconds(seconds);
   }
+  return OkStatus();
+}
 
-  VSRAY_ASSIGN_OR_RETURN(const json* network, checker.GetObject(vsphere, path, "network"));
-  if (network != nullptr) {
-    const ConfigPath network_path = path.Key("network");
-    VSRAY_RETURN_IF_ERROR(checker.CheckKeys(*network, network_path,
-                                            {"internal_cidrs", "external_cidrs", "ignore_cidrs"}));
-    VSRAY_RETURN_IF_ERROR(ParseCidrs(checker, *network, network_path, "internal_cidrs",
-                                     &config.network.internal_cidrs));
-    VSRAY_RETURN_IF_ERROR(ParseCidrs(checker, *network, network_path, "external_cidrs",
-                                     &config.network.external_cidrs));
-    VSRAY_RETURN_IF_ERROR(
-        ParseCidrs(checker, *network, network_path, "ignore_cidrs", &config.network.ignore_cidrs));
+Status ParseNetwork(Checker& checker, const json& vsphere, const ConfigPath& path,
+                    NetworkConfig& network) {
+  VSRAY_ASSIGN_OR_RETURN(const json* object, checker.GetObject(vsphere, path, "network"));
+  if (object == nullptr) return OkStatus();
+  const ConfigPath network_path = path.Key("network");
+  VSRAY_RETURN_IF_ERROR(checker.CheckKeys(*object, network_path,
+                                          {"internal_cidrs", "external_cidrs", "ignore_cidrs"}));
+  VSRAY_RETURN_IF_ERROR(
+      ParseCidrs(checker, *object, network_path, "internal_cidrs", &network.internal_cidrs));
+  VSRAY_RETURN_IF_ERROR(
+      ParseCidrs(checker, *object, network_path, "external_cidrs", &network.external_cidrs));
+  VSRAY_RETURN_IF_ERROR(
+      ParseCidrs(checker, *object, network_path, "ignore_cidrs", &network.ignore_cidrs));
+  return OkStatus();
+}
+
+}  // namespace
+
+StatusOr<VsphereConfig> ParseVsphere(Checker& checker, const json& provider,
+                                     const ConfigPath& provider_path, std::string_view cluster_name,
+                                     const ParseContext& context, bool check_files) {
+  VsphereConfig config;
+  const ConfigPath path = provider_path.Key("vsphere_config");
+  VSRAY_ASSIGN_OR_RETURN(const json* object,
+                         checker.GetObject(provider, provider_path, "vsphere_config"));
+  const json empty = json::object();
+  const json& vsphere = object == nullptr ? empty : *object;
+  VSRAY_RETURN_IF_ERROR(checker.CheckKeys(vsphere, path, VsphereKeys()));
+
+  VSRAY_RETURN_IF_ERROR(ParseTls(checker, vsphere, path, context, check_files, &config.tls));
+  if (config.tls.insecure) {
+    checker.Warn(path.Key("tls").Key("insecure"),
+                 "vCenter's certificate is not verified: anyone on the network path can "
+                 "impersonate vCenter and read the password; prefer 'thumbprint' or 'ca_file'");
   }
+  VSRAY_RETURN_IF_ERROR(
+      ParseCredentials(checker, vsphere, path, context, config.tls, &config.credentials));
+  VSRAY_RETURN_IF_ERROR(checker.GetString(vsphere, path, "datacenter", &config.datacenter));
+  VSRAY_RETURN_IF_ERROR(ParseFolder(checker, vsphere, path, cluster_name, config));
+  VSRAY_RETURN_IF_ERROR(ParseFrozenVmKey(checker, vsphere, path, config));
+  VSRAY_RETURN_IF_ERROR(ParseOptions(checker, vsphere, path, config));
+  VSRAY_RETURN_IF_ERROR(ParseTimeouts(checker, vsphere, path, config.timeouts));
+  VSRAY_RETURN_IF_ERROR(ParseNetwork(checker, vsphere, path, config.network));
   VSRAY_RETURN_IF_ERROR(ParseCloudInit(checker, vsphere, path, &config.cloud_init));
   return config;
 }
@@ -376,20 +404,6 @@ std::vector<std::string> Secrets(const json* tree, const LoadOptions& options) {
 
 }  // namespace internal
 
-std::string_view FrozenVmModeName(FrozenVmMode mode) {
-  switch (mode) {
-    case FrozenVmMode::kDeployOne:
-      return "deploy one from OVF";
-    case FrozenVmMode::kExisting:
-      return "existing frozen VM";
-    case FrozenVmMode::kDeployPerHost:
-      return "deploy one per host from OVF";
-    case FrozenVmMode::kExistingPool:
-      return "existing frozen VMs in a resource pool";
-  }
-  return "unknown";
-}
-
 json FrozenVmConfig::ToJson() const {
   json out = json::object();
   if (!name.empty()) out["name"] = name;
@@ -398,73 +412,6 @@ json FrozenVmConfig::ToJson() const {
   if (!cluster.empty()) out["cluster"] = cluster;
   if (!datastore.empty()) out["datastore"] = datastore;
   return out;
-}
-
-bool Ipv4Cidr::Contains(std::uint32_t address) const {
-  if (prefix_length == 0) return true;
-  const std::uint32_t mask = ~std::uint32_t{0} << static_cast<unsigned>(32 - prefix_length);
-  return (address & mask) == network;
-}
-
-std::string Ipv4Cidr::ToString() const {
-  return std::to_string(network >> 24U) + "." + std::to_string((network >> 16U) & 0xffU) + "." +
-         std::to_string((network >> 8U) & 0xffU) + "." + std::to_string(network & 0xffU) + "/" +
-         std::to_string(prefix_length);
-}
-
-std::optional<std::uint32_t> ParseIpv4(std::string_view text) {
-  std::uint32_t address = 0;
-  int parts = 0;
-  while (parts < 4) {
-    std::size_t digits = 0;
-    std::uint32_t part = 0;
-    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9' && digits < 3) {
-      part = part * 10 + static_cast<std::uint32_t>(text[digits] - '0');
-      ++digits;
-    }
-    if (digits == 0 || part > 255 || (digits > 1 && text[0] == '0')) return std::nullopt;
-    address = (address << 8U) | part;
-    text.remove_prefix(digits);
-    ++parts;
-    if (parts < 4) {
-      if (text.empty() || text[0] != '.') return std::nullopt;
-      text.remove_prefix(1);
-    }
-  }
-  if (!text.empty()) return std::nullopt;
-  return address;
-}
-
-StatusOr<Ipv4Cidr> ParseIpv4Cidr(std::string_view text) {
-  const auto bad = [&]() {
-    return InvalidArgumentError("'" + std::string(text) +
-                                "' is not an IPv4 CIDR; expected a.b.c.d/n (n from 0 to 32) or "
-                                "a.b.c.d");
-  };
-  Ipv4Cidr cidr;
-  const std::size_t slash = text.find('/');
-  const auto address = ParseIpv4(text.substr(0, slash));
-  if (!address) return bad();
-  if (slash != std::string_view::npos) {
-    const std::string_view length = text.substr(slash + 1);
-    if (length.empty() || length.size() > 2 ||
-        !std::all_of(length.begin(), length.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      return bad();
-    }
-    cidr.prefix_length = std::stoi(std::string(length));
-    if (cidr.prefix_length > 32) return bad();
-  }
-  cidr.network = *address;
-  const Ipv4Cidr masked{
-      cidr.prefix_length == 0
-          ? 0
-          : *address & (~std::uint32_t{0} << static_cast<unsigned>(32 - cidr.prefix_length)),
-      cidr.prefix_length};
-  if (masked.network != cidr.network) {
-    return InvalidArgumentError("'" + std::string(text) + "' has host bits set; did you mean '" +
-                                masked.ToString() + "'?");
-  }
-  return cidr;
 }
 
 NetworkConfig::NodeIps NetworkConfig::ChooseIps(const std::vector<std::string>& addresses) const {

@@ -38,6 +38,39 @@ std::string Hex(unsigned char c) {
   return std::string("0x") + kDigits[c >> 4] + kDigits[c & 0xf];
 }
 
+// The length of the UTF-8 sequence that starts at text[i] (a byte of 0x80 or more); 0 if it is
+// not valid UTF-8 (truncated, overlong, a surrogate, beyond U+10FFFF).
+std::size_t Utf8Length(std::string_view text, std::size_t i) {
+  const auto c = static_cast<unsigned char>(text[i]);
+  std::size_t length = 0;
+  std::uint32_t code_point = 0;
+  std::uint32_t minimum = 0;
+  if ((c & 0xe0) == 0xc0) {
+    length = 2;
+    code_point = c & 0x1fU;
+    minimum = 0x80;
+  } else if ((c & 0xf0) == 0xe0) {
+    length = 3;
+    code_point = c & 0x0fU;
+    minimum = 0x800;
+  } else if ((c & 0xf8) == 0xf0) {
+    length = 4;
+    code_point = c & 0x07U;
+    minimum = 0x10000;
+  }
+  if (length == 0 || i + length > text.size()) return 0;
+  for (std::size_t k = 1; k < length; ++k) {
+    const auto next = static_cast<unsigned char>(text[i + k]);
+    if ((next & 0xc0) != 0x80) return 0;
+    code_point = (code_point << 6) | (next & 0x3fU);
+  }
+  if (code_point < minimum || code_point > 0x10ffff ||
+      (code_point >= 0xd800 && code_point <= 0xdfff)) {
+    return 0;
+  }
+  return length;
+}
+
 // A cluster config is text: UTF-8 without control characters other than tab, CR and LF.
 Status CheckText(std::string_view text, std::string_view source) {
   int line = 1;
@@ -58,33 +91,8 @@ Status CheckText(std::string_view text, std::string_view source) {
       ++i;
       continue;
     }
-    std::size_t length = 0;
-    std::uint32_t code_point = 0;
-    std::uint32_t minimum = 0;
-    if ((c & 0xe0) == 0xc0) {
-      length = 2;
-      code_point = c & 0x1fU;
-      minimum = 0x80;
-    } else if ((c & 0xf0) == 0xe0) {
-      length = 3;
-      code_point = c & 0x0fU;
-      minimum = 0x800;
-    } else if ((c & 0xf8) == 0xf0) {
-      length = 4;
-      code_point = c & 0x07U;
-      minimum = 0x10000;
-    }
-    bool valid = length != 0 && i + length <= text.size();
-    for (std::size_t k = 1; valid && k < length; ++k) {
-      const auto next = static_cast<unsigned char>(text[i + k]);
-      if ((next & 0xc0) != 0x80) valid = false;
-      code_point = (code_point << 6) | (next & 0x3fU);
-    }
-    if (valid && (code_point < minimum || code_point > 0x10ffff ||
-                  (code_point >= 0xd800 && code_point <= 0xdfff))) {
-      valid = false;
-    }
-    if (!valid) {
+    const std::size_t length = Utf8Length(text, i);
+    if (length == 0) {
       return ConfigError(source, line, "",
                          "not UTF-8 text (invalid byte " + Hex(c) +
                              "); a cluster config must be YAML or JSON text");
@@ -179,6 +187,23 @@ std::optional<json> ParseInteger(std::string_view text) {
   return SignedInteger(negative, *magnitude);
 }
 
+// "1:30:5.5" (sexagesimal, YAML 1.1): 1*3600 + 30*60 + 5.5.
+std::optional<double> ParseBase60(const std::string& digits) {
+  double value = 0;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t colon = digits.find(':', start);
+    const std::string part =
+        digits.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+    double part_value = 0;
+    const auto result = std::from_chars(part.data(), part.data() + part.size(), part_value);
+    if (result.ec != std::errc()) return std::nullopt;
+    value = value * 60 + part_value;
+    if (colon == std::string::npos) return value;
+    start = colon + 1;
+  }
+}
+
 std::optional<json> ParseFloat(std::string_view text) {
   // PyYAML's float forms, plus YAML 1.2's exponent forms without a dot or exponent sign.
   static const std::regex kPyYamlFloat(
@@ -198,20 +223,9 @@ std::optional<json> ParseFloat(std::string_view text) {
   }
   if (std::regex_match(s, kNan)) return json(std::numeric_limits<double>::quiet_NaN());
   if (std::regex_match(s, kBase60)) {
-    double value = 0;
-    std::size_t start = 0;
-    while (true) {
-      const std::size_t colon = unsigned_part.find(':', start);
-      const std::string part = unsigned_part.substr(
-          start, colon == std::string::npos ? std::string::npos : colon - start);
-      double part_value = 0;
-      const auto result = std::from_chars(part.data(), part.data() + part.size(), part_value);
-      if (result.ec != std::errc()) return std::nullopt;
-      value = value * 60 + part_value;
-      if (colon == std::string::npos) break;
-      start = colon + 1;
-    }
-    return json(negative ? -value : value);
+    const auto value = ParseBase60(unsigned_part);
+    if (!value) return std::nullopt;
+    return json(negative ? -*value : *value);
   }
   if (!std::regex_match(s, kPyYamlFloat) && !std::regex_match(s, kCoreFloat)) return std::nullopt;
   double value = 0;
@@ -315,6 +329,46 @@ class Converter {
     return OkStatus();
   }
 
+  // The mappings a merge key ('<<') refers to: one, or a list of them.
+  StatusOr<std::vector<YAML::Node>> MergeSources(const YAML::Node& merge, const ConfigPath& path) {
+    std::vector<YAML::Node> sources;
+    if (merge.IsMap()) {
+      sources.push_back(merge);
+    } else if (merge.IsSequence()) {
+      for (const YAML::Node& item : merge) {
+        if (!item.IsMap()) return Error(item, path, "a merge key ('<<') must refer to mappings");
+        sources.push_back(item);
+      }
+    } else {
+      return Error(merge, path, "a merge key ('<<') must refer to a mapping");
+    }
+    return sources;
+  }
+
+  // Merge keys: explicit keys win; among merged mappings, the first one given wins.
+  Status ApplyMerges(const std::vector<YAML::Node>& merges, const ConfigPath& path, int depth,
+                     json* out) {
+    for (const YAML::Node& merge : merges) {
+      VSRAY_ASSIGN_OR_RETURN(auto sources, MergeSources(merge, path));
+      for (const YAML::Node& source : sources) {
+        // Convert into a scratch line map, so keys that are not taken keep their own lines.
+        SourceMap scratch;
+        SourceMap* const own = lines_;
+        lines_ = &scratch;
+        json merged;
+        const Status converted = Convert(source, path, depth + 1, &merged);
+        lines_ = own;
+        VSRAY_RETURN_IF_ERROR(converted);
+        for (auto& [name, value] : merged.items()) {
+          if (out->contains(name)) continue;
+          lines_->CopySubtree(scratch, path.Key(name).Pointer());
+          (*out)[name] = value;
+        }
+      }
+    }
+    return OkStatus();
+  }
+
   static bool IsMergeKey(const YAML::Node& key) {
     return key.IsScalar() && key.Scalar() == "<<" && (key.Tag() == "?" || key.Tag().empty());
   }
@@ -348,38 +402,7 @@ class Converter {
       VSRAY_RETURN_IF_ERROR(Convert(entry.second, value_path, depth + 1, &value));
       (*out)[name] = std::move(value);
     }
-    // Merge keys: explicit keys win; among merged mappings, the first one given wins.
-    for (const YAML::Node& merge : merges) {
-      std::vector<YAML::Node> sources;
-      if (merge.IsMap()) {
-        sources.push_back(merge);
-      } else if (merge.IsSequence()) {
-        for (const YAML::Node& item : merge) {
-          if (!item.IsMap()) {
-            return Error(item, path, "a merge key ('<<') must refer to mappings");
-          }
-          sources.push_back(item);
-        }
-      } else {
-        return Error(merge, path, "a merge key ('<<') must refer to a mapping");
-      }
-      for (const YAML::Node& source : sources) {
-        // Convert into a scratch line map, so keys that are not taken keep their own lines.
-        SourceMap scratch;
-        SourceMap* const own = lines_;
-        lines_ = &scratch;
-        json merged;
-        const Status converted = Convert(source, path, depth + 1, &merged);
-        lines_ = own;
-        VSRAY_RETURN_IF_ERROR(converted);
-        for (auto& [name, value] : merged.items()) {
-          if (out->contains(name)) continue;
-          lines_->CopySubtree(scratch, path.Key(name).Pointer());
-          (*out)[name] = value;
-        }
-      }
-    }
-    return OkStatus();
+    return ApplyMerges(merges, path, depth, out);
   }
 
   std::string_view source_;

@@ -52,6 +52,7 @@ FolderWatcher::FolderWatcher(std::shared_ptr<vsphere::Session> session, vsphere:
                              NodeCache& cache, FolderWatcherOptions options)
     : session_(std::move(session)),
       vim_(*session_, session_->content()),
+      clock_(*session_->options().clock),
       folder_(std::move(folder)),
       cache_(cache),
       options_(options),
@@ -92,7 +93,7 @@ void FolderWatcher::OnEstablished(const vsphere::UpdateSet& set) {
     Log()->info("node watcher: watching again; {} node(s) appeared, {} vanished meanwhile",
                 stats.added, stats.removed);
   }
-  next_resync_ = std::chrono::steady_clock::now() + options_.resync_interval;
+  next_resync_ = clock_.Now() + options_.resync_interval;
   {
     std::lock_guard lock(mu_);
     synced_ = true;
@@ -102,7 +103,7 @@ void FolderWatcher::OnEstablished(const vsphere::UpdateSet& set) {
 
 void FolderWatcher::OnRound() {
   VerifyUnidentified();
-  if (options_.resync_interval.count() > 0 && std::chrono::steady_clock::now() >= next_resync_) {
+  if (options_.resync_interval.count() > 0 && clock_.Now() >= next_resync_) {
     Resync();
   }
 }
@@ -114,7 +115,7 @@ void FolderWatcher::Resync() {
     Log()->debug("node watcher: re-listing the folder: {}", nodes.status().message());
     return;
   }
-  next_resync_ = std::chrono::steady_clock::now() + options_.resync_interval;
+  next_resync_ = clock_.Now() + options_.resync_interval;
   const auto stats = cache_.Reconcile(*std::move(nodes));
   ++resyncs_;
   if (stats.added > 0 || stats.removed > 0) {

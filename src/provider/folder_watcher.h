@@ -13,8 +13,10 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "common/clock.h"
 #include "common/status.h"
 #include "provider/node_cache.h"
+#include "provider/vcenter.h"
 #include "vsphere/session.h"
 #include "vsphere/update_poller.h"
 #include "vsphere/vim.h"
@@ -33,11 +35,12 @@ struct FolderWatcherOptions {
   std::chrono::seconds resync_interval{300};
 };
 
-class FolderWatcher {
+// Re-list timing is on the session's clock (ConnectOptions::clock).
+class FolderWatcher final : public NodeWatch {
  public:
   FolderWatcher(std::shared_ptr<vsphere::Session> session, vsphere::MoRef folder, NodeCache& cache,
                 FolderWatcherOptions options = {});
-  ~FolderWatcher();
+  ~FolderWatcher() override;
   FolderWatcher(const FolderWatcher&) = delete;
   FolderWatcher& operator=(const FolderWatcher&) = delete;
 
@@ -61,12 +64,13 @@ class FolderWatcher {
 
   std::shared_ptr<vsphere::Session> session_;
   vsphere::Vim vim_;
+  Clock& clock_;
   vsphere::MoRef folder_;
   NodeCache& cache_;
   const FolderWatcherOptions options_;
   // Watcher thread only:
   std::unordered_map<std::string, int> verify_attempts_;
-  std::chrono::steady_clock::time_point next_resync_;
+  Clock::TimePoint next_resync_;
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -2,117 +2,15 @@
 
 #include <algorithm>
 #include <future>
-#include <nlohmann/json.hpp>
 
 #include "common/log.h"
 
 namespace vsray::provider {
 namespace {
 
-using vsphere::Any;
-using vsphere::MoRef;
-
-using vsphere::RefOf;
-using vsphere::TextOf;
-
-// The elements of an ArrayOfManagedObjectReference property.
-std::vector<MoRef> RefsOf(const vsphere::ObjectContent& content, std::string_view path) {
-  std::vector<MoRef> out;
-  if (const Any* value = content.Get(path)) {
-    for (const auto& field : value->fields) out.push_back(field.value.AsMoRef());
-  }
-  return out;
-}
-
 bool Usable(const std::string& host_state) { return host_state == "connected"; }
 
 }  // namespace
-
-std::string_view FrozenVmModeName(FrozenVmMode mode) {
-  switch (mode) {
-    case FrozenVmMode::kDeployOne:
-      return "deploy-one";
-    case FrozenVmMode::kExisting:
-      return "existing";
-    case FrozenVmMode::kDeployPerHost:
-      return "deploy-per-host";
-    case FrozenVmMode::kExistingPool:
-      return "existing-pool";
-  }
-  return "unknown";
-}
-
-std::string FrozenVmSpec::Key() const {
-  return std::string(FrozenVmModeName(mode)) + "|" + name + "|" + library_item + "|" +
-         resource_pool + "|" + cluster + "|" + datastore;
-}
-
-const std::vector<std::string>& FrozenVmProperties() {
-  static const std::vector<std::string> kProperties = {
-      "name",         "runtime.powerState", "runtime.instantCloneFrozen", "runtime.host", "parent",
-      "resourcePool", "datastore",          "config.hardware.device"};
-  return kProperties;
-}
-
-FrozenVm FrozenVmFromContent(const vsphere::ObjectContent& content) {
-  FrozenVm frozen;
-  frozen.vm = content.obj;
-  frozen.name = TextOf(content, "name");
-  frozen.host = RefOf(content, "runtime.host");
-  frozen.folder = RefOf(content, "parent");
-  frozen.pool = RefOf(content, "resourcePool");
-  if (const Any* datastores = content.Get("datastore"); datastores && !datastores->fields.empty()) {
-    frozen.datastore = datastores->fields.front().value.AsMoRef();
-  }
-  if (const Any* devices = content.Get("config.hardware.device")) {
-    for (const auto& field : devices->fields) {
-      if (vsphere::IsVirtualNic(field.value)) frozen.nics.push_back(field.value);
-    }
-  }
-  return frozen;
-}
-
-Status WaitFrozen(vsphere::Vim& vim, const MoRef& vm, const std::string& name,
-                  std::chrono::seconds timeout) {
-  // Through a property collector, not a polling loop: the first answer is the current state.
-  VSRAY_ASSIGN_OR_RETURN(auto collector, vim.CreatePropertyCollector());
-  vsphere::FilterSpec spec;
-  spec.props.push_back({"VirtualMachine", {"runtime.instantCloneFrozen"}});
-  spec.objects.push_back({vm, false, {}});
-  Status result = OkStatus();
-  if (auto filter = vim.CreateFilter(collector, spec, false); !filter.ok()) {
-    result = filter.status();
-  } else {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    std::string version;
-    bool done = false;
-    while (!done) {
-      const auto left = std::chrono::duration_cast<std::chrono::seconds>(
-          deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) {
-        result = FailedPreconditionError(
-            "frozen VM '" + name + "' did not freeze within " + std::to_string(timeout.count()) +
-            " s of power-on: does its guest run `vmware-rpctool \"instantclone.freeze\"`?");
-        break;
-      }
-      auto updates = vim.WaitForUpdatesEx(
-          collector, version, static_cast<int>(std::min<std::int64_t>(left.count(), 10)));
-      if (!updates.ok()) {
-        result = updates.status();
-        break;
-      }
-      if (!updates->has_value()) continue;
-      version = (*updates)->version;
-      for (const auto& object : (*updates)->objects) {
-        for (const auto& change : object.changes) {
-          if (change.name == "runtime.instantCloneFrozen") done |= change.val.text == "true";
-        }
-      }
-    }
-  }
-  (void)vim.DestroyPropertyCollector(collector);
-  return result;
-}
 
 // One VM that is, or should be, a frozen VM of a spec.
 struct FrozenVmResolver::Candidate {
@@ -122,6 +20,39 @@ struct FrozenVmResolver::Candidate {
   std::string power_state;
   bool frozen = false;
   std::string problem;  // set when known to be unusable regardless of state
+
+  static Candidate Of(VmRecord record) {
+    Candidate c;
+    c.name = record.vm.name;
+    c.host = record.vm.host;
+    c.power_state = std::move(record.power_state);
+    c.frozen = record.frozen;
+    c.vm = std::move(record.vm);
+    return c;
+  }
+  bool Ready() const { return power_state == "poweredOn" && frozen; }
+};
+
+// Where a deploy-mode spec puts its frozen VMs.
+struct FrozenVmResolver::DeployTarget {
+  MoRef pool;
+  MoRef datastore;
+  std::set<std::string> sees_datastore;                   // host ids that mount the datastore
+  std::vector<std::pair<MoRef, std::string>> pool_hosts;  // (host, name), by name
+  std::map<std::string, HostInfo> hosts;                  // every host of the datacenter
+
+  std::string StateOf(const MoRef& host) const {
+    auto it = hosts.find(host.value);
+    return it == hosts.end() ? std::string("unknown") : it->second.state;
+  }
+  std::string NameOf(const MoRef& host) const {
+    auto it = hosts.find(host.value);
+    return it == hosts.end() ? host.value : it->second.name;
+  }
+  // Where a new frozen VM may go: a connected host out of maintenance that sees the datastore.
+  bool CanDeployOn(const MoRef& host) const {
+    return Usable(StateOf(host)) && sees_datastore.contains(host.value);
+  }
 };
 
 void FrozenVmResolver::Report(const std::string& vm, const std::string& state) const {
@@ -129,211 +60,148 @@ void FrozenVmResolver::Report(const std::string& vm, const std::string& state) c
   if (env_.progress) env_.progress(vm, state);
 }
 
-StatusOr<std::map<std::string, FrozenVmResolver::HostInfo>> FrozenVmResolver::Hosts() const {
-  VSRAY_ASSIGN_OR_RETURN(auto contents, env_.vim->ListByType("HostSystem",
-                                                             {"name", "runtime.connectionState",
-                                                              "runtime.inMaintenanceMode"},
-                                                             env_.datacenter));
-  std::map<std::string, HostInfo> hosts;
-  for (const auto& content : contents) {
-    HostInfo info{TextOf(content, "name"), TextOf(content, "runtime.connectionState")};
-    if (TextOf(content, "runtime.inMaintenanceMode") == "true") info.state = "maintenance";
-    hosts[content.obj.value] = std::move(info);
-  }
-  return hosts;
-}
-
-StatusOr<std::vector<std::pair<MoRef, std::string>>> FrozenVmResolver::PoolHosts(
-    const MoRef& pool) const {
-  VSRAY_ASSIGN_OR_RETURN(auto pool_content, env_.vim->RetrieveOne(pool, {"owner"}));
-  const MoRef owner = RefOf(pool_content, "owner");
-  if (owner.empty()) return NotFoundError("resource pool " + pool.value + " has no owner");
-  VSRAY_ASSIGN_OR_RETURN(auto owner_content, env_.vim->RetrieveOne(owner, {"host"}));
-  VSRAY_ASSIGN_OR_RETURN(auto hosts, Hosts());
-  std::vector<std::pair<MoRef, std::string>> out;
-  for (const auto& host : RefsOf(owner_content, "host")) {
-    auto it = hosts.find(host.value);
-    out.emplace_back(host, it == hosts.end() ? host.value : it->second.name);
-  }
-  std::sort(out.begin(), out.end(),
-            [](const auto& a, const auto& b) { return a.second < b.second; });
-  return out;
-}
-
-StatusOr<std::string> FrozenVmResolver::LibraryItemId(const std::string& item) {
-  if (!rest_) {
-    VSRAY_ASSIGN_OR_RETURN(rest_, vsphere::RestClient::Connect(env_.connect));
-  }
-  if (const auto slash = item.find('/'); slash != std::string::npos) {
-    VSRAY_ASSIGN_OR_RETURN(auto library, rest_->FindLibraryByName(item.substr(0, slash)));
-    return rest_->FindLibraryItemByName(library, item.substr(slash + 1));
-  }
-  // By name over every library (FindSpec without library_id).
-  const bool api = rest_->flavor() == vsphere::RestFlavor::kApi;
-  const nlohmann::json spec = {{"name", item}};
-  vsphere::RestRequest request{"find content library item '" + item + "'",
-                               "POST",
-                               api ? "/api/content/library/item?action=find"
-                                   : "/rest/com/vmware/content/library/item?~action=find",
-                               api ? spec : nlohmann::json{{"spec", spec}},
-                               true,
-                               {}};
-  VSRAY_ASSIGN_OR_RETURN(auto reply, rest_->Execute(request));
-  std::vector<std::string> ids;
-  if (reply.is_array()) {
-    for (const auto& id : reply) {
-      if (id.is_string()) ids.push_back(id.get<std::string>());
-    }
-  }
-  if (ids.size() > 1) {
-    return FailedPreconditionError(std::to_string(ids.size()) +
-                                   " content library items are named '" + item +
-                                   "': give it as 'library/item'");
-  }
-  if (ids.size() == 1) return ids.front();
-  // Maybe an item id.
-  auto by_id = rest_->GetLibraryItem(item);
-  if (by_id.ok()) return by_id->id;
-  return NotFoundError("no content library item named '" + item + "'");
-}
-
-StatusOr<MoRef> FrozenVmResolver::Deploy(const FrozenVmSpec& spec, const std::string& item,
-                                         const std::string& name, const MoRef& pool,
-                                         const MoRef& host, const MoRef& datastore) {
-  vsphere::OvfDeploySpec deploy;
-  deploy.name = name;
-  deploy.resource_pool_id = pool.value;
-  deploy.host_id = host.value;
-  deploy.folder_id = env_.vm_root_folder.value;
-  deploy.datastore_id = datastore.value;
-  deploy.annotation = "vsray frozen VM (" + spec.library_item + ")";
-  deploy.timeout = env_.deploy_timeout;
-  Report(name, "deploying");
-  const auto began = std::chrono::steady_clock::now();
-  auto deployed = rest_->DeployOvf(item, deploy);
-  if (!deployed.ok()) {
-    return deployed.status().WithContext("deploying frozen VM '" + name + "' from '" +
-                                         spec.library_item + "'");
-  }
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::steady_clock::now() - began)
-                      .count();
-  Log()->info("frozen VM '{}' deployed as {} on {} in {} ms", name, deployed->id, host.value, ms);
-  Report(name, "deployed");
-  const MoRef vm{"VirtualMachine", deployed->id};
-  if (!env_.extra_config.empty()) {
-    Report(name, "configuring");
-    vsphere::ConfigSpec config;
-    config.extra_config = env_.extra_config;
-    VSRAY_ASSIGN_OR_RETURN(auto task, env_.vim->ReconfigVmTask(vm, config));
-    VSRAY_RETURN_IF_ERROR(env_.waiter->Wait(task, env_.ready_timeout).status());
-  }
-  VSRAY_RETURN_IF_ERROR(PowerOnAndWait(vm, name));
-  return vm;
+Status FrozenVmResolver::WaitFrozen(const MoRef& vm, const std::string& name) const {
+  Status frozen = env_.vcenter->vms().WaitFrozen(vm, env_.ready_timeout);
+  if (frozen.code() != StatusCode::kDeadlineExceeded) return frozen;
+  return FailedPreconditionError(
+      "frozen VM '" + name + "' did not freeze within " +
+      std::to_string(env_.ready_timeout.count()) +
+      " s of power-on: does its guest run `vmware-rpctool \"instantclone.freeze\"`?");
 }
 
 Status FrozenVmResolver::PowerOnAndWait(const MoRef& vm, const std::string& name) {
   Report(name, "powering-on");
-  VSRAY_ASSIGN_OR_RETURN(auto task, env_.vim->PowerOnVmTask(vm));
-  auto powered = env_.waiter->Wait(task, env_.ready_timeout);
-  if (!powered.ok() && powered.status().fault() != "InvalidPowerState") return powered.status();
+  VSRAY_RETURN_IF_ERROR(env_.vcenter->vms().PowerOn(vm, env_.ready_timeout));
   Report(name, "waiting-for-freeze");
-  VSRAY_RETURN_IF_ERROR(WaitFrozen(*env_.vim, vm, name, env_.ready_timeout));
+  VSRAY_RETURN_IF_ERROR(WaitFrozen(vm, name));
   Report(name, "frozen");
   return OkStatus();
 }
 
-FrozenVmResolver::Candidate FrozenVmResolver::FromContent(const vsphere::ObjectContent& content) {
-  Candidate c;
-  c.vm = FrozenVmFromContent(content);
-  c.name = c.vm.name;
-  c.host = c.vm.host;
-  c.power_state = TextOf(content, "runtime.powerState");
-  c.frozen = TextOf(content, "runtime.instantCloneFrozen") == "true";
-  return c;
+StatusOr<MoRef> FrozenVmResolver::Deploy(const FrozenVmSpec& spec, const std::string& item,
+                                         const std::string& name, const DeployTarget& target,
+                                         const MoRef& host) {
+  vsphere::OvfDeploySpec deploy;
+  deploy.name = name;
+  deploy.resource_pool_id = target.pool.value;
+  deploy.host_id = host.value;
+  deploy.folder_id = env_.inventory->datacenter().vm_folder.value;
+  deploy.datastore_id = target.datastore.value;
+  deploy.annotation = "vsray frozen VM (" + spec.library_item + ")";
+  deploy.timeout = env_.deploy_timeout;
+  Report(name, "deploying");
+  const auto began = env_.clock->Now();
+  auto deployed = env_.vcenter->library().DeployOvf(item, deploy);
+  if (!deployed.ok()) {
+    return deployed.status().WithContext("deploying frozen VM '" + name + "' from '" +
+                                         spec.library_item + "'");
+  }
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(env_.clock->Now() - began).count();
+  Log()->info("frozen VM '{}' deployed as {} on {} in {} ms", name, deployed->value, host.value,
+              ms);
+  Report(name, "deployed");
+  if (!env_.extra_config.empty()) {
+    Report(name, "configuring");
+    vsphere::ConfigSpec config;
+    config.extra_config = env_.extra_config;
+    VSRAY_RETURN_IF_ERROR(env_.vcenter->vms().Reconfigure(*deployed, config, env_.ready_timeout));
+  }
+  VSRAY_RETURN_IF_ERROR(PowerOnAndWait(*deployed, name));
+  return *deployed;
+}
+
+Status FrozenVmResolver::Ensure(const FrozenVmSpec& spec, Candidate& c, bool prepare,
+                                bool may_power_on) {
+  if (!prepare || c.Ready()) return OkStatus();
+  if (c.power_state == "poweredOn" && spec.mode == FrozenVmMode::kExisting) {
+    return FailedPreconditionError(
+        "frozen VM '" + c.name +
+        "' is powered on but not frozen: run `vmware-rpctool \"instantclone.freeze\"` in its "
+        "guest (the frozen-VM image does it at boot), or power it off so that vsray powers it "
+        "on and waits for it to freeze");
+  }
+  if (!may_power_on) return OkStatus();
+  if (c.power_state == "poweredOn") {
+    // A deployed one may be freezing right now (an interrupted prepare): wait for it.
+    Report(c.name, "waiting-for-freeze");
+    VSRAY_RETURN_IF_ERROR(WaitFrozen(c.vm.vm, c.name));
+    Report(c.name, "frozen");
+  } else {
+    VSRAY_RETURN_IF_ERROR(PowerOnAndWait(c.vm.vm, c.name));
+  }
+  VSRAY_ASSIGN_OR_RETURN(auto record, env_.vcenter->inventory().Vm(c.vm.vm));
+  c = Candidate::Of(std::move(record));
+  return OkStatus();
+}
+
+StatusOr<std::optional<FrozenVmResolver::Candidate>> FrozenVmResolver::FindVm(
+    const std::string& name) const {
+  InventoryClient& inventory = env_.vcenter->inventory();
+  VSRAY_ASSIGN_OR_RETURN(
+      auto found, inventory.FindByName("VirtualMachine", name, env_.inventory->datacenter().ref));
+  if (found.empty()) return std::optional<Candidate>();
+  if (found.size() > 1) {
+    return FailedPreconditionError(std::to_string(found.size()) + " VMs are named '" + name +
+                                   "': frozen VM names must be unique");
+  }
+  VSRAY_ASSIGN_OR_RETURN(auto record, inventory.Vm(found.front()));
+  return std::optional<Candidate>(Candidate::Of(std::move(record)));
 }
 
 StatusOr<std::vector<FrozenVmResolver::Candidate>> FrozenVmResolver::Candidates(
     const FrozenVmSpec& spec, bool prepare) {
-  const auto from_content = &FrozenVmResolver::FromContent;
-  // An existing VM of the spec: with `prepare`, powered on (if off) and awaited until frozen.
-  auto ensure = [&](Candidate& c, bool may_power_on) -> Status {
-    if (!prepare || (c.power_state == "poweredOn" && c.frozen)) return OkStatus();
-    if (c.power_state == "poweredOn") {
-      if (spec.mode == FrozenVmMode::kExisting) {
-        return FailedPreconditionError(
-            "frozen VM '" + c.name +
-            "' is powered on but not frozen: run `vmware-rpctool \"instantclone.freeze\"` in "
-            "its guest (the frozen-VM image does it at boot), or power it off so that vsray "
-            "powers it on and waits for it to freeze");
-      }
-      // A deployed one may be freezing right now (an interrupted prepare): wait for it.
-      if (!may_power_on) return OkStatus();
-      Report(c.name, "waiting-for-freeze");
-      VSRAY_RETURN_IF_ERROR(WaitFrozen(*env_.vim, c.vm.vm, c.name, env_.ready_timeout));
-      Report(c.name, "frozen");
-    } else {
-      if (!may_power_on) return OkStatus();
-      VSRAY_RETURN_IF_ERROR(PowerOnAndWait(c.vm.vm, c.name));
-    }
-    VSRAY_ASSIGN_OR_RETURN(auto content, env_.vim->RetrieveOne(c.vm.vm, FrozenVmProperties()));
-    c = from_content(content);
-    return OkStatus();
-  };
-  auto find_vm = [&](const std::string& name) -> StatusOr<std::optional<Candidate>> {
-    VSRAY_ASSIGN_OR_RETURN(auto found,
-                           env_.vim->FindByName("VirtualMachine", name, env_.datacenter));
-    if (found.empty()) return std::optional<Candidate>();
-    if (found.size() > 1) {
-      return FailedPreconditionError(std::to_string(found.size()) + " VMs are named '" + name +
-                                     "': frozen VM names must be unique");
-    }
-    VSRAY_ASSIGN_OR_RETURN(auto content,
-                           env_.vim->RetrieveOne(found.front(), FrozenVmProperties()));
-    return std::optional<Candidate>(from_content(content));
-  };
-
-  std::vector<Candidate> out;
   switch (spec.mode) {
-    case FrozenVmMode::kExisting: {
-      if (spec.name.empty()) return InvalidArgumentError("frozen_vm.name is empty");
-      VSRAY_ASSIGN_OR_RETURN(auto vm, env_.find("VirtualMachine", spec.name));
-      VSRAY_ASSIGN_OR_RETURN(auto content, env_.vim->RetrieveOne(vm, FrozenVmProperties()));
-      Candidate c = from_content(content);
-      VSRAY_RETURN_IF_ERROR(ensure(c, true));
-      out.push_back(std::move(c));
-      return out;
-    }
-    case FrozenVmMode::kExistingPool: {
-      if (spec.resource_pool.empty())
-        return InvalidArgumentError("frozen_vm.resource_pool is empty");
-      VSRAY_ASSIGN_OR_RETURN(auto pool, env_.find("ResourcePool", spec.resource_pool));
-      VSRAY_ASSIGN_OR_RETURN(auto contents,
-                             env_.vim->ListByType("VirtualMachine", FrozenVmProperties(), pool));
-      for (const auto& content : contents) {
-        Candidate c = from_content(content);
-        // Never power on unrelated VMs: only those named with the spec's prefix, if any.
-        const bool ours = !spec.name.empty() && c.name.starts_with(spec.name);
-        // The pool also holds other VMs (nodes, anything): a VM is a frozen VM of the pool if
-        // it is frozen, was seen frozen, or has the prefix.
-        if (c.power_state == "poweredOn" && c.frozen) {
-          seen_frozen_.insert(c.vm.vm.value);
-        } else if (!ours && !seen_frozen_.contains(c.vm.vm.value)) {
-          Log()->debug("resource pool '{}': VM '{}' is not a frozen VM; ignored",
-                       spec.resource_pool, c.name);
-          continue;
-        }
-        VSRAY_RETURN_IF_ERROR(ensure(c, ours));
-        out.push_back(std::move(c));
-      }
-      return out;
-    }
+    case FrozenVmMode::kExisting:
+      return ExistingCandidates(spec, prepare);
+    case FrozenVmMode::kExistingPool:
+      return PoolCandidates(spec, prepare);
     case FrozenVmMode::kDeployOne:
     case FrozenVmMode::kDeployPerHost:
-      break;
+      return DeployCandidates(spec, prepare);
   }
+  return InvalidArgumentError("unknown frozen_vm mode");
+}
 
-  // Deploy modes.
+StatusOr<std::vector<FrozenVmResolver::Candidate>> FrozenVmResolver::ExistingCandidates(
+    const FrozenVmSpec& spec, bool prepare) {
+  if (spec.name.empty()) return InvalidArgumentError("frozen_vm.name is empty");
+  VSRAY_ASSIGN_OR_RETURN(auto vm, env_.inventory->FindPlacement("VirtualMachine", spec.name));
+  VSRAY_ASSIGN_OR_RETURN(auto record, env_.vcenter->inventory().Vm(vm));
+  Candidate c = Candidate::Of(std::move(record));
+  VSRAY_RETURN_IF_ERROR(Ensure(spec, c, prepare, /*may_power_on=*/true));
+  return std::vector<Candidate>{std::move(c)};
+}
+
+StatusOr<std::vector<FrozenVmResolver::Candidate>> FrozenVmResolver::PoolCandidates(
+    const FrozenVmSpec& spec, bool prepare) {
+  if (spec.resource_pool.empty()) return InvalidArgumentError("frozen_vm.resource_pool is empty");
+  VSRAY_ASSIGN_OR_RETURN(auto pool,
+                         env_.inventory->FindPlacement("ResourcePool", spec.resource_pool));
+  VSRAY_ASSIGN_OR_RETURN(auto records, env_.vcenter->inventory().VmsInPool(pool));
+  std::vector<Candidate> out;
+  for (auto& record : records) {
+    Candidate c = Candidate::Of(std::move(record));
+    // Never power on unrelated VMs: only those named with the spec's prefix, if any.
+    const bool ours = !spec.name.empty() && c.name.starts_with(spec.name);
+    // The pool also holds other VMs (nodes, anything): a VM is a frozen VM of the pool if it
+    // is frozen, was seen frozen, or has the prefix.
+    if (c.Ready()) {
+      seen_frozen_.insert(c.vm.vm.value);
+    } else if (!ours && !seen_frozen_.contains(c.vm.vm.value)) {
+      Log()->debug("resource pool '{}': VM '{}' is not a frozen VM; ignored", spec.resource_pool,
+                   c.name);
+      continue;
+    }
+    VSRAY_RETURN_IF_ERROR(Ensure(spec, c, prepare, ours));
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+namespace {
+
+Status CheckDeploySpec(const FrozenVmSpec& spec) {
   const bool per_host = spec.mode == FrozenVmMode::kDeployPerHost;
   if (spec.name.empty()) {
     return InvalidArgumentError("'name' must be given when deploying the frozen VM from OVF.");
@@ -351,93 +219,94 @@ StatusOr<std::vector<FrozenVmResolver::Candidate>> FrozenVmResolver::Candidates(
         "both 'cluster' and 'resource_pool' are missing when trying to deploy the frozen VM "
         "from OVF, at least one should be given.");
   }
-  MoRef pool;
-  if (!spec.resource_pool.empty()) {
-    VSRAY_ASSIGN_OR_RETURN(pool, env_.find("ResourcePool", spec.resource_pool));
-  } else {
-    VSRAY_ASSIGN_OR_RETURN(auto cluster, env_.find("ClusterComputeResource", spec.cluster));
-    VSRAY_ASSIGN_OR_RETURN(auto content, env_.vim->RetrieveOne(cluster, {"resourcePool"}));
-    pool = RefOf(content, "resourcePool");
-  }
-  VSRAY_ASSIGN_OR_RETURN(auto datastore, env_.find("Datastore", spec.datastore));
-  VSRAY_ASSIGN_OR_RETURN(auto ds_content, env_.vim->RetrieveOne(datastore, {"host"}));
-  std::set<std::string> sees_datastore;
-  if (const Any* mounts = ds_content.Get("host")) {
-    for (const auto& mount : mounts->fields) {
-      if (const Any* key = mount.value.Get("key")) sees_datastore.insert(key->text);
-    }
-  }
-  VSRAY_ASSIGN_OR_RETURN(auto pool_hosts, PoolHosts(pool));
-  VSRAY_ASSIGN_OR_RETURN(auto hosts, Hosts());
-  auto state_of = [&](const MoRef& host) {
-    auto it = hosts.find(host.value);
-    return it == hosts.end() ? std::string("unknown") : it->second.state;
-  };
+  return OkStatus();
+}
 
-  // What exists, and where something must be deployed.
-  struct Missing {
-    std::string name;
-    MoRef host;
-  };
-  std::vector<Missing> missing;
-  if (per_host) {
-    for (const auto& [host, host_name] : pool_hosts) {
-      const std::string name = spec.name + "-" + host_name;
-      VSRAY_ASSIGN_OR_RETURN(auto existing, find_vm(name));
-      if (existing) {
-        out.push_back(*std::move(existing));
-        continue;
-      }
-      Candidate c;
-      c.name = name;
-      c.host = host;
-      if (!Usable(state_of(host))) {
-        c.problem = "host " + host_name + " is " + state_of(host);
-      } else if (!sees_datastore.contains(host.value)) {
-        c.problem = "host " + host_name + " does not see datastore '" + spec.datastore + "'";
-      } else {
-        c.problem = "not deployed yet";
-        missing.push_back({name, host});
-      }
-      out.push_back(std::move(c));
+}  // namespace
+
+StatusOr<FrozenVmResolver::DeployTarget> FrozenVmResolver::FindDeployTarget(
+    const FrozenVmSpec& spec) const {
+  InventoryClient& inventory = env_.vcenter->inventory();
+  DeployTarget target;
+  if (!spec.resource_pool.empty()) {
+    VSRAY_ASSIGN_OR_RETURN(target.pool,
+                           env_.inventory->FindPlacement("ResourcePool", spec.resource_pool));
+  } else {
+    VSRAY_ASSIGN_OR_RETURN(auto cluster,
+                           env_.inventory->FindPlacement("ClusterComputeResource", spec.cluster));
+    VSRAY_ASSIGN_OR_RETURN(target.pool, inventory.ClusterPool(cluster));
+  }
+  VSRAY_ASSIGN_OR_RETURN(target.datastore,
+                         env_.inventory->FindPlacement("Datastore", spec.datastore));
+  VSRAY_ASSIGN_OR_RETURN(target.sees_datastore, inventory.DatastoreHosts(target.datastore));
+  VSRAY_ASSIGN_OR_RETURN(auto pool_hosts, inventory.PoolHosts(target.pool));
+  VSRAY_ASSIGN_OR_RETURN(target.hosts, env_.inventory->Hosts());
+  for (const auto& host : pool_hosts) target.pool_hosts.emplace_back(host, target.NameOf(host));
+  std::sort(target.pool_hosts.begin(), target.pool_hosts.end(),
+            [](const auto& a, const auto& b) { return a.second < b.second; });
+  return target;
+}
+
+StatusOr<std::vector<FrozenVmResolver::Candidate>> FrozenVmResolver::DeployedOrMissing(
+    const FrozenVmSpec& spec, const DeployTarget& target, std::vector<Missing>& missing) {
+  std::vector<Candidate> out;
+  // kDeployPerHost: "<name>-<host>" on each host of the pool; kDeployOne: "<name>" on the
+  // first host that can take it.
+  std::vector<std::pair<std::string, std::optional<MoRef>>> wanted;
+  if (spec.mode == FrozenVmMode::kDeployPerHost) {
+    for (const auto& [host, host_name] : target.pool_hosts) {
+      wanted.emplace_back(spec.name + "-" + host_name, host);
     }
   } else {
-    VSRAY_ASSIGN_OR_RETURN(auto existing, find_vm(spec.name));
+    wanted.emplace_back(spec.name, std::nullopt);
+  }
+  for (const auto& [name, pinned] : wanted) {
+    VSRAY_ASSIGN_OR_RETURN(auto existing, FindVm(name));
     if (existing) {
       out.push_back(*std::move(existing));
+      continue;
+    }
+    Candidate c;
+    c.name = name;
+    if (pinned) {
+      c.host = *pinned;
     } else {
-      Candidate c;
-      c.name = spec.name;
-      for (const auto& [host, host_name] : pool_hosts) {
-        if (Usable(state_of(host)) && sees_datastore.contains(host.value)) {
+      for (const auto& [host, host_name] : target.pool_hosts) {
+        if (target.CanDeployOn(host)) {
           c.host = host;
           break;
         }
       }
-      if (c.host.empty()) {
-        c.problem = "no connected host out of maintenance of the pool sees datastore '" +
-                    spec.datastore + "'";
-      } else {
-        c.problem = "not deployed yet";
-        missing.push_back({spec.name, c.host});
-      }
-      out.push_back(std::move(c));
     }
+    if (c.host.empty()) {
+      c.problem = "no connected host out of maintenance of the pool sees datastore '" +
+                  spec.datastore + "'";
+    } else if (!Usable(target.StateOf(c.host))) {
+      c.problem = "host " + target.NameOf(c.host) + " is " + target.StateOf(c.host);
+    } else if (!target.sees_datastore.contains(c.host.value)) {
+      c.problem =
+          "host " + target.NameOf(c.host) + " does not see datastore '" + spec.datastore + "'";
+    } else {
+      c.problem = "not deployed yet";
+      missing.push_back({name, c.host});
+    }
+    out.push_back(std::move(c));
   }
-  for (auto& c : out) {
-    if (!c.vm.vm.empty()) VSRAY_RETURN_IF_ERROR(ensure(c, true));
-  }
-  if (!prepare || missing.empty()) return out;
+  return out;
+}
 
-  // Deploy the missing ones, in parallel when there is a pool (the REST client is made, and
-  // the item found, once before).
-  VSRAY_ASSIGN_OR_RETURN(const std::string item, LibraryItemId(spec.library_item));
+Status FrozenVmResolver::DeployMissing(const FrozenVmSpec& spec, const DeployTarget& target,
+                                       const std::vector<Missing>& missing,
+                                       std::vector<Candidate>& out) {
+  // The item is found once before the deploys, which run in parallel when there is a pool.
+  VSRAY_ASSIGN_OR_RETURN(const std::string item,
+                         env_.vcenter->library().FindItem(spec.library_item));
   std::vector<std::future<StatusOr<MoRef>>> futures;
   for (const auto& m : missing) {
-    auto work = [this, &spec, &item, m, pool, datastore] {
-      return Deploy(spec, item, m.name, pool, m.host, datastore);
+    auto work = [this, &spec, &item, &target, m] {
+      return Deploy(spec, item, m.name, target, m.host);
     };
-    if (env_.pool != nullptr && per_host) {
+    if (env_.pool != nullptr && spec.mode == FrozenVmMode::kDeployPerHost) {
       futures.push_back(env_.pool->Submit(work));
     } else {
       std::promise<StatusOr<MoRef>> done;
@@ -452,12 +321,25 @@ StatusOr<std::vector<FrozenVmResolver::Candidate>> FrozenVmResolver::Candidates(
       if (first.ok()) first = vm.status();
       continue;
     }
-    VSRAY_ASSIGN_OR_RETURN(auto content, env_.vim->RetrieveOne(*vm, FrozenVmProperties()));
+    VSRAY_ASSIGN_OR_RETURN(auto record, env_.vcenter->inventory().Vm(*vm));
     for (auto& c : out) {
-      if (c.name == missing[i].name) c = from_content(content);
+      if (c.name == missing[i].name) c = Candidate::Of(record);
     }
   }
-  if (!first.ok()) return first;
+  return first;
+}
+
+StatusOr<std::vector<FrozenVmResolver::Candidate>> FrozenVmResolver::DeployCandidates(
+    const FrozenVmSpec& spec, bool prepare) {
+  VSRAY_RETURN_IF_ERROR(CheckDeploySpec(spec));
+  VSRAY_ASSIGN_OR_RETURN(const DeployTarget target, FindDeployTarget(spec));
+  std::vector<Missing> missing;
+  VSRAY_ASSIGN_OR_RETURN(auto out, DeployedOrMissing(spec, target, missing));
+  for (auto& c : out) {
+    if (!c.vm.vm.empty()) VSRAY_RETURN_IF_ERROR(Ensure(spec, c, prepare, /*may_power_on=*/true));
+  }
+  if (!prepare || missing.empty()) return out;
+  VSRAY_RETURN_IF_ERROR(DeployMissing(spec, target, missing, out));
   return out;
 }
 
@@ -477,30 +359,27 @@ StatusOr<std::vector<FrozenVm>> FrozenVmResolver::Refresh(const FrozenVmSpec& sp
       known->second.empty()) {
     return Resolve(spec, /*prepare=*/false);
   }
-  vsphere::FilterSpec filter;
-  filter.props.push_back({"VirtualMachine", FrozenVmProperties()});
-  for (const auto& vm : known->second) filter.objects.push_back({vm, false, {}});
-  auto contents = env_.vim->RetrieveProperties(filter);
-  if (!contents.ok()) {
+  auto records = env_.vcenter->inventory().Vms(known->second);
+  if (!records.ok()) {
     // One of them is gone (ManagedObjectNotFound): look everything up again.
-    if (contents.status().code() == StatusCode::kNotFound) return Resolve(spec, false);
-    return contents.status();
+    if (records.status().code() == StatusCode::kNotFound) return Resolve(spec, false);
+    return records.status();
   }
   std::vector<Candidate> candidates;
-  for (const auto& content : *contents) candidates.push_back(FromContent(content));
+  for (auto& record : *records) candidates.push_back(Candidate::Of(std::move(record)));
   return UsableOf(spec, std::move(candidates));
 }
 
 StatusOr<std::vector<FrozenVm>> FrozenVmResolver::UsableOf(const FrozenVmSpec& spec,
                                                            std::vector<Candidate> candidates) {
-  VSRAY_ASSIGN_OR_RETURN(auto hosts, Hosts());
+  VSRAY_ASSIGN_OR_RETURN(auto hosts, env_.inventory->Hosts());
   std::vector<FrozenVm> out;
   for (auto& c : candidates) {
     if (c.vm.vm.empty()) continue;  // not deployed (status shows why)
     std::string problem;
     auto host = hosts.find(c.host.value);
     const std::string host_state = host == hosts.end() ? "unknown" : host->second.state;
-    if (c.power_state != "poweredOn" || !c.frozen) {
+    if (!c.Ready()) {
       problem = "is not frozen (" + c.power_state + ", instantCloneFrozen " +
                 (c.frozen ? "true" : "false") + ")";
     } else if (!Usable(host_state)) {
@@ -526,7 +405,7 @@ StatusOr<std::vector<FrozenVm>> FrozenVmResolver::UsableOf(const FrozenVmSpec& s
 
 StatusOr<std::vector<FrozenVmStatus>> FrozenVmResolver::Statuses(const FrozenVmSpec& spec) {
   VSRAY_ASSIGN_OR_RETURN(auto candidates, Candidates(spec, false));
-  VSRAY_ASSIGN_OR_RETURN(auto hosts, Hosts());
+  VSRAY_ASSIGN_OR_RETURN(auto hosts, env_.inventory->Hosts());
   std::vector<FrozenVmStatus> out;
   for (const auto& c : candidates) {
     FrozenVmStatus s;

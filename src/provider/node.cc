@@ -41,7 +41,7 @@ bool UsableIpv4(const std::string& text, const AddressPolicy& policy) {
   if ((*address & 0xFFFF0000U) == 0xA9FE0000U) return false;  // 169.254/16 link-local
   if (*address == 0) return false;
   return std::ranges::none_of(policy.ignore,
-                              [&](const Cidr& cidr) { return cidr.Contains(*address); });
+                              [&](const Ipv4Cidr& cidr) { return cidr.Contains(*address); });
 }
 
 std::optional<std::string> FirstIpv4(const Node& node, const AddressPolicy& policy,
@@ -115,43 +115,6 @@ Node NodeFromContent(const vsphere::ObjectContent& content) {
   node.id = content.obj.value;
   for (const auto& [name, value] : content.props) ApplyProperty(node, name, value);
   return node;
-}
-
-std::optional<std::uint32_t> ParseIpv4(std::string_view text) {
-  std::uint32_t result = 0;
-  for (int part = 0; part < 4; ++part) {
-    unsigned value = 0;
-    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (error != std::errc() || end == text.data() || value > 255) return std::nullopt;
-    result = (result << 8U) | value;
-    text.remove_prefix(static_cast<std::size_t>(end - text.data()));
-    if (part < 3) {
-      if (text.empty() || text.front() != '.') return std::nullopt;
-      text.remove_prefix(1);
-    }
-  }
-  if (!text.empty()) return std::nullopt;
-  return result;
-}
-
-StatusOr<Cidr> ParseCidr(std::string_view text) {
-  const auto slash = text.find('/');
-  const auto address = ParseIpv4(text.substr(0, slash));
-  unsigned bits = 32;
-  if (slash != std::string_view::npos) {
-    const std::string_view prefix = text.substr(slash + 1);
-    const auto [end, error] = std::from_chars(prefix.data(), prefix.data() + prefix.size(), bits);
-    if (error != std::errc() || end != prefix.data() + prefix.size() || bits > 32) {
-      return InvalidArgumentError("'" + std::string(text) + "' is not an IPv4 CIDR (a.b.c.d/n)");
-    }
-  }
-  if (!address) {
-    return InvalidArgumentError("'" + std::string(text) + "' is not an IPv4 CIDR (a.b.c.d/n)");
-  }
-  Cidr cidr;
-  cidr.mask = bits == 0 ? 0U : ~std::uint32_t{0} << (32U - bits);
-  cidr.network = *address & cidr.mask;
-  return cidr;
 }
 
 namespace {

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/ipv4.h"
 #include "common/status.h"
 #include "provider/tags.h"
 #include "vsphere/vim.h"
@@ -50,17 +51,8 @@ struct Node {
 void ApplyProperty(Node& node, std::string_view name, const vsphere::Any& value);
 Node NodeFromContent(const vsphere::ObjectContent& content);
 
-// An IPv4 network, for addresses to ignore.
-struct Cidr {
-  std::uint32_t network = 0;
-  std::uint32_t mask = 0;
-  bool Contains(std::uint32_t address) const { return (address & mask) == network; }
-};
-StatusOr<Cidr> ParseCidr(std::string_view text);
-std::optional<std::uint32_t> ParseIpv4(std::string_view text);
-
 struct AddressPolicy {
-  std::vector<Cidr> ignore;
+  std::vector<Ipv4Cidr> ignore;
   // Port group of the internal network; empty: internal and external are the same address.
   std::string internal_network;
   // When set, replaces the rules above: gets every guest address of a node (all NICs, in NIC

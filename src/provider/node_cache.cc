@@ -41,6 +41,7 @@ NodeCache::ReconcileStats NodeCache::Reconcile(std::vector<Node> nodes) {
     }
   }
   nodes_ = std::move(fresh);
+  Changed();
   return stats;
 }
 
@@ -67,6 +68,7 @@ void NodeCache::Apply(const vsphere::UpdateSet& updates) {
     }
     ConfirmPending(node);
   }
+  Changed();
 }
 
 void NodeCache::Put(Node node) {
@@ -77,6 +79,7 @@ void NodeCache::Put(Node node) {
   removed_.erase(node.id);
   std::string id = node.id;
   nodes_[id] = std::move(node);
+  Changed();
 }
 
 void NodeCache::SetPending(const std::string& id, const std::map<int, std::string>& values) {
@@ -86,6 +89,7 @@ void NodeCache::SetPending(const std::string& id, const std::map<int, std::strin
   // Only as pending values (merged into what readers get): written into the node as vCenter
   // reported it, the next unrelated update of the node would "confirm" them.
   for (const auto& [key, value] : values) pending[key] = {value, now};
+  Changed();
 }
 
 void NodeCache::Remove(const std::string& id) {
@@ -93,6 +97,7 @@ void NodeCache::Remove(const std::string& id) {
   nodes_.erase(id);
   pending_.erase(id);
   removed_.insert(id);
+  Changed();
 }
 
 // Caller holds mu_ exclusively.
@@ -138,6 +143,25 @@ void NodeCache::ForEach(const std::function<void(const Node&)>& fn) const {
       fn(node);
     }
   }
+}
+
+void NodeCache::Changed() {
+  {
+    std::lock_guard lock(change_mu_);
+    ++version_;
+  }
+  change_cv_.notify_all();
+}
+
+std::uint64_t NodeCache::version() const {
+  std::lock_guard lock(change_mu_);
+  return version_;
+}
+
+std::uint64_t NodeCache::WaitForChange(std::uint64_t seen, Clock::Duration max_wait) const {
+  std::unique_lock lock(change_mu_);
+  change_cv_.wait_for(lock, max_wait, [&] { return version_ != seen; });
+  return version_;
 }
 
 std::size_t NodeCache::size() const {

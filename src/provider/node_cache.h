@@ -5,8 +5,11 @@
 #define VSRAY_PROVIDER_NODE_CACHE_H_
 
 #include <chrono>
+#include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -57,6 +60,12 @@ class NodeCache {
   void ForEach(const std::function<void(const Node&)>& fn) const;
   std::size_t size() const;
 
+  // A number that changes with every change of the cache (a listing, an update, a write).
+  std::uint64_t version() const;
+  // Blocks until version() differs from `seen` or `max_wait` has passed (whichever comes
+  // first); returns version(). For waiting on a condition of the cache without polling.
+  std::uint64_t WaitForChange(std::uint64_t seen, Clock::Duration max_wait) const;
+
  private:
   struct Pending {
     std::string value;
@@ -64,12 +73,18 @@ class NodeCache {
   };
   Node Merged(const Node& node) const;
   void ConfirmPending(const Node& node);
+  // Wakes WaitForChange callers. Called by every writer (lock order: mu_, then change_mu_).
+  void Changed();
 
   const Clock& clock_;
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, Node> nodes_;
   std::unordered_map<std::string, std::map<int, Pending>> pending_;
   std::unordered_set<std::string> removed_;
+
+  mutable std::mutex change_mu_;
+  mutable std::condition_variable change_cv_;
+  std::uint64_t version_ = 0;  // change_mu_
 };
 
 }  // namespace vsray::provider

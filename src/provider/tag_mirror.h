@@ -17,6 +17,7 @@
 
 #include "common/status.h"
 #include "provider/node.h"
+#include "provider/vcenter.h"
 #include "vsphere/rest.h"
 #include "vsphere/session.h"
 
@@ -27,19 +28,19 @@ inline constexpr std::string_view kMirrorCategory = "ray";
 // "key:value", the mirrored tag's name.
 std::string MirrorTagName(const std::string& key, const std::string& value);
 
-class TagMirror {
+class TagMirror final : public TagMirrorClient {
  public:
   // Connects to the REST API on first use (sharing `options.transport`).
   explicit TagMirror(vsphere::ConnectOptions options);
-  ~TagMirror();
+  ~TagMirror() override;
   TagMirror(const TagMirror&) = delete;
   TagMirror& operator=(const TagMirror&) = delete;
 
   // A new node: attaches a tag for each of `tags` (one bulk call).
-  Status Attach(const std::string& vm_id, const TagMap& tags);
+  Status Attach(const std::string& vm_id, const TagMap& tags) override;
   // Changed tags of a node: for each key of `changed` whose value differs from `previous`,
   // detaches `key:previous` (one bulk call) and attaches `key:new` (one bulk call).
-  Status Change(const std::string& vm_id, const TagMap& previous, const TagMap& changed);
+  Status Change(const std::string& vm_id, const TagMap& previous, const TagMap& changed) override;
 
  private:
   // Caller holds mu_.

@@ -241,32 +241,34 @@ Status BatchStatus(const json& reply, const std::string& what) {
   return {all_not_found ? StatusCode::kNotFound : StatusCode::kUnknown, what + ": " + text};
 }
 
+// The messages of one entry of a deploy result's error list, and its error type (if any).
+void CollectDeployError(const json& entry, std::vector<std::string>& messages,
+                        std::string& first_type) {
+  const auto add = [&messages](std::string text) {
+    if (!text.empty()) messages.push_back(std::move(text));
+  };
+  const json& inner = Member(entry, "error");
+  if (inner.is_object()) {
+    std::string type = Str(inner, "@class");
+    if (type.empty()) type = Str(inner, "error_type");
+    if (first_type.empty()) first_type = ErrorTypeFromClass(type);
+    add(MessagesText(Member(inner, "messages")));
+  }
+  const json& message = Member(entry, "message");
+  if (message.is_object()) add(MessagesText(json::array({message})));
+  for (const json& issue : List(Member(entry, "issues"))) {
+    if (issue.is_object()) add(MessagesText(json::array({Member(issue, "message")})));
+  }
+}
+
 // Status for a failed OVF deployment result ({"succeeded":false,"error":{"errors":[...]}}).
 Status DeployFailure(const json& result, const std::string& what) {
   std::vector<std::string> messages;
   std::string first_type;
   const json& error = Member(result, "error");
   if (error.is_object()) {
-    for (const json& e : List(Member(error, "errors"))) {
-      if (!e.is_object()) continue;
-      const json& inner = Member(e, "error");
-      if (inner.is_object()) {
-        std::string type = Str(inner, "@class");
-        if (type.empty()) type = Str(inner, "error_type");
-        if (first_type.empty()) first_type = ErrorTypeFromClass(type);
-        std::string text = MessagesText(Member(inner, "messages"));
-        if (!text.empty()) messages.push_back(std::move(text));
-      }
-      const json& message = Member(e, "message");
-      if (message.is_object()) {
-        std::string text = MessagesText(json::array({message}));
-        if (!text.empty()) messages.push_back(std::move(text));
-      }
-      for (const json& issue : List(Member(e, "issues"))) {
-        if (!issue.is_object()) continue;
-        std::string text = MessagesText(json::array({Member(issue, "message")}));
-        if (!text.empty()) messages.push_back(std::move(text));
-      }
+    for (const json& entry : List(Member(error, "errors"))) {
+      if (entry.is_object()) CollectDeployError(entry, messages, first_type);
     }
   }
   std::string text;
@@ -277,6 +279,27 @@ Status DeployFailure(const json& result, const std::string& what) {
   return status;
 }
 
+// The vAPI error type and messages of an error reply, in either dialect:
+//   /api : {"error_type": "...", "messages": [...]}
+//   /rest: {"type": "com.vmware.vapi.std.errors.x", "value": {"messages": [...]}}
+void ReadErrorReply(const json& reply, std::string& type, std::string& text) {
+  const auto string_at = [](const json& object, const char* key) -> const json* {
+    auto it = object.find(key);
+    return it != object.end() && it->is_string() ? &*it : nullptr;
+  };
+  if (const json* t = string_at(reply, "error_type")) type = Upper(t->get<std::string>());
+  if (auto it = reply.find("messages"); it != reply.end()) text = MessagesText(*it);
+  if (const json* t = string_at(reply, "type"); type.empty() && t != nullptr) {
+    type = ErrorTypeFromClass(t->get<std::string>());
+  }
+  auto value = reply.find("value");
+  if (value == reply.end() || !value->is_object()) return;
+  if (auto m = value->find("messages"); text.empty() && m != value->end()) text = MessagesText(*m);
+  if (const json* t = string_at(*value, "error_type"); type.empty() && t != nullptr) {
+    type = Upper(t->get<std::string>());
+  }
+}
+
 }  // namespace
 
 Status RestErrorStatus(long http_status, std::string_view body,  // NOLINT(google-runtime-int)
@@ -285,21 +308,7 @@ Status RestErrorStatus(long http_status, std::string_view body,  // NOLINT(googl
   std::string text;
   const json reply = json::parse(body, nullptr, false);
   if (!reply.is_discarded() && reply.is_object()) {
-    // /api: {"error_type": "...", "messages": [...]}
-    if (auto it = reply.find("error_type"); it != reply.end() && it->is_string()) {
-      type = Upper(it->get<std::string>());
-    }
-    if (auto it = reply.find("messages"); it != reply.end()) text = MessagesText(*it);
-    // /rest: {"type": "com.vmware.vapi.std.errors.x", "value": {"messages": [...]}}
-    if (auto it = reply.find("type"); type.empty() && it != reply.end() && it->is_string()) {
-      type = ErrorTypeFromClass(it->get<std::string>());
-    }
-    if (auto it = reply.find("value"); it != reply.end() && it->is_object()) {
-      if (auto m = it->find("messages"); text.empty() && m != it->end()) text = MessagesText(*m);
-      if (auto t = it->find("error_type"); type.empty() && t != it->end() && t->is_string()) {
-        type = Upper(t->get<std::string>());
-      }
-    }
+    ReadErrorReply(reply, type, text);
   } else if (!IsBlank(body)) {
     text = Excerpt(body);
   }
@@ -360,19 +369,15 @@ StatusOr<std::unique_ptr<RestClient>> RestClient::Connect(
 Status RestClient::Init() {
   VSRAY_ASSIGN_OR_RETURN(address_, PrepareConnection(options_));
   transport_ = options_.transport;
-  std::lock_guard lock(login_mu_);
-  return Login();
+  return login_.Login([this] { return Login(); });
 }
 
 Status RestClient::Login() {
-  {
-    // A stale token must not be sent, and stays known for redaction.
-    std::lock_guard lock(token_mu_);
-    if (!token_.empty()) {
-      old_tokens_.push_back(std::move(token_));
-      if (old_tokens_.size() > kMaxOldTokens) old_tokens_.erase(old_tokens_.begin());
-    }
-    token_.clear();
+  // A stale token must not be sent, and stays known for redaction.
+  if (std::string old = login_.Clear(); !old.empty()) {
+    std::lock_guard lock(old_tokens_mu_);
+    old_tokens_.push_back(std::move(old));
+    if (old_tokens_.size() > kMaxOldTokens) old_tokens_.erase(old_tokens_.begin());
   }
   const std::string what = "vAPI login to " + address_.HostPort();
   auto attempt = [&](RestFlavor flavor) {
@@ -414,12 +419,9 @@ Status RestClient::Login() {
   if (!reply.is_string() || reply.get<std::string>().empty()) {
     return DataLossError(what + ": the reply has no session token");
   }
-  {
-    std::lock_guard lock(token_mu_);
-    token_ = reply.get<std::string>();
-    ++token_generation_;
-  }
-  flavor_chosen_ = true;  // only ever read under login_mu_
+  login_.Set(reply.get<std::string>());
+  login_.Commit();
+  flavor_chosen_ = true;  // only ever read during a login (one at a time)
   ++login_count_;
   Log()->debug("vAPI session opened on {} ({}) as {}", address_.HostPort(),
                api() ? "/api" : "/rest", options_.credentials.user);
@@ -434,8 +436,9 @@ std::string RestClient::Redact(std::string text) const {
     }
   };
   scrub(options_.credentials.password);
-  std::lock_guard lock(token_mu_);
-  scrub(token_);
+  std::uint64_t generation = 0;
+  scrub(login_.Get(&generation));
+  std::lock_guard lock(old_tokens_mu_);
   for (const auto& old : old_tokens_) scrub(old);
   return text;
 }
@@ -464,9 +467,9 @@ RestClient::Outcome RestClient::SendOnce(const RestRequest& request, bool login,
     // /rest: answer with the token in the body instead of a cookie.
     http.headers.emplace_back("vmware-use-header-authn", "true");
   } else {
-    std::lock_guard lock(token_mu_);
-    if (!token_.empty()) http.headers.emplace_back(std::string(kTokenHeader), token_);
-    *generation = token_generation_;
+    if (std::string token = login_.Get(generation); !token.empty()) {
+      http.headers.emplace_back(std::string(kTokenHeader), std::move(token));
+    }
   }
   ++requests_sent_;
   auto response = transport_->Send(http);
@@ -512,20 +515,9 @@ StatusOr<json> RestClient::Execute(const RestRequest& request) {
   std::uint64_t generation = 0;
   Outcome outcome = SendRetrying(request, /*login=*/false, &generation);
   if (outcome.http_status == 401) {
-    // The session expired or was dropped. A 401 call was not executed, so logging in again
-    // and repeating it once is safe even when it isn't idempotent.
-    {
-      std::lock_guard lock(login_mu_);
-      bool stale = false;
-      {
-        std::lock_guard token_lock(token_mu_);
-        stale = token_generation_ == generation;
-      }
-      if (stale) {
-        Log()->info("vAPI session on {} expired; logging in again", address_.HostPort());
-        VSRAY_RETURN_IF_ERROR(Login());
-      }
-    }
+    // The session expired or was dropped: see LoginState.
+    VSRAY_RETURN_IF_ERROR(login_.Renew(
+        generation, [this] { return Login(); }, "vAPI session on " + address_.HostPort()));
     outcome = SendRetrying(request, /*login=*/false, &generation);
   }
   const auto elapsed =
@@ -538,11 +530,8 @@ StatusOr<json> RestClient::Execute(const RestRequest& request) {
 
 void RestClient::Close() {
   if (closed_.exchange(true)) return;
-  std::string token;
-  {
-    std::lock_guard lock(token_mu_);
-    token = token_;
-  }
+  std::uint64_t generation = 0;
+  const std::string token = login_.Get(&generation);
   if (token.empty() || !transport_) return;
   HttpRequest http;
   http.method = "DELETE";
@@ -854,19 +843,26 @@ StatusOr<std::string> RestClient::CreateLibraryItem(const std::string& library_i
   return Decode(r, [&]() -> StatusOr<std::string> { return reply.get<std::string>(); });
 }
 
+StatusOr<std::vector<std::string>> RestClient::FindLibraryItems(const std::string& name,
+                                                                const std::string& library_id) {
+  json spec = {{"name", name}};
+  if (!library_id.empty()) spec["library_id"] = library_id;
+  RestRequest r{
+      "find item " + Quoted(name) +
+          (library_id.empty() ? " in any content library" : " in content library " + library_id),
+      "POST",
+      std::string(api() ? kApiLibraryItem : kRestLibraryItem) +
+          (api() ? "?action=find" : "?~action=find"),
+      api() ? spec : json{{"spec", spec}},
+      true,
+      {}};
+  VSRAY_ASSIGN_OR_RETURN(json reply, Execute(r));
+  return Decode(r, [&]() -> StatusOr<std::vector<std::string>> { return StrList(reply); });
+}
+
 StatusOr<std::string> RestClient::FindLibraryItemByName(const std::string& library_id,
                                                         const std::string& name) {
-  json spec = {{"library_id", library_id}, {"name", name}};
-  RestRequest r{"find item " + Quoted(name) + " in content library " + library_id,
-                "POST",
-                std::string(api() ? kApiLibraryItem : kRestLibraryItem) +
-                    (api() ? "?action=find" : "?~action=find"),
-                api() ? spec : json{{"spec", spec}},
-                true,
-                {}};
-  VSRAY_ASSIGN_OR_RETURN(json reply, Execute(r));
-  VSRAY_ASSIGN_OR_RETURN(
-      auto ids, Decode(r, [&]() -> StatusOr<std::vector<std::string>> { return StrList(reply); }));
+  VSRAY_ASSIGN_OR_RETURN(auto ids, FindLibraryItems(name, library_id));
   if (ids.empty()) {
     return NotFoundError("no item named " + Quoted(name) + " in content library " + library_id);
   }

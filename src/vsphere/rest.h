@@ -18,6 +18,7 @@
 
 #include "common/retry.h"
 #include "common/status.h"
+#include "vsphere/login_state.h"
 #include "vsphere/session.h"
 #include "vsphere/transport.h"
 
@@ -201,6 +202,9 @@ class RestClient {
   // library doesn't exist; ALREADY_EXISTS if it has an item of that name. Not retried.
   StatusOr<std::string> CreateLibraryItem(const std::string& library_id, const std::string& name,
                                           const std::string& type);
+  // Ids of the items named `name` in library `library_id`, or in every library when it is "".
+  StatusOr<std::vector<std::string>> FindLibraryItems(const std::string& name,
+                                                      const std::string& library_id = "");
   // The id of the item named `name` in a library: NOT_FOUND if none, FAILED_PRECONDITION if
   // several.
   StatusOr<std::string> FindLibraryItemByName(const std::string& library_id,
@@ -221,7 +225,7 @@ class RestClient {
   Status ChangeTagsOnObject(const std::string& what, std::string_view action,
                             const DynamicId& object, const std::vector<std::string>& tag_ids);
   Status Init();
-  // Logs in with the current flavor (choosing it on the first login). Caller holds login_mu_.
+  // Logs in with the current flavor (choosing it on the first login). Runs under login_.
   Status Login();
   // Outcome of one HTTP exchange: the decoded reply or error, and the HTTP status (0 if the
   // request never got an answer).
@@ -249,11 +253,9 @@ class RestClient {
   bool flavor_chosen_ = false;
   ExponentialBackoff backoff_;
 
-  mutable std::mutex token_mu_;
-  std::string token_;
-  std::uint64_t token_generation_ = 0;
+  LoginState login_;  // the session token
+  mutable std::mutex old_tokens_mu_;
   std::vector<std::string> old_tokens_;  // for redaction; bounded
-  std::mutex login_mu_;
 
   std::atomic<int> login_count_{0};
   std::atomic<std::int64_t> requests_sent_{0};

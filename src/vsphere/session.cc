@@ -44,57 +44,74 @@ std::string ServerAddress::Url(std::string_view path) const {
   return scheme + "://" + HostPort() + std::string(path);
 }
 
+namespace {
+
+Status BadServer(std::string_view server, std::string_view why) {
+  return InvalidArgumentError("vCenter server '" + std::string(server) + "': " + std::string(why));
+}
+
+// Takes the scheme off `rest` into `address` (https when there is none).
+Status TakeScheme(std::string_view server, bool allow_plain_http, std::string_view& rest,
+                  ServerAddress& address) {
+  const auto scheme_end = rest.find("://");
+  if (scheme_end == std::string_view::npos) return OkStatus();
+  address.scheme = std::string(rest.substr(0, scheme_end));
+  rest.remove_prefix(scheme_end + 3);
+  if (address.scheme != "https" && address.scheme != "http") {
+    return BadServer(server, "scheme must be https");
+  }
+  if (address.scheme == "http" && !allow_plain_http) {
+    return BadServer(server, "plain http would send the password unencrypted; use https");
+  }
+  return OkStatus();
+}
+
+// Splits "host", "host:port", "[v6]" or "[v6]:port" into `address.host` and the port text.
+Status SplitHostPort(std::string_view server, std::string_view rest, ServerAddress& address,
+                     std::string_view& port_text) {
+  if (!rest.empty() && rest.front() == '[') {
+    const auto close = rest.find(']');
+    if (close == std::string_view::npos) return BadServer(server, "unclosed '['");
+    address.host = std::string(rest.substr(1, close - 1));
+    if (close + 1 < rest.size()) {
+      if (rest[close + 1] != ':') return BadServer(server, "bad port");
+      port_text = rest.substr(close + 2);
+    }
+    return OkStatus();
+  }
+  const auto colon = rest.find(':');
+  address.host = std::string(rest.substr(0, colon));
+  if (colon != std::string_view::npos) port_text = rest.substr(colon + 1);
+  return OkStatus();
+}
+
+StatusOr<int> ParsePort(std::string_view server, std::string_view port_text) {
+  int port = 0;
+  const auto [end, error] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (error != std::errc() || end != port_text.data() + port_text.size() || port <= 0 ||
+      port > 65535) {
+    return BadServer(server, "port must be a number from 1 to 65535");
+  }
+  return port;
+}
+
+}  // namespace
+
 StatusOr<ServerAddress> ParseServerAddress(std::string_view server, bool allow_plain_http) {
   ServerAddress address;
   std::string_view rest = server;
   while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
   while (!rest.empty() && rest.back() == ' ') rest.remove_suffix(1);
   if (rest.empty()) return InvalidArgumentError("vCenter server address is empty");
-  if (const auto scheme_end = rest.find("://"); scheme_end != std::string_view::npos) {
-    address.scheme = std::string(rest.substr(0, scheme_end));
-    rest.remove_prefix(scheme_end + 3);
-    if (address.scheme != "https" && address.scheme != "http") {
-      return InvalidArgumentError("vCenter server '" + std::string(server) +
-                                  "': scheme must be https");
-    }
-    if (address.scheme == "http" && !allow_plain_http) {
-      return InvalidArgumentError("vCenter server '" + std::string(server) +
-                                  "': plain http would send the password unencrypted; use https");
-    }
-  }
+  VSRAY_RETURN_IF_ERROR(TakeScheme(server, allow_plain_http, rest, address));
   rest = rest.substr(0, rest.find('/'));  // drop "/sdk" or any path
   address.port = address.scheme == "https" ? 443 : 80;
   std::string_view port_text;
-  if (!rest.empty() && rest.front() == '[') {
-    const auto close = rest.find(']');
-    if (close == std::string_view::npos) {
-      return InvalidArgumentError("vCenter server '" + std::string(server) + "': unclosed '['");
-    }
-    address.host = std::string(rest.substr(1, close - 1));
-    if (close + 1 < rest.size()) {
-      if (rest[close + 1] != ':') {
-        return InvalidArgumentError("vCenter server '" + std::string(server) + "': bad port");
-      }
-      port_text = rest.substr(close + 2);
-    }
-  } else {
-    const auto colon = rest.find(':');
-    address.host = std::string(rest.substr(0, colon));
-    if (colon != std::string_view::npos) port_text = rest.substr(colon + 1);
-  }
-  if (address.host.empty()) {
-    return InvalidArgumentError("vCenter server '" + std::string(server) + "': no host name");
-  }
+  VSRAY_RETURN_IF_ERROR(SplitHostPort(server, rest, address, port_text));
+  if (address.host.empty()) return BadServer(server, "no host name");
   if (!port_text.empty() || rest.ends_with(':')) {
-    int port = 0;
-    const auto [end, error] =
-        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (error != std::errc() || end != port_text.data() + port_text.size() || port <= 0 ||
-        port > 65535) {
-      return InvalidArgumentError("vCenter server '" + std::string(server) +
-                                  "': port must be a number from 1 to 65535");
-    }
-    address.port = port;
+    VSRAY_ASSIGN_OR_RETURN(address.port, ParsePort(server, port_text));
   }
   return address;
 }
@@ -177,28 +194,21 @@ Status Session::Init() {
   content_.instance_uuid = content->TextAt("about.instanceUuid");
   if (!content_.api_version.empty()) soap_action_ = "urn:vim25/" + content_.api_version;
 
-  {
-    std::lock_guard lock(login_mu_);
-    VSRAY_RETURN_IF_ERROR(Login());
-  }
+  VSRAY_RETURN_IF_ERROR(login_.Login([this] { return Login(); }));
   if (options_.keepalive_interval.count() > 0) {
     keepalive_ = std::thread([this] { KeepaliveLoop(); });
   }
   return OkStatus();
 }
 
-// Caller holds login_mu_.
+// Runs under login_ (LoginState::Login or Renew).
 Status Session::Login() {
   XmlWriter w;
   OpenMethod(w, "Login", content_.session_manager);
   w.Leaf("userName", options_.credentials.user);
   w.Leaf("password", options_.credentials.password);
   w.Close("Login");
-  {
-    // A stale cookie must not be sent with a login.
-    std::lock_guard lock(cookie_mu_);
-    cookie_.clear();
-  }
+  login_.Clear();  // a stale cookie must not be sent with a login
   std::uint64_t generation = 0;
   auto reply = SendRetrying("Login", SoapEnvelope(w.str()), true, &generation);
   if (!reply.ok()) {
@@ -211,12 +221,8 @@ Status Session::Login() {
     }
     return reply.status().WithContext("login to " + address_.HostPort());
   }
-  {
-    std::lock_guard lock(cookie_mu_);
-    if (cookie_.empty()) {
-      return DataLossError("login to " + address_.HostPort() + ": no session cookie in reply");
-    }
-    ++cookie_generation_;
+  if (!login_.Commit()) {
+    return DataLossError("login to " + address_.HostPort() + ": no session cookie in reply");
   }
   ++login_count_;
   Log()->debug("logged in to {} as {}", address_.HostPort(), options_.credentials.user);
@@ -230,10 +236,8 @@ StatusOr<Any> Session::SendOnce(std::string_view method, const std::string& enve
   request.url = address_.Url("/sdk");
   request.timeout = options_.call_timeout;
   request.headers = {{"Content-Type", "text/xml; charset=utf-8"}, {"SOAPAction", soap_action_}};
-  {
-    std::lock_guard lock(cookie_mu_);
-    if (!cookie_.empty()) request.headers.emplace_back("Cookie", cookie_);
-    *generation = cookie_generation_;
+  if (std::string cookie = login_.Get(generation); !cookie.empty()) {
+    request.headers.emplace_back("Cookie", std::move(cookie));
   }
   request.body = envelope;
   ++calls_sent_;
@@ -241,10 +245,8 @@ StatusOr<Any> Session::SendOnce(std::string_view method, const std::string& enve
   auto response = transport_->Send(request);
   if (!response.ok()) return response.status().WithContext(std::string(method));
   if (const std::string* set_cookie = response->Header("set-cookie")) {
-    std::string cookie = SessionCookie(*set_cookie);
-    if (!cookie.empty()) {
-      std::lock_guard lock(cookie_mu_);
-      cookie_ = std::move(cookie);
+    if (std::string cookie = SessionCookie(*set_cookie); !cookie.empty()) {
+      login_.Set(std::move(cookie));
     }
   }
   const long status = response->status;  // NOLINT(google-runtime-int)
@@ -290,20 +292,9 @@ StatusOr<Any> Session::Call(std::string_view method, const MoRef& target, std::s
   std::uint64_t generation = 0;
   auto reply = SendRetrying(method, envelope, idempotent, &generation);
   if (!reply.ok() && reply.status().fault() == "NotAuthenticated") {
-    // The session expired (idle timeout, server restart). The call was not executed, so it is
-    // safe to log in again and repeat it once, even if it isn't idempotent.
-    {
-      std::lock_guard lock(login_mu_);
-      bool stale = false;
-      {
-        std::lock_guard cookie_lock(cookie_mu_);
-        stale = cookie_generation_ == generation;
-      }
-      if (stale) {
-        Log()->info("vCenter session expired; logging in again");
-        VSRAY_RETURN_IF_ERROR(Login());
-      }
-    }
+    // The session expired (idle timeout, server restart): see LoginState.
+    VSRAY_RETURN_IF_ERROR(login_.Renew(
+        generation, [this] { return Login(); }, "vCenter session"));
     reply = SendRetrying(method, envelope, idempotent, &generation);
   }
   const auto elapsed =

@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "common/retry.h"
 #include "common/status.h"
+#include "vsphere/login_state.h"
 #include "vsphere/transport.h"
 #include "vsphere/xml.h"
 
@@ -139,10 +140,7 @@ class Session final : public SoapCaller, public std::enable_shared_from_this<Ses
   ServiceContent content_;
   std::string soap_action_;
 
-  std::mutex cookie_mu_;
-  std::string cookie_;  // "vmware_soap_session=..."
-  std::uint64_t cookie_generation_ = 0;
-  std::mutex login_mu_;
+  LoginState login_;  // the cookie "vmware_soap_session=..."
 
   std::atomic<int> login_count_{0};
   std::atomic<std::int64_t> calls_sent_{0};

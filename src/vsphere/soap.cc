@@ -6,49 +6,51 @@
 namespace vsray::vsphere {
 namespace {
 
+// The status code of each vim fault. Whether another attempt may help follows from the code
+// alone (IsTransient in common/retry.h: UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED,
+// RESOURCE_EXHAUSTED), so that SOAP and REST errors are retried by one rule.
 struct FaultMapping {
   std::string_view type;
   StatusCode code;
-  bool transient;
 };
 
 constexpr std::array<FaultMapping, 36> kFaults = {{
-    {"NotAuthenticated", StatusCode::kUnauthenticated, false},
-    {"InvalidLogin", StatusCode::kUnauthenticated, false},
-    {"InvalidCredentials", StatusCode::kUnauthenticated, false},
-    {"NoPermission", StatusCode::kPermissionDenied, false},
-    {"RestrictedVersion", StatusCode::kPermissionDenied, false},
-    {"ManagedObjectNotFound", StatusCode::kNotFound, false},
-    {"NotFound", StatusCode::kNotFound, false},
-    {"FileNotFound", StatusCode::kNotFound, false},
-    {"InvalidPowerState", StatusCode::kFailedPrecondition, false},
-    {"InvalidState", StatusCode::kFailedPrecondition, false},
-    {"InvalidHostState", StatusCode::kFailedPrecondition, false},
-    {"InvalidDatastore", StatusCode::kFailedPrecondition, false},
-    {"VmConfigFault", StatusCode::kFailedPrecondition, false},
-    {"DisallowedOperationOnFailoverHost", StatusCode::kFailedPrecondition, false},
-    {"TaskInProgress", StatusCode::kAborted, true},
-    {"ConcurrentAccess", StatusCode::kAborted, true},
-    {"DuplicateName", StatusCode::kAlreadyExists, false},
-    {"AlreadyExists", StatusCode::kAlreadyExists, false},
-    {"InvalidArgument", StatusCode::kInvalidArgument, false},
-    {"InvalidRequest", StatusCode::kInvalidArgument, false},
-    {"InvalidProperty", StatusCode::kInvalidArgument, false},
-    {"InvalidType", StatusCode::kInvalidArgument, false},
-    {"InvalidName", StatusCode::kInvalidArgument, false},
-    {"MethodNotFound", StatusCode::kUnimplemented, false},
-    {"NotSupported", StatusCode::kUnimplemented, false},
-    {"NotImplemented", StatusCode::kUnimplemented, false},
-    {"HostCommunication", StatusCode::kUnavailable, true},
-    {"HostNotConnected", StatusCode::kUnavailable, true},
-    {"HostNotReachable", StatusCode::kUnavailable, true},
-    {"SystemError", StatusCode::kUnavailable, true},
-    {"RuntimeFault", StatusCode::kInternal, false},
-    {"RequestCanceled", StatusCode::kCancelled, false},
-    {"Timedout", StatusCode::kDeadlineExceeded, true},
-    {"InsufficientResourcesFault", StatusCode::kFailedPrecondition, false},
-    {"OutOfBounds", StatusCode::kOutOfRange, false},
-    {"SecurityError", StatusCode::kPermissionDenied, false},
+    {"NotAuthenticated", StatusCode::kUnauthenticated},
+    {"InvalidLogin", StatusCode::kUnauthenticated},
+    {"InvalidCredentials", StatusCode::kUnauthenticated},
+    {"NoPermission", StatusCode::kPermissionDenied},
+    {"RestrictedVersion", StatusCode::kPermissionDenied},
+    {"ManagedObjectNotFound", StatusCode::kNotFound},
+    {"NotFound", StatusCode::kNotFound},
+    {"FileNotFound", StatusCode::kNotFound},
+    {"InvalidPowerState", StatusCode::kFailedPrecondition},
+    {"InvalidState", StatusCode::kFailedPrecondition},
+    {"InvalidHostState", StatusCode::kFailedPrecondition},
+    {"InvalidDatastore", StatusCode::kFailedPrecondition},
+    {"VmConfigFault", StatusCode::kFailedPrecondition},
+    {"DisallowedOperationOnFailoverHost", StatusCode::kFailedPrecondition},
+    {"TaskInProgress", StatusCode::kAborted},
+    {"ConcurrentAccess", StatusCode::kAborted},
+    {"DuplicateName", StatusCode::kAlreadyExists},
+    {"AlreadyExists", StatusCode::kAlreadyExists},
+    {"InvalidArgument", StatusCode::kInvalidArgument},
+    {"InvalidRequest", StatusCode::kInvalidArgument},
+    {"InvalidProperty", StatusCode::kInvalidArgument},
+    {"InvalidType", StatusCode::kInvalidArgument},
+    {"InvalidName", StatusCode::kInvalidArgument},
+    {"MethodNotFound", StatusCode::kUnimplemented},
+    {"NotSupported", StatusCode::kUnimplemented},
+    {"NotImplemented", StatusCode::kUnimplemented},
+    {"HostCommunication", StatusCode::kUnavailable},
+    {"HostNotConnected", StatusCode::kUnavailable},
+    {"HostNotReachable", StatusCode::kUnavailable},
+    {"SystemError", StatusCode::kUnavailable},
+    {"RuntimeFault", StatusCode::kInternal},
+    {"RequestCanceled", StatusCode::kCancelled},
+    {"Timedout", StatusCode::kDeadlineExceeded},
+    {"InsufficientResourcesFault", StatusCode::kFailedPrecondition},
+    {"OutOfBounds", StatusCode::kOutOfRange},
+    {"SecurityError", StatusCode::kPermissionDenied},
 }};
 
 const FaultMapping* FindFault(std::string_view type) {
@@ -108,11 +110,6 @@ StatusCode FaultCode(std::string_view fault_type) {
   return mapping == nullptr ? StatusCode::kUnknown : mapping->code;
 }
 
-bool IsTransientFault(std::string_view fault_type) {
-  const FaultMapping* mapping = FindFault(fault_type);
-  return mapping != nullptr && mapping->transient;
-}
-
 Status FaultStatus(std::string_view fault_type, std::string_view message) {
   std::string text(fault_type);
   if (!message.empty() && message != fault_type) {
@@ -145,62 +142,66 @@ Status StatusFromMethodFault(const Any& fault) {
   return FaultStatus(type, message);
 }
 
+namespace {
+
+Status Malformed(std::string_view method, std::string_view why) {
+  return DataLossError("malformed reply to " + std::string(method) + ": " + std::string(why));
+}
+
+// The first element in the Body of a SOAP envelope; empty if `doc` is not one.
+pugi::xml_node Payload(const pugi::xml_document& doc) {
+  const pugi::xml_node envelope = doc.document_element();
+  if (LocalName(envelope) != "Envelope") return {};
+  pugi::xml_node body;
+  for (const pugi::xml_node& child : envelope.children()) {
+    if (LocalName(child) == "Body") body = child;
+  }
+  for (const pugi::xml_node& child : body.children()) {
+    if (child.type() == pugi::node_element) return child;
+  }
+  return {};
+}
+
+// The status of a <Fault>: its type from the detail element (typed, or named "<Type>Fault"),
+// SystemError when there is none.
+Status FaultOf(const pugi::xml_node& fault) {
+  std::string message;
+  std::string type;
+  for (const pugi::xml_node& child : fault.children()) {
+    const std::string_view name = LocalName(child);
+    if (name == "faultstring") message = child.text().get();
+    if (name != "detail") continue;
+    for (const pugi::xml_node& detail : child.children()) {
+      if (detail.type() != pugi::node_element) continue;
+      const std::string_view xsi = XsiType(detail);
+      type = xsi.empty() ? std::string(StripFaultSuffix(LocalName(detail))) : std::string(xsi);
+      break;
+    }
+  }
+  if (type.empty()) type = "SystemError";
+  return FaultStatus(type, message);
+}
+
+}  // namespace
+
 StatusOr<Any> DecodeSoapResponse(std::string_view xml, std::string_view method) {
   pugi::xml_document doc;
   const pugi::xml_parse_result parsed =
       doc.load_buffer(xml.data(), xml.size(), pugi::parse_default, pugi::encoding_utf8);
   if (!parsed) {
-    return DataLossError("malformed reply to " + std::string(method) + ": not XML (" +
-                         parsed.description() + " at offset " + std::to_string(parsed.offset) +
-                         ")");
+    return Malformed(method, "not XML (" + std::string(parsed.description()) + " at offset " +
+                                 std::to_string(parsed.offset) + ")");
   }
   DepthCheck depth;
   doc.traverse(depth);
-  if (depth.too_deep) {
-    return DataLossError("malformed reply to " + std::string(method) + ": nested too deeply");
-  }
-  const pugi::xml_node envelope = doc.document_element();
-  pugi::xml_node body;
-  if (LocalName(envelope) == "Envelope") {
-    for (const pugi::xml_node& child : envelope.children()) {
-      if (LocalName(child) == "Body") body = child;
-    }
-  }
-  pugi::xml_node payload;
-  if (body) {
-    for (const pugi::xml_node& child : body.children()) {
-      if (child.type() == pugi::node_element) {
-        payload = child;
-        break;
-      }
-    }
-  }
-  if (!payload) {
-    return DataLossError("malformed reply to " + std::string(method) +
-                         ": not a SOAP envelope with a body");
-  }
-  if (LocalName(payload) == "Fault") {
-    std::string message;
-    std::string type;
-    for (const pugi::xml_node& child : payload.children()) {
-      const std::string_view name = LocalName(child);
-      if (name == "faultstring") message = child.text().get();
-      if (name == "detail") {
-        for (const pugi::xml_node& detail : child.children()) {
-          if (detail.type() != pugi::node_element) continue;
-          const std::string_view xsi = XsiType(detail);
-          type = xsi.empty() ? std::string(StripFaultSuffix(LocalName(detail))) : std::string(xsi);
-          break;
-        }
-      }
-    }
-    if (type.empty()) type = "SystemError";
-    return FaultStatus(type, message);
-  }
+  if (depth.too_deep) return Malformed(method, "nested too deeply");
+  const pugi::xml_node payload = Payload(doc);
+  if (!payload) return Malformed(method, "not a SOAP envelope with a body");
+  if (LocalName(payload) == "Fault") return FaultOf(payload);
   const std::string expected = std::string(method) + "Response";
   if (LocalName(payload) != expected) {
-    return DataLossError("malformed reply to " + std::string(method) + ": got <" +
-                         std::string(LocalName(payload)) + "> instead of <" + expected + ">");
+    return Malformed(method,
+                     "got <" + std::string(LocalName(payload)) + "> instead of <" + expected + ">");
   }
   return DecodeAny(payload);
 }

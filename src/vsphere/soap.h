@@ -17,11 +17,9 @@ std::string SoapEnvelope(std::string_view body);
 // Starts "<method xmlns="urn:vim25"><_this type="T">id</_this>" in `w`; close with w.Close(method).
 void OpenMethod(XmlWriter& w, std::string_view method, const MoRef& this_ref);
 
-// Maps a vim fault type name ("InvalidPowerState") to a status code.
+// Maps a vim fault type name ("InvalidPowerState") to a status code. The code also decides
+// whether an idempotent call is retried (IsTransient, common/retry.h).
 StatusCode FaultCode(std::string_view fault_type);
-
-// Transient faults: another attempt of an idempotent call may succeed.
-bool IsTransientFault(std::string_view fault_type);
 
 // Builds the Status for a vim fault (code from FaultCode, fault() set to the type).
 Status FaultStatus(std::string_view fault_type, std::string_view message);

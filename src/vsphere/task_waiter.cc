@@ -8,16 +8,23 @@ namespace {
 
 constexpr int kMaxWaitSeconds = 5;
 constexpr std::size_t kMaxFinishedKept = 2000;
-// A waited task the collector hasn't reported after this long is read directly (it may have
-// dropped out of recentTask, which keeps only the latest tasks).
-constexpr auto kDirectReadAfter = std::chrono::seconds(10);
+// A waited task the collector hasn't reported finished is read directly this often: it may
+// have dropped out of recentTask (which keeps only the latest tasks), or its end may have come
+// while the collector's filter was being set up (the simulator's collector starts listening
+// for changes only after its first round).
+constexpr auto kDirectReadEvery = std::chrono::seconds(10);
+// The longest a waiter sleeps before looking at its clock again (a fake clock in tests
+// moves without notifying anyone).
+constexpr auto kWakeAtLeastEvery = std::chrono::milliseconds(500);
 
 bool Finished(const std::string& state) { return state == "success" || state == "error"; }
 
 }  // namespace
 
 TaskWaiter::TaskWaiter(std::shared_ptr<Session> session)
-    : session_(std::move(session)), vim_(*session_, session_->content()) {}
+    : session_(std::move(session)),
+      vim_(*session_, session_->content()),
+      clock_(*session_->options().clock) {}
 
 TaskWaiter::~TaskWaiter() {
   {
@@ -108,9 +115,8 @@ void TaskWaiter::Poll(const MoRef& task) {
 
 StatusOr<Any> TaskWaiter::Wait(const MoRef& task, std::chrono::milliseconds timeout,
                                const std::atomic<bool>* cancel) {
-  const auto start = std::chrono::steady_clock::now();
-  const auto deadline = start + timeout;
-  bool polled = false;
+  const auto deadline = clock_.Now() + timeout;
+  auto next_read = clock_.Now() + kDirectReadEvery;
   std::unique_lock lock(mu_);
   EnsureStarted();
   tasks_[task.value].waited = true;
@@ -126,19 +132,19 @@ StatusOr<Any> TaskWaiter::Wait(const MoRef& task, std::chrono::milliseconds time
     if (cancel != nullptr && cancel->load()) {
       return CancelledError("task " + task.value + ": wait cancelled");
     }
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = clock_.Now();
     if (now >= deadline) {
       return DeadlineExceededError("task " + task.value + " did not finish within " +
                                    std::to_string(timeout.count() / 1000) + " s");
     }
-    if (!polled && state.state.empty() && now - start >= kDirectReadAfter) {
-      polled = true;
+    if (now >= next_read) {
+      next_read = now + kDirectReadEvery;
       lock.unlock();
       Poll(task);
       lock.lock();
       continue;
     }
-    cv_.wait_until(lock, std::min(deadline, now + std::chrono::milliseconds(500)));
+    cv_.wait_for(lock, std::min<Clock::Duration>(deadline - now, kWakeAtLeastEvery));
   }
 }
 

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <string>
 
+#include "common/clock.h"
 #include "common/status.h"
 #include "vsphere/session.h"
 #include "vsphere/update_poller.h"
@@ -21,6 +22,7 @@ namespace vsray::vsphere {
 
 class TaskWaiter {
  public:
+  // Deadlines are measured on the session's clock (ConnectOptions::clock).
   explicit TaskWaiter(std::shared_ptr<Session> session);
   ~TaskWaiter();
   TaskWaiter(const TaskWaiter&) = delete;
@@ -44,12 +46,13 @@ class TaskWaiter {
   };
 
   void Apply(const UpdateSet& updates);
-  // Reads a task's info directly (for a task the collector did not report in time).
+  // Reads a task's info directly (for a task the collector did not report finished in time).
   void Poll(const MoRef& task);
   void EnsureStarted();
 
   std::shared_ptr<Session> session_;
   Vim vim_;
+  Clock& clock_;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -88,55 +88,64 @@ void UpdatePoller::TearDown() {
   if (!collector.empty()) (void)vim_.DestroyPropertyCollector(collector);
 }
 
-void UpdatePoller::Loop() {
+// Where the loop is: the version of the last round, whether a filter is set up, and how
+// long to wait after the next failure.
+struct UpdatePoller::LoopState {
   std::string version;
   bool ready = false;
-  auto backoff = options_.min_backoff;
-  auto fail = [&](const Status& status) {
-    if (handlers_.on_error) handlers_.on_error(status);
-    TearDown();
-    ready = false;
-    const bool go_on = Sleep(backoff);
-    backoff = std::min(backoff * 2, options_.max_backoff);
-    return go_on;
-  };
-  while (!stopping()) {
-    if (!ready) {
-      if (Status status = SetUp(); !status.ok()) {
-        if (stopping()) break;
-        Log()->warn("{}: cannot set up a property collector: {}", options_.name, status.message());
-        if (!fail(status)) break;
-        continue;
-      }
-      ready = true;
-      version.clear();
+  std::chrono::milliseconds backoff;
+};
+
+bool UpdatePoller::Fail(LoopState& state, const Status& status) {
+  if (handlers_.on_error) handlers_.on_error(status);
+  TearDown();
+  state.ready = false;
+  const bool go_on = Sleep(state.backoff);
+  state.backoff = std::min(state.backoff * 2, options_.max_backoff);
+  return go_on;
+}
+
+bool UpdatePoller::Round(LoopState& state) {
+  if (!state.ready) {
+    if (Status status = SetUp(); !status.ok()) {
+      if (stopping()) return false;
+      Log()->warn("{}: cannot set up a property collector: {}", options_.name, status.message());
+      return Fail(state, status);
     }
-    MoRef collector;
-    {
-      std::lock_guard lock(mu_);
-      collector = collector_;
+    state.ready = true;
+    state.version.clear();
+  }
+  MoRef collector;
+  {
+    std::lock_guard lock(mu_);
+    collector = collector_;
+  }
+  auto updates = vim_.WaitForUpdatesEx(collector, state.version, options_.max_wait_seconds);
+  ++rounds_;
+  if (!updates.ok()) {
+    if (stopping()) return false;
+    // The collector lives in the session: after a re-login it is gone. Start over; the
+    // first round of the new filter reports the full state again.
+    Log()->info("{}: {}; watching again", options_.name, updates.status().message());
+    return Fail(state, updates.status());
+  }
+  state.backoff = options_.min_backoff;
+  if (updates->has_value()) {
+    const UpdateSet& set = **updates;
+    if (state.version.empty() && handlers_.on_established) {
+      handlers_.on_established(set);
+    } else if (handlers_.on_updates) {
+      handlers_.on_updates(set);
     }
-    auto updates = vim_.WaitForUpdatesEx(collector, version, options_.max_wait_seconds);
-    ++rounds_;
-    if (!updates.ok()) {
-      if (stopping()) break;
-      // The collector lives in the session: after a re-login it is gone. Start over; the
-      // first round of the new filter reports the full state again.
-      Log()->info("{}: {}; watching again", options_.name, updates.status().message());
-      if (!fail(updates.status())) break;
-      continue;
-    }
-    backoff = options_.min_backoff;
-    if (updates->has_value()) {
-      const UpdateSet& set = **updates;
-      if (version.empty() && handlers_.on_established) {
-        handlers_.on_established(set);
-      } else if (handlers_.on_updates) {
-        handlers_.on_updates(set);
-      }
-      version = set.version;
-    }
-    if (handlers_.on_round) handlers_.on_round();
+    state.version = set.version;
+  }
+  if (handlers_.on_round) handlers_.on_round();
+  return true;
+}
+
+void UpdatePoller::Loop() {
+  LoopState state{"", false, options_.min_backoff};
+  while (!stopping() && Round(state)) {
   }
   TearDown();
   {

@@ -67,7 +67,14 @@ class UpdatePoller {
   std::int64_t setups() const { return setups_.load(); }
 
  private:
+  struct LoopState;
   void Loop();
+  // One round of the loop: set up (if need be), one long poll, the handlers. False when the
+  // loop must end.
+  bool Round(LoopState& state);
+  // After a failed set-up or round: tells on_error, tears down, backs off. False when
+  // stopping.
+  bool Fail(LoopState& state, const Status& status);
   Status SetUp();
   void TearDown();
   bool stopping() const;

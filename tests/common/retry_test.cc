@@ -2,8 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include "support/status_matchers.h"
+
 namespace vsray {
 namespace {
+
+using ::testing::Not;
+using ::vsray::testing::IsOk;
+using ::vsray::testing::StatusIs;
 
 TEST(RetryTest, RetriesTransientUntilSuccess) {
   FakeClock clock;
@@ -14,7 +20,7 @@ TEST(RetryTest, RetriesTransientUntilSuccess) {
     ++calls;
     return calls < 3 ? UnavailableError("reset") : OkStatus();
   });
-  EXPECT_TRUE(status.ok());
+  EXPECT_THAT(status, IsOk());
   EXPECT_EQ(calls, 3);
   // No jitter: 100 ms then 200 ms.
   EXPECT_EQ(clock.total_slept(), std::chrono::milliseconds(300));
@@ -28,7 +34,7 @@ TEST(RetryTest, PermanentErrorIsNotRetried) {
     ++calls;
     return PermissionDeniedError("no");
   });
-  EXPECT_EQ(status.code(), StatusCode::kPermissionDenied);
+  EXPECT_THAT(status, StatusIs(StatusCode::kPermissionDenied));
   EXPECT_EQ(calls, 1);
   EXPECT_EQ(clock.total_slept(), Clock::Duration::zero());
 }
@@ -41,7 +47,7 @@ TEST(RetryTest, StopsAfterMaxAttempts) {
     ++calls;
     return DeadlineExceededError("slow");
   });
-  EXPECT_EQ(status.code(), StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(status, StatusIs(StatusCode::kDeadlineExceeded));
   EXPECT_EQ(calls, 3);
 }
 
@@ -54,7 +60,7 @@ TEST(RetryTest, DeadlineStopsBeforeSleepingPastIt) {
     ++calls;
     return UnavailableError("down");
   });
-  EXPECT_FALSE(status.ok());
+  EXPECT_THAT(status, Not(IsOk()));
   EXPECT_EQ(calls, 3);  // sleeps 400 + 400; a third sleep would pass 1000 ms
   EXPECT_LE(clock.total_slept(), std::chrono::milliseconds(1000));
 }

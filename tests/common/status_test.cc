@@ -5,20 +5,26 @@
 #include <memory>
 #include <string>
 
+#include "support/status_matchers.h"
+
 namespace vsray {
 namespace {
 
+using ::testing::Not;
+using ::vsray::testing::IsOk;
+using ::vsray::testing::StatusIs;
+
 TEST(StatusTest, DefaultIsOk) {
   Status status;
-  EXPECT_TRUE(status.ok());
+  EXPECT_THAT(status, IsOk());
   EXPECT_EQ(status.ToString(), "OK");
 }
 
 TEST(StatusTest, CarriesCodeMessageAndFault) {
   Status status = NotFoundError("no VM 'x'");
   status.set_fault("ManagedObjectNotFound");
-  EXPECT_FALSE(status.ok());
-  EXPECT_EQ(status.code(), StatusCode::kNotFound);
+  EXPECT_THAT(status, Not(IsOk()));
+  EXPECT_THAT(status, StatusIs(StatusCode::kNotFound));
   EXPECT_EQ(status.ToString(), "NOT_FOUND: no VM 'x' [fault=ManagedObjectNotFound]");
 }
 
@@ -33,18 +39,18 @@ TEST(StatusTest, WithContextPrefixesMessageAndKeepsFault) {
 
 TEST(StatusOrTest, HoldsValueOrError) {
   StatusOr<std::string> good = std::string("vm-1");
-  ASSERT_TRUE(good.ok());
+  ASSERT_THAT(good, IsOk());
   EXPECT_EQ(*good, "vm-1");
   EXPECT_EQ(good->size(), 4U);
   StatusOr<std::string> bad = InvalidArgumentError("nope");
-  EXPECT_FALSE(bad.ok());
-  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad, Not(IsOk()));
+  EXPECT_THAT(bad, StatusIs(StatusCode::kInvalidArgument));
   EXPECT_EQ(bad.value_or("fallback"), "fallback");
 }
 
 TEST(StatusOrTest, MoveOnlyValues) {
   StatusOr<std::unique_ptr<int>> p = std::make_unique<int>(7);
-  ASSERT_TRUE(p.ok());
+  ASSERT_THAT(p, IsOk());
   std::unique_ptr<int> taken = std::move(p).value();
   EXPECT_EQ(*taken, 7);
 }
@@ -63,7 +69,7 @@ StatusOr<int> Quarter(int x) {
 TEST(StatusOrTest, AssignOrReturnPropagatesFirstError) {
   EXPECT_EQ(*Quarter(8), 2);
   EXPECT_EQ(Quarter(6).status().message(), "odd");
-  EXPECT_EQ(Quarter(7).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(Quarter(7), StatusIs(StatusCode::kInvalidArgument));
 }
 
 }  // namespace

@@ -15,10 +15,15 @@
 #include <vector>
 
 #include "config/cluster_config.h"
+#include "support/status_matchers.h"
 #include "test_util.h"
 
 namespace vsray::config {
 namespace {
+
+using ::testing::Not;
+using ::vsray::testing::IsOk;
+using ::vsray::testing::StatusIs;
 
 struct Expectation {
   std::string file;
@@ -83,8 +88,8 @@ TEST_P(BadConfigTest, GivesOneLocatedLineWithoutThePassword) {
   LoadOptions options;
   options.env = testing::FakeEnv(env);
   auto config = LoadClusterConfigFile(expected.file, options);
-  ASSERT_FALSE(config.ok()) << expected.file << " loaded";
-  EXPECT_EQ(config.status().code(), StatusCode::kInvalidArgument) << config.status();
+  ASSERT_THAT(config, Not(IsOk())) << expected.file << " loaded";
+  EXPECT_THAT(config, StatusIs(StatusCode::kInvalidArgument));
   const std::string message = config.status().message();
   RecordProperty("message", message);  // in --gtest_output=xml, for reading the corpus
   EXPECT_EQ(message.find('\n'), std::string::npos) << message;

@@ -5,10 +5,15 @@
 #include <string>
 
 #include "config/yaml_tree.h"
+#include "support/status_matchers.h"
 #include "test_util.h"
 
 namespace vsray::config {
 namespace {
+
+using ::testing::Not;
+using ::vsray::testing::IsOk;
+using ::vsray::testing::StatusIs;
 
 using nlohmann::json;
 using testing::CredentialEnv;
@@ -29,7 +34,7 @@ BootstrapOptions OptionsFor(const TempDir& home,
 TEST(BootstrapTest, CreatesTheKeyPairAndCompletesTheConfig) {
   TempDir home;
   auto config = BootstrapConfigFile(TestData("minimal.yaml"), OptionsFor(home));
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   const std::string private_key = home.path() + "/ray-bootstrap-key.pem";
   const std::string public_key = home.path() + "/ray_bootstrap_public_key.key";
   EXPECT_EQ(FileMode(private_key), 0600U);
@@ -54,7 +59,7 @@ TEST(BootstrapTest, CreatesTheKeyPairAndCompletesTheConfig) {
 
   // What the head node's provider gets is enough to write node userdata.
   auto provider = ParseProviderConfig(tree["provider"], "mini", testing::TestLoadOptions({}));
-  ASSERT_TRUE(provider.ok()) << provider.status();
+  ASSERT_THAT(provider, IsOk());
   EXPECT_EQ(provider->cloud_init.ssh_authorized_keys, json::array({public_line}));
   EXPECT_EQ(provider->credentials.password, "env-Pa55word-xyz");
 }
@@ -63,13 +68,13 @@ TEST(BootstrapTest, BootstrappingItsOutputAgainChangesNothing) {
   TempDir home;
   const BootstrapOptions options = OptionsFor(home);
   auto first = BootstrapConfigText(ReadFile(TestData("full.yaml")), options);
-  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_THAT(first, IsOk());
   const std::string private_text = ReadFile(home.path() + "/ray-bootstrap-key.pem");
   auto second = BootstrapConfigJson(*first, options);
-  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_THAT(second, IsOk());
   EXPECT_EQ(*second, *first);
   auto third = BootstrapConfigText(ToYaml(*first), options);
-  ASSERT_TRUE(third.ok()) << third.status();
+  ASSERT_THAT(third, IsOk());
   EXPECT_EQ(*third, *first);
   EXPECT_EQ(ReadFile(home.path() + "/ray-bootstrap-key.pem"), private_text);
   // full.yaml asks for RSA and already lists one key: the bootstrap key is added once.
@@ -82,9 +87,9 @@ TEST(BootstrapTest, TakesTheDictAndTheJsonDumpOfThePythonAdapter) {
   TempDir home;
   const json config = json::parse(ReadFile(TestData("cluster.json")));
   auto from_dict = BootstrapConfigJson(config, OptionsFor(home, {}));
-  ASSERT_TRUE(from_dict.ok()) << from_dict.status();
+  ASSERT_THAT(from_dict, IsOk());
   auto from_dump = BootstrapConfigText(config.dump(), OptionsFor(home, {}));
-  ASSERT_TRUE(from_dump.ok()) << from_dump.status();
+  ASSERT_THAT(from_dump, IsOk());
   EXPECT_EQ(*from_dict, *from_dump);
   EXPECT_EQ((*from_dict)["setup_commands"], json::array({"echo json"}));
   EXPECT_EQ((*from_dict)["auth"]["ssh_private_key"], home.path() + "/ray-bootstrap-key.pem");
@@ -92,8 +97,8 @@ TEST(BootstrapTest, TakesTheDictAndTheJsonDumpOfThePythonAdapter) {
   json bad = config;
   bad["provider"]["vsphere_config"]["frozen_vm"] = {{"library_item", "ovf"}};
   auto error = BootstrapConfigJson(bad, OptionsFor(home, {}));
-  ASSERT_FALSE(error.ok());
-  EXPECT_EQ(error.status().code(), StatusCode::kInvalidArgument);
+  ASSERT_THAT(error, Not(IsOk()));
+  EXPECT_THAT(error, StatusIs(StatusCode::kInvalidArgument));
   EXPECT_EQ(error.status().message().rfind(
                 "cluster_config:1: provider.vsphere_config.frozen_vm: 'datastore' is required "
                 "when 'library_item' is given",
@@ -110,7 +115,7 @@ TEST(BootstrapTest, RaysDefaultKeyPathIsVsraysKeyPair) {
                std::string("#    ssh_private_key: /path/to/your/key.pem").size(),
                "    ssh_private_key: ~/ray-bootstrap-key.pem");
   auto config = BootstrapConfigText(text, OptionsFor(home));
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   EXPECT_EQ((*config)["auth"]["ssh_private_key"], home.path() + "/ray-bootstrap-key.pem");
   EXPECT_EQ(FileMode(home.path() + "/ray-bootstrap-key.pem"), 0600U);
   EXPECT_EQ((*config)["docker"]["container_name"], "ray_container");
@@ -121,12 +126,12 @@ TEST(BootstrapTest, UsesTheUsersOwnKey) {
   TempDir keys;
   const KeyPairPaths own{keys.File("id_ed25519"), keys.File("id_ed25519.pub")};
   auto pair = EnsureKeyPair(own, SshKeyType::kEd25519);
-  ASSERT_TRUE(pair.ok()) << pair.status();
+  ASSERT_THAT(pair, IsOk());
   std::string text = ReadFile(TestData("external.yaml"));
   text.replace(text.find("  ssh_user: ubuntu"), std::string("  ssh_user: ubuntu").size(),
                "  ssh_user: ubuntu\n  ssh_private_key: " + own.private_key);
   auto config = BootstrapConfigText(text, OptionsFor(home));
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   EXPECT_FALSE(std::filesystem::exists(home.path() + "/ray-bootstrap-key.pem"));
   EXPECT_EQ((*config)["auth"]["ssh_private_key"], own.private_key);
   EXPECT_EQ((*config)["file_mounts"]["~/ray_bootstrap_public_key.key"], own.public_key);
@@ -139,11 +144,11 @@ TEST(BootstrapTest, UsesTheUsersOwnKey) {
   // A .pub next to it that is not its public key is refused.
   TempDir other;
   auto stranger = EnsureKeyPair(DefaultKeyPairPaths(other.path()), SshKeyType::kEd25519);
-  ASSERT_TRUE(stranger.ok());
+  ASSERT_THAT(stranger, IsOk());
   testing::WriteFile(own.public_key, stranger->public_key + "\n");
   auto mismatched = BootstrapConfigText(text, OptionsFor(home));
-  ASSERT_FALSE(mismatched.ok());
-  EXPECT_EQ(mismatched.status().code(), StatusCode::kFailedPrecondition);
+  ASSERT_THAT(mismatched, Not(IsOk()));
+  EXPECT_THAT(mismatched, StatusIs(StatusCode::kFailedPrecondition));
   EXPECT_NE(mismatched.status().message().find("is not the public key of"), std::string::npos);
 }
 
@@ -152,8 +157,8 @@ TEST(BootstrapTest, CorruptDefaultKeyIsAnErrorNotReplaced) {
   testing::WriteFile(home.path() + "/ray-bootstrap-key.pem", "garbage\n");
   testing::WriteFile(home.path() + "/ray_bootstrap_public_key.key", "garbage\n");
   auto config = BootstrapConfigFile(TestData("minimal.yaml"), OptionsFor(home));
-  ASSERT_FALSE(config.ok());
-  EXPECT_EQ(config.status().code(), StatusCode::kFailedPrecondition);
+  ASSERT_THAT(config, Not(IsOk()));
+  EXPECT_THAT(config, StatusIs(StatusCode::kFailedPrecondition));
   EXPECT_EQ(ReadFile(home.path() + "/ray-bootstrap-key.pem"), "garbage\n");
 }
 
@@ -161,8 +166,8 @@ TEST(BootstrapTest, NeedsAHomeForTheDefaultKey) {
   BootstrapOptions options;
   options.load.env = FakeEnv(CredentialEnv());  // no HOME
   auto config = BootstrapConfigFile(TestData("minimal.yaml"), options);
-  ASSERT_FALSE(config.ok());
-  EXPECT_EQ(config.status().code(), StatusCode::kFailedPrecondition);
+  ASSERT_THAT(config, Not(IsOk()));
+  EXPECT_THAT(config, StatusIs(StatusCode::kFailedPrecondition));
   EXPECT_NE(config.status().message().find("HOME"), std::string::npos);
 }
 

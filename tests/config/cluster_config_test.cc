@@ -5,10 +5,15 @@
 #include <string>
 
 #include "config/yaml_tree.h"
+#include "support/status_matchers.h"
 #include "test_util.h"
 
 namespace vsray::config {
 namespace {
+
+using ::testing::Not;
+using ::vsray::testing::IsOk;
+using ::vsray::testing::StatusIs;
 
 using nlohmann::json;
 using testing::CredentialEnv;
@@ -22,7 +27,7 @@ bool Contains(const std::string& text, const std::string& part) {
 
 TEST(LoadClusterConfigTest, MinimalConfigGetsDefaultsAndEnvironmentCredentials) {
   auto config = LoadClusterConfigFile(TestData("minimal.yaml"), TestLoadOptions());
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   EXPECT_EQ(config->cluster_name, "mini");
   EXPECT_EQ(config->max_workers, 2);
   EXPECT_EQ(config->upscaling_speed, 1.0);
@@ -71,17 +76,17 @@ TEST(LoadClusterConfigTest, MinimalConfigGetsDefaultsAndEnvironmentCredentials) 
 
 TEST(LoadClusterConfigTest, UnreadableFilesAreErrors) {
   auto missing = LoadClusterConfigFile("/nonexistent/cluster.yaml", TestLoadOptions());
-  ASSERT_FALSE(missing.ok());
-  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  ASSERT_THAT(missing, Not(IsOk()));
+  EXPECT_THAT(missing, StatusIs(StatusCode::kNotFound));
   EXPECT_TRUE(Contains(missing.status().message(), "/nonexistent/cluster.yaml"));
   auto directory = LoadClusterConfigFile(TestData("bad"), TestLoadOptions());
-  ASSERT_FALSE(directory.ok());
-  EXPECT_EQ(directory.status().code(), StatusCode::kInvalidArgument);
+  ASSERT_THAT(directory, Not(IsOk()));
+  EXPECT_THAT(directory, StatusIs(StatusCode::kInvalidArgument));
 }
 
 TEST(LoadClusterConfigTest, FileCredentialsWinOverEnvironment) {
   auto config = LoadClusterConfigFile(TestData("external.yaml"), TestLoadOptions());
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   EXPECT_EQ(config->vsphere.credentials.server, "vc.example.com");
   EXPECT_EQ(config->vsphere.credentials.user, "ray-bot@vsphere.local");
   EXPECT_EQ(config->vsphere.credentials.password, "ext-Pa55word");
@@ -90,8 +95,8 @@ TEST(LoadClusterConfigTest, FileCredentialsWinOverEnvironment) {
 TEST(LoadClusterConfigTest, CredentialsMissingEverywhereNamesBothPlaces) {
   auto config = LoadClusterConfigFile(
       TestData("minimal.yaml"), TestLoadOptions({{"VSPHERE_SERVER", "vc"}, {"VSPHERE_USER", "u"}}));
-  ASSERT_FALSE(config.ok());
-  EXPECT_EQ(config.status().code(), StatusCode::kInvalidArgument);
+  ASSERT_THAT(config, Not(IsOk()));
+  EXPECT_THAT(config, StatusIs(StatusCode::kInvalidArgument));
   const std::string message = config.status().message();
   EXPECT_TRUE(Contains(message,
                        "minimal.yaml:6: provider.vsphere_config.credentials: "
@@ -103,7 +108,7 @@ TEST(LoadClusterConfigTest, CredentialsMissingEverywhereNamesBothPlaces) {
 
 TEST(LoadClusterConfigTest, FullConfigReadsEveryKey) {
   auto config = LoadClusterConfigFile(TestData("full.yaml"), TestLoadOptions({}));
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   EXPECT_TRUE(config->warnings.empty()) << config->warnings.front();
   EXPECT_EQ(config->max_workers, 10);
   EXPECT_EQ(config->upscaling_speed, 2.5);
@@ -164,7 +169,7 @@ TEST(LoadClusterConfigTest, FullConfigReadsEveryKey) {
 TEST(LoadClusterConfigTest, RayExampleLoadsUnchanged) {
   const std::string path = TestData("ray-vsphere-example.yaml");
   auto config = LoadClusterConfigFile(path, TestLoadOptions());
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   EXPECT_TRUE(config->warnings.empty()) << config->warnings.front();
   EXPECT_EQ(config->provider_type, ProviderType::kVsphere);
   EXPECT_EQ(config->cluster_name, "default");
@@ -177,7 +182,7 @@ TEST(LoadClusterConfigTest, RayExampleLoadsUnchanged) {
 
   // Every key of the input is still there, with its value (Ray's keys untouched).
   auto original = ParseConfigText(testing::ReadFile(path), path);
-  ASSERT_TRUE(original.ok());
+  ASSERT_THAT(original, IsOk());
   const json& tree = config->tree;
   for (const auto& [key, value] : original->root.items()) {
     ASSERT_TRUE(tree.contains(key)) << key;
@@ -194,7 +199,7 @@ TEST(LoadClusterConfigTest, RayExampleLoadsUnchanged) {
 
 TEST(LoadClusterConfigTest, ExternalProviderWithPoolOfFrozenVms) {
   auto config = LoadClusterConfigFile(TestData("external.yaml"), TestLoadOptions());
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   EXPECT_EQ(config->vsphere.frozen_vm->mode, FrozenVmMode::kExistingPool);
   EXPECT_EQ(config->auth.ssh_user, "ubuntu");
   EXPECT_EQ(config->vsphere.cloud_init.ssh_user, "ubuntu");
@@ -212,24 +217,24 @@ TEST(LoadClusterConfigTest, ExternalProviderWithPoolOfFrozenVms) {
 
 TEST(LoadClusterConfigTest, JsonTextAndJsonObjectsLoad) {
   auto from_file = LoadClusterConfigFile(TestData("cluster.json"), TestLoadOptions({}));
-  ASSERT_TRUE(from_file.ok()) << from_file.status();
+  ASSERT_THAT(from_file, IsOk());
   EXPECT_EQ(from_file->vsphere.max_concurrency, 4);
   EXPECT_EQ(from_file->node_types.at("worker").node_config.memory_mib, 2048);
 
   const json object = json::parse(testing::ReadFile(TestData("cluster.json")));
   auto from_object = LoadClusterConfigJson(object, TestLoadOptions({}));
-  ASSERT_TRUE(from_object.ok()) << from_object.status();
+  ASSERT_THAT(from_object, IsOk());
   EXPECT_EQ(from_object->tree, from_file->tree);
 
   // json.dumps() output: one line.
   auto from_dump = LoadClusterConfigText(object.dump(), TestLoadOptions({}));
-  ASSERT_TRUE(from_dump.ok()) << from_dump.status();
+  ASSERT_THAT(from_dump, IsOk());
   EXPECT_EQ(from_dump->tree, from_file->tree);
 
   json bad = object;
   bad["provider"]["vsphere_config"]["max_concurrency"] = 0;
   auto error = LoadClusterConfigJson(bad, TestLoadOptions({}));
-  ASSERT_FALSE(error.ok());
+  ASSERT_THAT(error, Not(IsOk()));
   EXPECT_EQ(error.status().message(),
             "cluster_config:1: provider.vsphere_config.max_concurrency: expected a whole number "
             "from 1 to 256, got 0");
@@ -244,7 +249,7 @@ TEST(LoadClusterConfigTest, JsonTextAndJsonObjectsLoad) {
         options.source_name = "cluster.json";
         return options;
       }());
-  ASSERT_FALSE(error_from_file.ok());
+  ASSERT_THAT(error_from_file, Not(IsOk()));
   EXPECT_EQ(error_from_file.status().message().rfind(
                 "cluster.json:10: provider.vsphere_config.max_concurrency: expected a whole "
                 "number from 1 to 256, got a string",
@@ -257,20 +262,20 @@ TEST(LoadClusterConfigTest, LoadingTheCompletedTreeAgainGivesTheSameTree) {
   for (const char* name :
        {"minimal.yaml", "full.yaml", "external.yaml", "ray-vsphere-example.yaml", "cluster.json"}) {
     auto config = LoadClusterConfigFile(TestData(name), TestLoadOptions());
-    ASSERT_TRUE(config.ok()) << name << ": " << config.status();
+    ASSERT_THAT(config, IsOk()) << name << ": " << config.status();
     auto again = LoadClusterConfigJson(config->tree, TestLoadOptions());
-    ASSERT_TRUE(again.ok()) << name << ": " << again.status();
+    ASSERT_THAT(again, IsOk()) << name << ": " << again.status();
     EXPECT_EQ(again->tree, config->tree) << name;
     // ... also through YAML text, as Ray writes ~/ray_bootstrap_config.yaml.
     auto through_yaml = LoadClusterConfigText(ToYaml(config->tree), TestLoadOptions());
-    ASSERT_TRUE(through_yaml.ok()) << name << ": " << through_yaml.status();
+    ASSERT_THAT(through_yaml, IsOk()) << name << ": " << through_yaml.status();
     EXPECT_EQ(through_yaml->tree, config->tree) << name;
   }
 }
 
 TEST(LoadClusterConfigTest, RedactedOutputHasNoPassword) {
   auto config = LoadClusterConfigFile(TestData("full.yaml"), TestLoadOptions({}));
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   EXPECT_FALSE(Contains(config->ToJson().dump(), "full-Pa55word"));
   EXPECT_FALSE(Contains(config->ToYaml(), "full-Pa55word"));
   EXPECT_FALSE(Contains(config->vsphere.ToJson().dump(), "full-Pa55word"));
@@ -304,7 +309,7 @@ head_node_type: head
 
 TEST(LoadClusterConfigTest, WorkersInheritTheHeadsPlacementAndFrozenVm) {
   auto config = LoadClusterConfigText(kInheritanceConfig, TestLoadOptions());
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   const auto& types = config->node_types;
   EXPECT_EQ(types.at("head").node_config.frozen_vm->name, "head-frozen");
   EXPECT_EQ(types.at("plain").node_config.frozen_vm->name, "head-frozen");
@@ -327,7 +332,7 @@ TEST(LoadClusterConfigTest, FrozenVmCanComeFromTheHeadNodeConfigAlone) {
   text.replace(text.find("  vsphere_config:\n    {}\n"),
                std::string("  vsphere_config:\n    {}\n").size(), "  vsphere_config: {}\n");
   auto config = LoadClusterConfigText(text, TestLoadOptions());
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   EXPECT_FALSE(config->vsphere.frozen_vm.has_value());
   EXPECT_EQ(config->node_types.at("plain").node_config.frozen_vm->name, "head-frozen");
 }
@@ -351,7 +356,7 @@ TEST(LoadClusterConfigTest, AcceptsTheFourFrozenVmCombinations) {
                              "  vsphere_config:\n    frozen_vm: " + c.yaml +
                              "\navailable_node_types: {head: {}}\nhead_node_type: head\n";
     auto config = LoadClusterConfigText(text, TestLoadOptions());
-    ASSERT_TRUE(config.ok()) << c.yaml << ": " << config.status();
+    ASSERT_THAT(config, IsOk()) << c.yaml << ": " << config.status();
     EXPECT_EQ(config->vsphere.frozen_vm->mode, c.mode) << c.yaml;
     EXPECT_EQ(config->vsphere.frozen_vm->Deploys(),
               c.mode == FrozenVmMode::kDeployOne || c.mode == FrozenVmMode::kDeployPerHost);
@@ -373,7 +378,7 @@ available_node_types:
 head_node_type: head
 )";
   auto config = LoadClusterConfigText(text, TestLoadOptions());
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   const auto has = [&](const std::string& part) {
     for (const std::string& warning : config->warnings) {
       if (Contains(warning, part)) return true;
@@ -397,9 +402,9 @@ head_node_type: head
 
 TEST(ParseProviderConfigTest, ReadsTheProviderDictAlone) {
   auto config = LoadClusterConfigFile(TestData("full.yaml"), TestLoadOptions({}));
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   auto vsphere = ParseProviderConfig(config->tree["provider"], "full", TestLoadOptions({}));
-  ASSERT_TRUE(vsphere.ok()) << vsphere.status();
+  ASSERT_THAT(vsphere, IsOk());
   EXPECT_EQ(vsphere->ToJson(false), config->vsphere.ToJson(false));
 
   // A bare provider dict: defaults, no frozen VM needed, env credentials.
@@ -407,7 +412,7 @@ TEST(ParseProviderConfigTest, ReadsTheProviderDictAlone) {
                          {"module", "vsray.ray_provider.VsphereNodeProvider"},
                          {"vsphere_config", {{"datacenter", "dc"}}}};
   auto bare = ParseProviderConfig(provider, "c1", TestLoadOptions());
-  ASSERT_TRUE(bare.ok()) << bare.status();
+  ASSERT_THAT(bare, IsOk());
   EXPECT_EQ(bare->folder, "ray-c1");
   EXPECT_EQ(bare->credentials.user, "env-user@vsphere.local");
   EXPECT_FALSE(bare->frozen_vm.has_value());
@@ -416,22 +421,22 @@ TEST(ParseProviderConfigTest, ReadsTheProviderDictAlone) {
   json bad = provider;
   bad["vsphere_config"]["frozen_vm"] = {{"libary_item", "x"}};
   auto error = ParseProviderConfig(bad, "c1", TestLoadOptions());
-  ASSERT_FALSE(error.ok());
+  ASSERT_THAT(error, Not(IsOk()));
   EXPECT_EQ(error.status().message(),
             "provider_config:1: provider.vsphere_config.frozen_vm: unknown key 'libary_item'; did "
             "you mean 'library_item'? Known keys: name, library_item, resource_pool, cluster, "
             "datastore");
-  EXPECT_FALSE(ParseProviderConfig(json::array(), "c1", TestLoadOptions()).ok());
-  EXPECT_FALSE(ParseProviderConfig(provider, "", TestLoadOptions()).ok());
+  EXPECT_THAT(ParseProviderConfig(json::array(), "c1", TestLoadOptions()), Not(IsOk()));
+  EXPECT_THAT(ParseProviderConfig(provider, "", TestLoadOptions()), Not(IsOk()));
 }
 
 TEST(ParseNodeConfigTest, ReadsWhatCreateNodeGets) {
   auto config = LoadClusterConfigFile(TestData("full.yaml"), TestLoadOptions({}));
-  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_THAT(config, IsOk());
   for (const auto& [name, node_type] : config->node_types) {
     auto parsed = ParseNodeConfig(config->tree["available_node_types"][name]["node_config"],
                                   config->vsphere, TestLoadOptions({}));
-    ASSERT_TRUE(parsed.ok()) << name << ": " << parsed.status();
+    ASSERT_THAT(parsed, IsOk()) << name << ": " << parsed.status();
     EXPECT_EQ(parsed->resource_pool, node_type.node_config.resource_pool) << name;
     EXPECT_EQ(parsed->datastore, node_type.node_config.datastore) << name;
     EXPECT_EQ(parsed->clone_mode, node_type.node_config.clone_mode) << name;
@@ -441,18 +446,18 @@ TEST(ParseNodeConfigTest, ReadsWhatCreateNodeGets) {
     EXPECT_EQ(parsed->gpus, node_type.node_config.gpus) << name;
   }
   auto from_provider = ParseNodeConfig(json::object(), config->vsphere, TestLoadOptions({}));
-  ASSERT_TRUE(from_provider.ok());
+  ASSERT_THAT(from_provider, IsOk());
   EXPECT_EQ(from_provider->frozen_vm, config->vsphere.frozen_vm);
   EXPECT_EQ(from_provider->cpus, 0);
 
   auto bad = ParseNodeConfig({{"clone_mode", "fast"}}, config->vsphere, TestLoadOptions({}));
-  ASSERT_FALSE(bad.ok());
+  ASSERT_THAT(bad, Not(IsOk()));
   EXPECT_EQ(bad.status().message(),
             "node_config:1: node_config.clone_mode: 'fast' is not a clone mode; expected "
             "instant, linked or full");
   VsphereConfig no_frozen = config->vsphere;
   no_frozen.frozen_vm.reset();
-  EXPECT_FALSE(ParseNodeConfig(json::object(), no_frozen, TestLoadOptions({})).ok());
+  EXPECT_THAT(ParseNodeConfig(json::object(), no_frozen, TestLoadOptions({})), Not(IsOk()));
 }
 
 TEST(Ipv4Test, ParsesAddressesAndCidrs) {
@@ -463,16 +468,16 @@ TEST(Ipv4Test, ParsesAddressesAndCidrs) {
     EXPECT_FALSE(ParseIpv4(bad).has_value()) << bad;
   }
   auto cidr = ParseIpv4Cidr("192.168.0.0/16");
-  ASSERT_TRUE(cidr.ok());
+  ASSERT_THAT(cidr, IsOk());
   EXPECT_TRUE(cidr->Contains(*ParseIpv4("192.168.44.1")));
   EXPECT_FALSE(cidr->Contains(*ParseIpv4("192.169.0.1")));
   EXPECT_EQ(ParseIpv4Cidr("0.0.0.0/0")->Contains(*ParseIpv4("8.8.8.8")), true);
   EXPECT_EQ(ParseIpv4Cidr("10.0.0.7")->ToString(), "10.0.0.7/32");
-  EXPECT_FALSE(ParseIpv4Cidr("10.0.0.0/33").ok());
-  EXPECT_FALSE(ParseIpv4Cidr("10.0.0.0/").ok());
-  EXPECT_FALSE(ParseIpv4Cidr("10.0.0.0/-1").ok());
+  EXPECT_THAT(ParseIpv4Cidr("10.0.0.0/33"), Not(IsOk()));
+  EXPECT_THAT(ParseIpv4Cidr("10.0.0.0/"), Not(IsOk()));
+  EXPECT_THAT(ParseIpv4Cidr("10.0.0.0/-1"), Not(IsOk()));
   auto host_bits = ParseIpv4Cidr("10.0.0.1/8");
-  ASSERT_FALSE(host_bits.ok());
+  ASSERT_THAT(host_bits, Not(IsOk()));
   EXPECT_TRUE(Contains(host_bits.status().message(), "did you mean '10.0.0.0/8'?"));
 }
 

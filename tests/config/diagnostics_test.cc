@@ -2,8 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include "support/status_matchers.h"
+
 namespace vsray::config {
 namespace {
+
+using ::vsray::testing::StatusIs;
 
 TEST(ConfigPathTest, DisplaysDottedPathsAndQuotesOddKeys) {
   const ConfigPath root;
@@ -37,7 +41,7 @@ TEST(SourceMapTest, FallsBackToTheNearestAncestor) {
 TEST(ConfigErrorTest, IsOneLineWithSourceLineAndPath) {
   const Status status = ConfigError("cluster.yaml", 12, "provider.vsphere_config.frozen_vm",
                                     "'datastore' is required\nwhen 'library_item' is given");
-  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(StatusCode::kInvalidArgument));
   EXPECT_EQ(status.message(),
             "cluster.yaml:12: provider.vsphere_config.frozen_vm: 'datastore' is required when "
             "'library_item' is given");

@@ -8,10 +8,15 @@
 #include <thread>
 #include <vector>
 
+#include "support/status_matchers.h"
 #include "test_util.h"
 
 namespace vsray::config {
 namespace {
+
+using ::testing::Not;
+using ::vsray::testing::IsOk;
+using ::vsray::testing::StatusIs;
 
 using testing::FileMode;
 using testing::ReadFile;
@@ -28,7 +33,7 @@ TEST(EnsureKeyPairTest, CreatesEd25519WithPrivateKey0600) {
   EXPECT_EQ(paths.private_key, home.path() + "/ray-bootstrap-key.pem");
   EXPECT_EQ(paths.public_key, home.path() + "/ray_bootstrap_public_key.key");
   auto pair = EnsureKeyPair(paths, SshKeyType::kEd25519);
-  ASSERT_TRUE(pair.ok()) << pair.status();
+  ASSERT_THAT(pair, IsOk());
   EXPECT_TRUE(pair->created);
   EXPECT_EQ(pair->type_name, "ssh-ed25519");
   EXPECT_TRUE(StartsWith(pair->public_key, "ssh-ed25519 AAAA")) << pair->public_key;
@@ -37,7 +42,7 @@ TEST(EnsureKeyPairTest, CreatesEd25519WithPrivateKey0600) {
   EXPECT_TRUE(StartsWith(ReadFile(paths.private_key), "-----BEGIN "));
   EXPECT_EQ(ReadFile(paths.public_key), pair->public_key + "\n");
   auto derived = PublicKeyOfPrivateKeyFile(paths.private_key);
-  ASSERT_TRUE(derived.ok()) << derived.status();
+  ASSERT_THAT(derived, IsOk());
   EXPECT_EQ(*CanonicalPublicKey(*derived), *CanonicalPublicKey(pair->public_key));
   // No temporary files left behind.
   int files = 0;
@@ -50,7 +55,7 @@ TEST(EnsureKeyPairTest, CreatesEd25519WithPrivateKey0600) {
 TEST(EnsureKeyPairTest, CreatesRsaOnRequest) {
   TempDir home;
   auto pair = EnsureKeyPair(DefaultKeyPairPaths(home.path()), SshKeyType::kRsa);
-  ASSERT_TRUE(pair.ok()) << pair.status();
+  ASSERT_THAT(pair, IsOk());
   EXPECT_EQ(pair->type_name, "ssh-rsa");
   EXPECT_TRUE(StartsWith(pair->public_key, "ssh-rsa AAAA"));
   EXPECT_EQ(FileMode(pair->paths.private_key), 0600U);
@@ -62,11 +67,11 @@ TEST(EnsureKeyPairTest, ReusesAnExistingPair) {
   TempDir home;
   const KeyPairPaths paths = DefaultKeyPairPaths(home.path());
   auto first = EnsureKeyPair(paths, SshKeyType::kEd25519);
-  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_THAT(first, IsOk());
   const std::string private_text = ReadFile(paths.private_key);
   // Asking for another type does not replace what is there.
   auto second = EnsureKeyPair(paths, SshKeyType::kRsa);
-  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_THAT(second, IsOk());
   EXPECT_FALSE(second->created);
   EXPECT_EQ(second->public_key, first->public_key);
   EXPECT_EQ(second->type_name, "ssh-ed25519");
@@ -76,14 +81,14 @@ TEST(EnsureKeyPairTest, ReusesAnExistingPair) {
 TEST(EnsureKeyPairTest, CorruptPrivateKeyIsAnErrorAndKept) {
   TempDir home;
   const KeyPairPaths paths = DefaultKeyPairPaths(home.path());
-  ASSERT_TRUE(EnsureKeyPair(paths, SshKeyType::kEd25519).ok());
+  ASSERT_THAT(EnsureKeyPair(paths, SshKeyType::kEd25519), IsOk());
   const std::string corrupt =
       "-----BEGIN OPENSSH PRIVATE KEY-----\nbm90IGEga2V5\n"
       "-----END OPENSSH PRIVATE KEY-----\n";
   WriteFile(paths.private_key, corrupt);
   auto pair = EnsureKeyPair(paths, SshKeyType::kEd25519);
-  ASSERT_FALSE(pair.ok());
-  EXPECT_EQ(pair.status().code(), StatusCode::kFailedPrecondition);
+  ASSERT_THAT(pair, Not(IsOk()));
+  EXPECT_THAT(pair, StatusIs(StatusCode::kFailedPrecondition));
   EXPECT_NE(pair.status().message().find(paths.private_key), std::string::npos);
   EXPECT_NE(pair.status().message().find("not a usable SSH private key"), std::string::npos);
   EXPECT_EQ(ReadFile(paths.private_key), corrupt);
@@ -92,11 +97,11 @@ TEST(EnsureKeyPairTest, CorruptPrivateKeyIsAnErrorAndKept) {
 TEST(EnsureKeyPairTest, CorruptPublicKeyIsAnError) {
   TempDir home;
   const KeyPairPaths paths = DefaultKeyPairPaths(home.path());
-  ASSERT_TRUE(EnsureKeyPair(paths, SshKeyType::kEd25519).ok());
+  ASSERT_THAT(EnsureKeyPair(paths, SshKeyType::kEd25519), IsOk());
   WriteFile(paths.public_key, "ssh-ed25519 !!!notbase64!!!\n");
   auto pair = EnsureKeyPair(paths, SshKeyType::kEd25519);
-  ASSERT_FALSE(pair.ok());
-  EXPECT_EQ(pair.status().code(), StatusCode::kFailedPrecondition);
+  ASSERT_THAT(pair, Not(IsOk()));
+  EXPECT_THAT(pair, StatusIs(StatusCode::kFailedPrecondition));
   EXPECT_NE(pair.status().message().find(paths.public_key), std::string::npos);
   EXPECT_EQ(ReadFile(paths.public_key), "ssh-ed25519 !!!notbase64!!!\n");
 }
@@ -106,13 +111,13 @@ TEST(EnsureKeyPairTest, MismatchedPairIsAnErrorAndKept) {
   TempDir two;
   const KeyPairPaths first = DefaultKeyPairPaths(one.path());
   const KeyPairPaths second = DefaultKeyPairPaths(two.path());
-  ASSERT_TRUE(EnsureKeyPair(first, SshKeyType::kEd25519).ok());
-  ASSERT_TRUE(EnsureKeyPair(second, SshKeyType::kEd25519).ok());
+  ASSERT_THAT(EnsureKeyPair(first, SshKeyType::kEd25519), IsOk());
+  ASSERT_THAT(EnsureKeyPair(second, SshKeyType::kEd25519), IsOk());
   const std::string other_public = ReadFile(second.public_key);
   WriteFile(first.public_key, other_public);
   auto pair = EnsureKeyPair(first, SshKeyType::kEd25519);
-  ASSERT_FALSE(pair.ok());
-  EXPECT_EQ(pair.status().code(), StatusCode::kFailedPrecondition);
+  ASSERT_THAT(pair, Not(IsOk()));
+  EXPECT_THAT(pair, StatusIs(StatusCode::kFailedPrecondition));
   EXPECT_NE(pair.status().message().find("is not the public key of"), std::string::npos);
   EXPECT_EQ(ReadFile(first.public_key), other_public);
 }
@@ -120,11 +125,11 @@ TEST(EnsureKeyPairTest, MismatchedPairIsAnErrorAndKept) {
 TEST(EnsureKeyPairTest, LonePublicKeyIsAnError) {
   TempDir home;
   const KeyPairPaths paths = DefaultKeyPairPaths(home.path());
-  ASSERT_TRUE(EnsureKeyPair(paths, SshKeyType::kEd25519).ok());
+  ASSERT_THAT(EnsureKeyPair(paths, SshKeyType::kEd25519), IsOk());
   ASSERT_EQ(std::remove(paths.private_key.c_str()), 0);
   auto pair = EnsureKeyPair(paths, SshKeyType::kEd25519);
-  ASSERT_FALSE(pair.ok());
-  EXPECT_EQ(pair.status().code(), StatusCode::kFailedPrecondition);
+  ASSERT_THAT(pair, Not(IsOk()));
+  EXPECT_THAT(pair, StatusIs(StatusCode::kFailedPrecondition));
   EXPECT_FALSE(std::filesystem::exists(paths.private_key));
 }
 
@@ -132,10 +137,10 @@ TEST(EnsureKeyPairTest, LonePrivateKeyGetsItsPublicKeyBack) {
   TempDir home;
   const KeyPairPaths paths = DefaultKeyPairPaths(home.path());
   auto first = EnsureKeyPair(paths, SshKeyType::kEd25519);
-  ASSERT_TRUE(first.ok());
+  ASSERT_THAT(first, IsOk());
   ASSERT_EQ(std::remove(paths.public_key.c_str()), 0);
   auto again = EnsureKeyPair(paths, SshKeyType::kEd25519);
-  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_THAT(again, IsOk());
   EXPECT_FALSE(again->created);
   EXPECT_EQ(*CanonicalPublicKey(again->public_key), *CanonicalPublicKey(first->public_key));
 }
@@ -143,10 +148,10 @@ TEST(EnsureKeyPairTest, LonePrivateKeyGetsItsPublicKeyBack) {
 TEST(EnsureKeyPairTest, TightensAReadablePrivateKey) {
   TempDir home;
   const KeyPairPaths paths = DefaultKeyPairPaths(home.path());
-  ASSERT_TRUE(EnsureKeyPair(paths, SshKeyType::kEd25519).ok());
+  ASSERT_THAT(EnsureKeyPair(paths, SshKeyType::kEd25519), IsOk());
   ASSERT_EQ(chmod(paths.private_key.c_str(), 0644), 0);
   auto pair = EnsureKeyPair(paths, SshKeyType::kEd25519);
-  ASSERT_TRUE(pair.ok()) << pair.status();
+  ASSERT_THAT(pair, IsOk());
   EXPECT_TRUE(pair->permissions_fixed);
   EXPECT_EQ(FileMode(paths.private_key), 0600U);
 }
@@ -175,7 +180,7 @@ TEST(EnsureKeyPairTest, OpenSshReadsTheKeys) {
     const KeyPairPaths paths{home.File(std::string(SshKeyTypeName(type)) + ".pem"),
                              home.File(std::string(SshKeyTypeName(type)) + ".pub")};
     auto pair = EnsureKeyPair(paths, type);
-    ASSERT_TRUE(pair.ok()) << pair.status();
+    ASSERT_THAT(pair, IsOk());
     const std::string out = home.File("derived.pub");
     const std::string command =
         "/usr/bin/ssh-keygen -y -f '" + paths.private_key + "' > '" + out + "' 2>/dev/null";
@@ -198,14 +203,14 @@ TEST(CanonicalPublicKeyTest, AcceptsKeysAndDropsComments) {
       key + "\n" + key,
       "ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIHK5ZGSrqfO8fzMn9Dn1tnbg0GmLRfgwWkxt9XT4eP7H"};
   for (const std::string& bad : bad_lines) {
-    EXPECT_FALSE(CanonicalPublicKey(bad).ok()) << bad;
+    EXPECT_THAT(CanonicalPublicKey(bad), Not(IsOk())) << bad;
   }
 }
 
 TEST(PublicKeyOfPrivateKeyFileTest, MissingFileIsAnError) {
   auto key = PublicKeyOfPrivateKeyFile("/nonexistent/key.pem");
-  ASSERT_FALSE(key.ok());
-  EXPECT_EQ(key.status().code(), StatusCode::kFailedPrecondition);
+  ASSERT_THAT(key, Not(IsOk()));
+  EXPECT_THAT(key, StatusIs(StatusCode::kFailedPrecondition));
 }
 
 }  // namespace

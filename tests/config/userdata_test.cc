@@ -5,9 +5,13 @@
 #include <string>
 
 #include "config/yaml_tree.h"
+#include "support/status_matchers.h"
 
 namespace vsray::config {
 namespace {
+
+using ::testing::Not;
+using ::vsray::testing::IsOk;
 
 using nlohmann::json;
 
@@ -20,7 +24,7 @@ TEST(MakeCloudConfigTest, CreatesTheUserWithTheKeysAndNoPassword) {
   const std::string userdata = MakeCloudConfig("ray", {kKey, odd_key});
   ASSERT_EQ(userdata.rfind("#cloud-config\n", 0), 0U) << userdata;
   auto document = ParseConfigText(userdata, "userdata");
-  ASSERT_TRUE(document.ok()) << document.status() << "\n" << userdata;
+  ASSERT_THAT(document, IsOk()) << document.status() << "\n" << userdata;
   const json& root = document->root;
   ASSERT_TRUE(root["users"].is_array());
   ASSERT_EQ(root["users"].size(), 2U);
@@ -66,7 +70,7 @@ TEST(CloudInitGuestinfoTest, FollowsTheConfig) {
   const GuestinfoPairs pairs = CloudInitGuestinfo(cloud_init, "ray-My_Cluster-worker-ab12", "i1");
   ASSERT_EQ(pairs.size(), 4U);
   auto userdata = ParseConfigText(*Base64Decode(pairs[0].second), "u");
-  ASSERT_TRUE(userdata.ok());
+  ASSERT_THAT(userdata, IsOk());
   EXPECT_EQ(userdata->root["users"][1]["name"], "ubuntu");
   const json metadata = json::parse(*Base64Decode(pairs[2].second));
   EXPECT_EQ(metadata["local-hostname"], "ray-my-cluster-worker-ab12");
@@ -106,7 +110,7 @@ TEST(Base64Test, RoundTripsEveryByteAndRejectsJunk) {
     EXPECT_EQ(*Base64Decode(Base64Encode(data)), data);
   }
   for (const char* bad : {"Zg=", "Zg=a", "Z===", "Zm9v!A==", "====", "Zg==Zg=="}) {
-    EXPECT_FALSE(Base64Decode(bad).ok()) << bad;
+    EXPECT_THAT(Base64Decode(bad), Not(IsOk())) << bad;
   }
 }
 

@@ -5,8 +5,14 @@
 #include <cmath>
 #include <string>
 
+#include "support/status_matchers.h"
+
 namespace vsray::config {
 namespace {
+
+using ::testing::Not;
+using ::vsray::testing::IsOk;
+using ::vsray::testing::StatusIs;
 
 using nlohmann::json;
 
@@ -55,7 +61,7 @@ TEST(ResolvePlainScalarTest, TypesScalarsLikePyYaml) {
 TEST(ParseConfigTextTest, QuotedAndBlockScalarsAreStrings) {
   auto document = ParseConfigText(
       "a: \"yes\"\nb: '42'\nc: |\n  two\n  lines\nd: !!str 5\ne: >\n  folded\nf: plain\n", "t");
-  ASSERT_TRUE(document.ok()) << document.status();
+  ASSERT_THAT(document, IsOk());
   const json& root = document->root;
   EXPECT_EQ(root["a"], json("yes"));
   EXPECT_EQ(root["b"], json("42"));
@@ -79,7 +85,7 @@ TEST(ParseConfigTextTest, RecordsLinesOfKeysAndValues) {
       "  - a\n"              // 10
       "  - b\n";             // 11
   auto document = ParseConfigText(text, "t.yaml");
-  ASSERT_TRUE(document.ok()) << document.status();
+  ASSERT_THAT(document, IsOk());
   const SourceMap& lines = document->lines;
   const ConfigPath frozen = ConfigPath().Key("provider").Key("vsphere_config").Key("frozen_vm");
   EXPECT_EQ(lines.ValueLine(ConfigPath().Key("cluster_name")), 2);
@@ -100,7 +106,7 @@ TEST(ParseConfigTextTest, AppliesMergeKeysWithExplicitKeysWinning) {
       "multi:\n"
       "  <<: [{a: 1}, {a: 2, b: 3}]\n",
       "t");
-  ASSERT_TRUE(document.ok()) << document.status();
+  ASSERT_THAT(document, IsOk());
   EXPECT_EQ(document->root["worker"], json({{"resource_pool", "p1"}, {"datastore", "d2"}}));
   EXPECT_EQ(document->root["multi"], json({{"a", 1}, {"b", 3}}));
   EXPECT_EQ(document->lines.ValueLine(ConfigPath().Key("worker").Key("datastore")), 4);
@@ -109,7 +115,7 @@ TEST(ParseConfigTextTest, AppliesMergeKeysWithExplicitKeysWinning) {
 TEST(ParseConfigTextTest, ReadsJsonWithLines) {
   auto document =
       ParseConfigText("{\n  \"a\": 1,\n  \"b\": [true, null, \"x\"],\n  \"c\": 1.5\n}", "c.json");
-  ASSERT_TRUE(document.ok()) << document.status();
+  ASSERT_THAT(document, IsOk());
   EXPECT_EQ(document->root, json({{"a", 1}, {"b", {true, nullptr, "x"}}, {"c", 1.5}}));
   EXPECT_EQ(document->lines.ValueLine(ConfigPath().Key("b")), 3);
 }
@@ -117,14 +123,14 @@ TEST(ParseConfigTextTest, ReadsJsonWithLines) {
 TEST(ParseConfigTextTest, ReadsJsonThatYamlRefuses) {
   // Tabs for indentation are fine in JSON but not in YAML block context.
   auto document = ParseConfigText("{\n\t\"a\":\t{\n\t\t\"b\": 1\n\t}\n}\n", "c.json");
-  ASSERT_TRUE(document.ok()) << document.status();
+  ASSERT_THAT(document, IsOk());
   EXPECT_EQ(document->root["a"]["b"], json(1));
 }
 
 TEST(ParseConfigTextTest, EmptyDocumentIsNull) {
   for (const char* text : {"", "\n\n", "# nothing\n# here\n", "\xEF\xBB\xBF"}) {
     auto document = ParseConfigText(text, "t");
-    ASSERT_TRUE(document.ok()) << document.status();
+    ASSERT_THAT(document, IsOk());
     EXPECT_TRUE(document->root.is_null());
   }
 }
@@ -149,8 +155,8 @@ TEST(ParseConfigTextTest, RejectsBadTextWithLine) {
   };
   for (const BadText& bad : cases) {
     auto document = ParseConfigText(bad.text, "t.yaml");
-    ASSERT_FALSE(document.ok()) << bad.text;
-    EXPECT_EQ(document.status().code(), StatusCode::kInvalidArgument);
+    ASSERT_THAT(document, Not(IsOk())) << bad.text;
+    EXPECT_THAT(document, StatusIs(StatusCode::kInvalidArgument));
     EXPECT_EQ(document.status().message().rfind(bad.expected, 0), 0U)
         << document.status().message();
     EXPECT_EQ(document.status().message().find('\n'), std::string::npos);
@@ -159,7 +165,7 @@ TEST(ParseConfigTextTest, RejectsBadTextWithLine) {
 
 TEST(ParseConfigTextTest, SyntaxErrorNamesItsLine) {
   auto document = ParseConfigText("a: 1\nb:\n  - x\n  y: 2\n", "s.yaml");
-  ASSERT_FALSE(document.ok());
+  ASSERT_THAT(document, Not(IsOk()));
   EXPECT_EQ(document.status().message().rfind("s.yaml:4: YAML syntax error: ", 0), 0U)
       << document.status().message();
 }
@@ -172,7 +178,7 @@ TEST(ParseConfigTextTest, StopsAliasBombs) {
     text += "]\n";
   }
   auto document = ParseConfigText(text, "bomb.yaml");
-  ASSERT_FALSE(document.ok());
+  ASSERT_THAT(document, Not(IsOk()));
   EXPECT_NE(document.status().message().find("more than 1,000,000 values"), std::string::npos);
 }
 
@@ -190,7 +196,7 @@ TEST(ToYamlTest, RoundTripsTrickyValues) {
   };
   const std::string yaml = ToYaml(tree);
   auto document = ParseConfigText(yaml, "roundtrip");
-  ASSERT_TRUE(document.ok()) << document.status() << "\n" << yaml;
+  ASSERT_THAT(document, IsOk()) << document.status() << "\n" << yaml;
   EXPECT_EQ(document->root, tree) << yaml;
   EXPECT_TRUE(document->root["numbers"][2].is_number_float());
 }

@@ -13,10 +13,15 @@
 #include "provider/node_provider.h"
 #include "support/content_library.h"
 #include "support/sim_process.h"
+#include "support/status_matchers.h"
 #include "vsphere/rest.h"
 
 namespace vsray::provider {
 namespace {
+
+using ::testing::Not;
+using ::vsray::testing::IsOk;
+using ::vsray::testing::StatusIs;
 
 using testing::SimProcess;
 using vsphere::MoRef;
@@ -36,10 +41,10 @@ class FrozenVmTest : public ::testing::Test {
     std::vector<std::string> args = {"--hosts", "3", "--vms", "3", "--freeze-delay", "200ms"};
     args.insert(args.end(), extra.begin(), extra.end());
     auto sim = SimProcess::Start(args);
-    ASSERT_TRUE(sim.ok()) << sim.status();
+    ASSERT_THAT(sim, IsOk());
     sim_ = std::move(sim).value();
     auto session = vsphere::Session::Connect(sim_->Connect());
-    ASSERT_TRUE(session.ok()) << session.status();
+    ASSERT_THAT(session, IsOk());
     session_ = *session;
     vim_ = std::make_unique<vsphere::Vim>(*session_, session_->content());
   }
@@ -47,25 +52,26 @@ class FrozenVmTest : public ::testing::Test {
   // A library "images" on LocalDS_0 with the item `item` (a frozen-VM image unless told).
   void UploadImage(const std::string& item = "frozen-image", bool frozen_image = true) {
     auto rest = vsphere::RestClient::Connect(sim_->Connect(), session_->options().transport);
-    ASSERT_TRUE(rest.ok()) << rest.status();
+    ASSERT_THAT(rest, IsOk());
     auto library = (*rest)->FindLibraryByName("images");
     if (!library.ok())
       library = (*rest)->CreateLocalLibrary("images", Id("Datastore", "LocalDS_0"));
-    ASSERT_TRUE(library.ok()) << library.status();
+    ASSERT_THAT(library, IsOk());
     auto uploaded = testing::UploadOvfItem(**rest, *session_->options().transport, *library, item,
                                            testing::MinimalOvf(frozen_image));
-    ASSERT_TRUE(uploaded.ok()) << uploaded.status();
+    ASSERT_THAT(uploaded, IsOk());
   }
 
   std::string Id(const std::string& type, const std::string& name) const {
     auto found = vim_->FindByName(type, name);
+    EXPECT_THAT(found, IsOk()) << type << " " << name;
     EXPECT_TRUE(found.ok() && found->size() == 1) << type << " " << name;
     return found.ok() && found->size() == 1 ? found->front().value : std::string();
   }
 
   std::vector<std::string> VmNamesStartingWith(const std::string& prefix) const {
     auto vms = vim_->ListByType("VirtualMachine", {"name"});
-    EXPECT_TRUE(vms.ok());
+    EXPECT_THAT(vms, IsOk());
     std::vector<std::string> names;
     for (const auto& vm : *vms) {
       if (vm.Get("name")->text.starts_with(prefix)) names.push_back(vm.Get("name")->text);
@@ -76,7 +82,7 @@ class FrozenVmTest : public ::testing::Test {
 
   std::string Prop(const MoRef& obj, const std::string& path) const {
     auto content = vim_->RetrieveOne(obj, {path});
-    EXPECT_TRUE(content.ok()) << content.status();
+    EXPECT_THAT(content, IsOk());
     const vsphere::Any* value = content.ok() ? content->Get(path) : nullptr;
     return value == nullptr ? std::string() : value->text;
   }
@@ -85,7 +91,7 @@ class FrozenVmTest : public ::testing::Test {
 
   std::string ExtraConfig(const MoRef& vm, const std::string& key) const {
     auto content = vim_->RetrieveOne(vm, {"config.extraConfig"});
-    EXPECT_TRUE(content.ok());
+    EXPECT_THAT(content, IsOk());
     std::string value;
     if (const vsphere::Any* extra = content->Get("config.extraConfig")) {
       for (const auto& option : extra->fields) {
@@ -98,7 +104,7 @@ class FrozenVmTest : public ::testing::Test {
   // Powers a VM off and waits (bounded) until vCenter reports it off.
   void PowerOff(const MoRef& vm) {
     auto task = vim_->PowerOffVmTask(vm);
-    ASSERT_TRUE(task.ok()) << task.status();
+    ASSERT_THAT(task, IsOk());
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (Prop(vm, "runtime.powerState") != "poweredOff" &&
            std::chrono::steady_clock::now() < deadline) {
@@ -141,7 +147,7 @@ class FrozenVmTest : public ::testing::Test {
 
   std::unique_ptr<NodeProvider> MakeProvider(ProviderOptions options) {
     auto provider = NodeProvider::Create(std::move(options), "c1");
-    EXPECT_TRUE(provider.ok()) << provider.status();
+    EXPECT_THAT(provider, IsOk());
     return provider.ok() ? std::move(provider).value() : nullptr;
   }
 
@@ -174,7 +180,7 @@ TEST_F(FrozenVmTest, DeploysOneFrozenVmFromTheLibraryOnceAndClonesIt) {
   const auto began = std::chrono::steady_clock::now();
   auto prepared = NodeProvider::PrepareFrozenVms(options);
   const auto took = std::chrono::steady_clock::now() - began;
-  ASSERT_TRUE(prepared.ok()) << prepared.status();
+  ASSERT_THAT(prepared, IsOk());
   std::cout << "[ figures  ] deploy one + power on + freeze: "
             << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms\n";
   ASSERT_EQ(prepared->size(), 1U);
@@ -196,7 +202,7 @@ TEST_F(FrozenVmTest, DeploysOneFrozenVmFromTheLibraryOnceAndClonesIt) {
   // Idempotent: the second prepare finds it and deploys nothing.
   states.clear();
   auto again = NodeProvider::PrepareFrozenVms(options);
-  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_THAT(again, IsOk());
   EXPECT_EQ(again->at(0).at(0).vm, frozen.vm);
   EXPECT_TRUE(states.empty());
   EXPECT_EQ(VmNamesStartingWith("frozen-one"), std::vector<std::string>{"frozen-one"});
@@ -204,7 +210,7 @@ TEST_F(FrozenVmTest, DeploysOneFrozenVmFromTheLibraryOnceAndClonesIt) {
   auto provider = MakeProvider(options);
   ASSERT_NE(provider, nullptr);
   auto nodes = provider->CreateNode({}, WorkerTags(), 2);
-  ASSERT_TRUE(nodes.ok()) << nodes.status();
+  ASSERT_THAT(nodes, IsOk());
   ASSERT_EQ(nodes->created.size(), 2U);
   for (const auto& node : nodes->created) {
     EXPECT_EQ(node.host, frozen.host.value);
@@ -219,7 +225,7 @@ TEST_F(FrozenVmTest, DeploysOneFrozenVmFromTheLibraryOnceAndClonesIt) {
 TEST_F(FrozenVmTest, DeploysThroughTheRestFallback) {
   StartSim();
   UploadImage();
-  ASSERT_TRUE(sim_->InjectFault("POST /api/session:*:http404").ok());
+  ASSERT_THAT(sim_->InjectFault("POST /api/session:*:http404"), IsOk());
   FrozenVmSpec spec;
   spec.mode = FrozenVmMode::kDeployOne;
   spec.name = "old-vc";
@@ -227,10 +233,10 @@ TEST_F(FrozenVmTest, DeploysThroughTheRestFallback) {
   spec.cluster = "DC0_C0";
   spec.datastore = "LocalDS_0";
   auto prepared = NodeProvider::PrepareFrozenVms(Options(spec));
-  ASSERT_TRUE(prepared.ok()) << prepared.status();
+  ASSERT_THAT(prepared, IsOk());
   EXPECT_EQ(Prop(prepared->at(0).at(0).vm, "runtime.instantCloneFrozen"), "true");
   auto stats = sim_->Control("GET", "/stats");
-  ASSERT_TRUE(stats.ok());
+  ASSERT_THAT(stats, IsOk());
   const auto rest = nlohmann::json::parse(*stats)["rest"];
   EXPECT_EQ(rest.value("POST /rest/com/vmware/content/library/item?~action=find", 0), 1) << rest;
   EXPECT_EQ(rest.value("POST /rest/com/vmware/vcenter/ovf/library-item/id:{id}?~action=deploy", 0),
@@ -250,7 +256,7 @@ TEST_F(FrozenVmTest, PowersOnANamedFrozenImageAndWaitsForItToFreeze) {
   deploy.cluster = "DC0_C0";
   deploy.datastore = "LocalDS_0";
   auto prepared = NodeProvider::PrepareFrozenVms(Options(deploy));
-  ASSERT_TRUE(prepared.ok()) << prepared.status();
+  ASSERT_THAT(prepared, IsOk());
   const MoRef golden = prepared->at(0).at(0).vm;
   PowerOff(golden);
   EXPECT_EQ(Prop(golden, "runtime.instantCloneFrozen"), "false");
@@ -260,7 +266,7 @@ TEST_F(FrozenVmTest, PowersOnANamedFrozenImageAndWaitsForItToFreeze) {
   EXPECT_EQ(Prop(golden, "runtime.powerState"), "poweredOn");
   EXPECT_EQ(Prop(golden, "runtime.instantCloneFrozen"), "true");
   auto nodes = provider->CreateNode({}, WorkerTags(), 1);
-  ASSERT_TRUE(nodes.ok()) << nodes.status();
+  ASSERT_THAT(nodes, IsOk());
 }
 
 // (3) one per host, pinned; prepare twice = no new VM; a host added later gets one on the next
@@ -268,13 +274,13 @@ TEST_F(FrozenVmTest, PowersOnANamedFrozenImageAndWaitsForItToFreeze) {
 TEST_F(FrozenVmTest, DeploysOnePerHostIdempotentlyAndForHostsAddedLater) {
   StartSim();
   UploadImage();
-  ASSERT_TRUE(
-      sim_->Control("POST", "/hosts/maintenance", R"({"host":"DC0_C0_H2","enabled":true})").ok());
+  ASSERT_THAT(sim_->Control("POST", "/hosts/maintenance", R"({"host":"DC0_C0_H2","enabled":true})"),
+              IsOk());
   auto options = Options(PerHostSpec());
   const auto began = std::chrono::steady_clock::now();
   auto first = NodeProvider::PrepareFrozenVms(options);
   const auto took = std::chrono::steady_clock::now() - began;
-  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_THAT(first, IsOk());
   std::cout << "[ figures  ] deploy per host (2 hosts, parallel): "
             << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms\n";
   EXPECT_EQ(VmNamesStartingWith("fz-"), (std::vector<std::string>{"fz-DC0_C0_H0", "fz-DC0_C0_H1"}));
@@ -284,7 +290,7 @@ TEST_F(FrozenVmTest, DeploysOnePerHostIdempotentlyAndForHostsAddedLater) {
 
   // The status names the host in maintenance and why it has no frozen VM.
   auto status = NodeProvider::FrozenVmStatusOf(options, "c1");
-  ASSERT_TRUE(status.ok()) << status.status();
+  ASSERT_THAT(status, IsOk());
   ASSERT_EQ(status->size(), 3U);
   EXPECT_EQ(status->at(2).host, "DC0_C0_H2");
   EXPECT_EQ(status->at(2).host_state, "maintenance");
@@ -293,18 +299,19 @@ TEST_F(FrozenVmTest, DeploysOnePerHostIdempotentlyAndForHostsAddedLater) {
   EXPECT_TRUE(status->at(0).usable && status->at(1).usable);
 
   // Out of maintenance, plus a new host: the next prepare deploys exactly those two.
-  ASSERT_TRUE(
-      sim_->Control("POST", "/hosts/maintenance", R"({"host":"DC0_C0_H2","enabled":false})").ok());
+  ASSERT_THAT(
+      sim_->Control("POST", "/hosts/maintenance", R"({"host":"DC0_C0_H2","enabled":false})"),
+      IsOk());
   auto added = sim_->Control("POST", "/hosts/add", R"({"cluster":"DC0_C0"})");
-  ASSERT_TRUE(added.ok()) << added.status();
+  ASSERT_THAT(added, IsOk());
   EXPECT_EQ(nlohmann::json::parse(*added)["name"], "DC0_C0_H3");
   auto second = NodeProvider::PrepareFrozenVms(options);
-  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_THAT(second, IsOk());
   EXPECT_EQ(second->at(0).size(), 4U);
   EXPECT_EQ(VmNamesStartingWith("fz-"), (std::vector<std::string>{"fz-DC0_C0_H0", "fz-DC0_C0_H1",
                                                                   "fz-DC0_C0_H2", "fz-DC0_C0_H3"}));
   auto third = NodeProvider::PrepareFrozenVms(options);
-  ASSERT_TRUE(third.ok());
+  ASSERT_THAT(third, IsOk());
   EXPECT_EQ(VmNamesStartingWith("fz-").size(), 4U);
   std::set<std::string> hosts;
   for (const auto& vm : third->at(0)) hosts.insert(HostName(vm.host));
@@ -315,15 +322,15 @@ TEST_F(FrozenVmTest, DeploysOnePerHostIdempotentlyAndForHostsAddedLater) {
   auto provider = MakeProvider(options);
   ASSERT_NE(provider, nullptr);
   auto nodes = provider->CreateNode({}, WorkerTags(), 4);
-  ASSERT_TRUE(nodes.ok()) << nodes.status();
+  ASSERT_THAT(nodes, IsOk());
   std::set<std::string> node_hosts;
   for (const auto& node : nodes->created) node_hosts.insert(node.host);
   EXPECT_EQ(node_hosts.size(), 4U);
-  ASSERT_TRUE(sim_->ResetStats().ok());
+  ASSERT_THAT(sim_->ResetStats(), IsOk());
   auto one = provider->CreateNode({}, WorkerTags(), 1);
-  ASSERT_TRUE(one.ok()) << one.status();
+  ASSERT_THAT(one, IsOk());
   auto stats = sim_->SoapStats();
-  ASSERT_TRUE(stats.ok());
+  ASSERT_THAT(stats, IsOk());
   std::cout << "[ figures  ] SOAP calls of CreateNode(1), per-host parents:";
   for (const auto& [method, count] : *stats) std::cout << " " << method << "=" << count;
   std::cout << "\n";
@@ -344,7 +351,7 @@ TEST_F(FrozenVmTest, UsesTheFrozenVmsOfAPoolAndLeavesOtherVmsAlone) {
   EXPECT_EQ(provider->frozen_vms().size(), 3U);
   EXPECT_EQ(Prop(plain_vm, "runtime.powerState"), "poweredOff");
   auto nodes = provider->CreateNode({}, WorkerTags(), 3);
-  ASSERT_TRUE(nodes.ok());
+  ASSERT_THAT(nodes, IsOk());
   std::set<std::string> hosts;
   for (const auto& node : nodes->created) hosts.insert(node.host);
   EXPECT_EQ(hosts.size(), 3U);
@@ -361,16 +368,16 @@ TEST_F(FrozenVmTest, SkipsHostsInMaintenanceAndUnfrozenParents) {
   const std::string h2 = Id("HostSystem", "DC0_C0_H2");
 
   // H1 goes into maintenance mode after the provider started.
-  ASSERT_TRUE(
-      sim_->Control("POST", "/hosts/maintenance", R"({"host":"DC0_C0_H1","enabled":true})").ok());
+  ASSERT_THAT(sim_->Control("POST", "/hosts/maintenance", R"({"host":"DC0_C0_H1","enabled":true})"),
+              IsOk());
   auto nodes = provider->CreateNode({}, WorkerTags(), 4);
-  ASSERT_TRUE(nodes.ok()) << nodes.status();
+  ASSERT_THAT(nodes, IsOk());
   std::map<std::string, int> per_host;
   for (const auto& node : nodes->created) ++per_host[node.host];
   EXPECT_EQ(per_host, (std::map<std::string, int>{{h0, 2}, {h2, 2}}));
 
   auto status = provider->FrozenVmStatuses();
-  ASSERT_TRUE(status.ok()) << status.status();
+  ASSERT_THAT(status, IsOk());
   int in_maintenance = 0;
   for (const auto& s : *status) {
     if (s.host == "DC0_C0_H1") {
@@ -385,27 +392,27 @@ TEST_F(FrozenVmTest, SkipsHostsInMaintenanceAndUnfrozenParents) {
   EXPECT_EQ(in_maintenance, 1);
 
   // A disconnected host is skipped too.
-  ASSERT_TRUE(
-      sim_->Control("POST", "/hosts/connection", R"({"host":"DC0_C0_H2","state":"disconnected"})")
-          .ok());
+  ASSERT_THAT(
+      sim_->Control("POST", "/hosts/connection", R"({"host":"DC0_C0_H2","state":"disconnected"})"),
+      IsOk());
   auto cut = provider->CreateNode({}, WorkerTags(), 2);
-  ASSERT_TRUE(cut.ok()) << cut.status();
+  ASSERT_THAT(cut, IsOk());
   for (const auto& node : cut->created) EXPECT_EQ(node.host, h0);
-  ASSERT_TRUE(
-      sim_->Control("POST", "/hosts/connection", R"({"host":"DC0_C0_H2","state":"connected"})")
-          .ok());
+  ASSERT_THAT(
+      sim_->Control("POST", "/hosts/connection", R"({"host":"DC0_C0_H2","state":"connected"})"),
+      IsOk());
 
   // The frozen VM on H2 stops being frozen (powered off): skipped with a warning; H0 only.
   PowerOff({"VirtualMachine", Id("VirtualMachine", "frozen-DC0_C0_H2")});
   auto more = provider->CreateNode({}, WorkerTags(), 2);
-  ASSERT_TRUE(more.ok()) << more.status();
+  ASSERT_THAT(more, IsOk());
   for (const auto& node : more->created) EXPECT_EQ(node.host, h0);
 
   // Nothing usable left: a clear refusal.
   PowerOff({"VirtualMachine", Id("VirtualMachine", "frozen-DC0_C0_H0")});
   auto none = provider->CreateNode({}, WorkerTags(), 1);
-  ASSERT_FALSE(none.ok());
-  EXPECT_EQ(none.status().code(), StatusCode::kFailedPrecondition) << none.status();
+  ASSERT_THAT(none, Not(IsOk()));
+  EXPECT_THAT(none, StatusIs(StatusCode::kFailedPrecondition));
 }
 
 TEST_F(FrozenVmTest, SpreadsThirtyNodesOverThreeHostsTenEach) {
@@ -415,7 +422,7 @@ TEST_F(FrozenVmTest, SpreadsThirtyNodesOverThreeHostsTenEach) {
   auto provider = MakeProvider(options);
   ASSERT_NE(provider, nullptr);
   auto nodes = provider->CreateNode({}, WorkerTags(), 30);
-  ASSERT_TRUE(nodes.ok()) << nodes.status();
+  ASSERT_THAT(nodes, IsOk());
   ASSERT_EQ(nodes->created.size(), 30U);
   std::map<std::string, int> per_host;
   for (const auto& node : nodes->created) {
@@ -436,16 +443,16 @@ TEST_F(FrozenVmTest, NodeTypesCanHaveTheirOwnFrozenVms) {
   NodeSpec gpu;
   gpu.frozen_vm = Named("gpu-frozen");
   auto nodes = provider->CreateNode(gpu, WorkerTags(), 2);
-  ASSERT_TRUE(nodes.ok()) << nodes.status();
+  ASSERT_THAT(nodes, IsOk());
   for (const auto& node : nodes->created) {
     EXPECT_EQ(node.host, Id("HostSystem", "DC0_C0_H2"));
   }
   auto plain = provider->CreateNode({}, WorkerTags(), 1);
-  ASSERT_TRUE(plain.ok());
+  ASSERT_THAT(plain, IsOk());
   EXPECT_EQ(plain->created[0].host, Id("HostSystem", "DC0_C0_H0"));
   // Both parents are protected.
-  EXPECT_EQ(provider->TerminateNode(Id("VirtualMachine", "gpu-frozen")).code(),
-            StatusCode::kPermissionDenied);
+  EXPECT_THAT(provider->TerminateNode(Id("VirtualMachine", "gpu-frozen")),
+              StatusIs(StatusCode::kPermissionDenied));
 }
 
 TEST_F(FrozenVmTest, LinkedAndFullClonesArePoweredOnWithTheirIdentity) {
@@ -456,11 +463,11 @@ TEST_F(FrozenVmTest, LinkedAndFullClonesArePoweredOnWithTheirIdentity) {
   NodeSpec linked;
   linked.clone_mode = CloneMode::kLinked;
   auto linked_nodes = provider->CreateNode(linked, WorkerTags(), 2);
-  ASSERT_TRUE(linked_nodes.ok()) << linked_nodes.status();
+  ASSERT_THAT(linked_nodes, IsOk());
   ASSERT_EQ(linked_nodes->created.size(), 2U);
   // One base snapshot, made once for both.
   auto snapshot = vim_->RetrieveOne(parent, {"snapshot"});
-  ASSERT_TRUE(snapshot.ok());
+  ASSERT_THAT(snapshot, IsOk());
   const vsphere::Any* tree = snapshot->Get("snapshot");
   ASSERT_NE(tree, nullptr);
   ASSERT_EQ(tree->All("rootSnapshotList").size(), 1U);
@@ -469,7 +476,7 @@ TEST_F(FrozenVmTest, LinkedAndFullClonesArePoweredOnWithTheirIdentity) {
   NodeSpec full;
   full.clone_mode = CloneMode::kFull;
   auto full_nodes = provider->CreateNode(full, WorkerTags(), 1);
-  ASSERT_TRUE(full_nodes.ok()) << full_nodes.status();
+  ASSERT_THAT(full_nodes, IsOk());
 
   std::vector<CreatedNode> all = linked_nodes->created;
   all.push_back(full_nodes->created[0]);
@@ -482,21 +489,21 @@ TEST_F(FrozenVmTest, LinkedAndFullClonesArePoweredOnWithTheirIdentity) {
     EXPECT_EQ(provider->NodeTags(node.id).at("vsray-node-status"), "created");
   }
   auto ids = provider->NonTerminatedNodes({});
-  ASSERT_TRUE(ids.ok());
+  ASSERT_THAT(ids, IsOk());
   EXPECT_EQ(ids->size(), 3U);
-  ASSERT_TRUE(provider->TerminateNodes(*ids).ok());
+  ASSERT_THAT(provider->TerminateNodes(*ids), IsOk());
 }
 
 TEST_F(FrozenVmTest, RefusesANamedParentThatIsOnButNotFrozen) {
   StartSim();
   auto provider = NodeProvider::Create(Options(Named(VmNamesStartingWith("DC0_").front())), "c1");
-  ASSERT_FALSE(provider.ok());
-  EXPECT_EQ(provider.status().code(), StatusCode::kFailedPrecondition);
+  ASSERT_THAT(provider, Not(IsOk()));
+  EXPECT_THAT(provider, StatusIs(StatusCode::kFailedPrecondition));
   // A deploy spec with an item that doesn't exist names it.
   FrozenVmSpec spec = PerHostSpec();
   spec.library_item = "no-such-item";
   auto missing = NodeProvider::PrepareFrozenVms(Options(spec));
-  ASSERT_FALSE(missing.ok());
+  ASSERT_THAT(missing, Not(IsOk()));
   EXPECT_NE(missing.status().message().find("no-such-item"), std::string::npos) << missing.status();
 }
 

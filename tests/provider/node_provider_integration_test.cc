@@ -11,10 +11,16 @@
 #include "provider/folder_watcher.h"
 #include "provider/node_provider.h"
 #include "support/sim_process.h"
+#include "support/status_matchers.h"
 #include "vsphere/rest.h"
+#include "vsphere/task_waiter.h"
 
 namespace vsray::provider {
 namespace {
+
+using ::testing::Not;
+using ::vsray::testing::IsOk;
+using ::vsray::testing::StatusIs;
 
 using testing::SimProcess;
 using vsphere::MoRef;
@@ -47,7 +53,7 @@ class ProviderTest : public ::testing::Test {
         "--hosts", "3", "--vms", "3", "--frozen-vm", "frozen", "--guest-ip-delay", "100ms"};
     args.insert(args.end(), extra.begin(), extra.end());
     auto sim = SimProcess::Start(args);
-    ASSERT_TRUE(sim.ok()) << sim.status();
+    ASSERT_THAT(sim, IsOk());
     sim_ = std::move(sim).value();
   }
 
@@ -62,7 +68,7 @@ class ProviderTest : public ::testing::Test {
   std::unique_ptr<NodeProvider> MakeProvider(ProviderOptions options,
                                              const std::string& cluster = "c1") {
     auto provider = NodeProvider::Create(std::move(options), cluster);
-    EXPECT_TRUE(provider.ok()) << provider.status();
+    EXPECT_THAT(provider, IsOk());
     return provider.ok() ? std::move(provider).value() : nullptr;
   }
 
@@ -73,7 +79,7 @@ class ProviderTest : public ::testing::Test {
   };
   Inspector Inspect() const {
     auto session = vsphere::Session::Connect(sim_->Connect());
-    EXPECT_TRUE(session.ok()) << session.status();
+    EXPECT_THAT(session, IsOk());
     Inspector inspector{*session, nullptr};
     inspector.vim =
         std::make_unique<vsphere::Vim>(*inspector.session, inspector.session->content());
@@ -95,13 +101,13 @@ TEST_F(ProviderTest, CreatesNodesWithPlacementIdentityTagsAndSize) {
   spec.cpus = 4;
   spec.memory_mb = 4096;
   auto result = provider->CreateNode(spec, kWorkerTags, 3);
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   ASSERT_EQ(result->created.size(), 3U);
   EXPECT_TRUE(result->failures.empty());
 
   // Visible at once (read-your-writes), with every tag plus the cluster name.
   auto ids = provider->NonTerminatedNodes({});
-  ASSERT_TRUE(ids.ok());
+  ASSERT_THAT(ids, IsOk());
   EXPECT_EQ(ids->size(), 3U);
   for (const auto& node : result->created) {
     EXPECT_TRUE(node.name.starts_with("ray-c1-worker-")) << node.name;
@@ -116,16 +122,16 @@ TEST_F(ProviderTest, CreatesNodesWithPlacementIdentityTagsAndSize) {
   // What vCenter holds: folder, host of the parent, identity, CPU/memory, NICs connected.
   auto inspector = Inspect();
   auto parent = inspector.vim->RetrieveOne({"VirtualMachine", FrozenId()}, {"runtime.host"});
-  ASSERT_TRUE(parent.ok());
+  ASSERT_THAT(parent, IsOk());
   auto folder = inspector.vim->RetrieveOne(provider->folder(), {"name"});
-  ASSERT_TRUE(folder.ok());
+  ASSERT_THAT(folder, IsOk());
   EXPECT_EQ(folder->Get("name")->text, "ray-c1");
   for (const auto& node : result->created) {
     auto vm = inspector.vim->RetrieveOne(
         {"VirtualMachine", node.id},
         {"parent", "runtime.host", "config.hardware.numCPU", "config.hardware.memoryMB",
          "config.extraConfig", "config.hardware.device"});
-    ASSERT_TRUE(vm.ok()) << vm.status();
+    ASSERT_THAT(vm, IsOk());
     EXPECT_EQ(vm->Get("parent")->AsMoRef(), provider->folder());
     EXPECT_EQ(vm->Get("runtime.host")->text, parent->Get("runtime.host")->text);
     EXPECT_EQ(vm->Get("config.hardware.numCPU")->text, "4");
@@ -159,48 +165,48 @@ TEST_F(ProviderTest, FiltersSetTagsAndTerminate) {
   auto provider = MakeProvider(Options());
   ASSERT_NE(provider, nullptr);
   auto head = provider->CreateNode({}, kHeadTags, 1);
-  ASSERT_TRUE(head.ok()) << head.status();
+  ASSERT_THAT(head, IsOk());
   auto workers = provider->CreateNode({}, kWorkerTags, 2);
-  ASSERT_TRUE(workers.ok()) << workers.status();
+  ASSERT_THAT(workers, IsOk());
   const std::string head_id = head->created[0].id;
 
   auto only_workers = provider->NonTerminatedNodes({{"ray-node-type", "worker"}});
-  ASSERT_TRUE(only_workers.ok());
+  ASSERT_THAT(only_workers, IsOk());
   EXPECT_EQ(only_workers->size(), 2U);
   auto only_head = provider->NonTerminatedNodes(
       {{"ray-node-type", "head"}, {"ray-user-node-type", "head_node"}});
-  ASSERT_TRUE(only_head.ok());
+  ASSERT_THAT(only_head, IsOk());
   EXPECT_EQ(*only_head, std::vector<std::string>{head_id});
   auto none = provider->NonTerminatedNodes({{"no-such-tag", "x"}});
-  ASSERT_TRUE(none.ok());
+  ASSERT_THAT(none, IsOk());
   EXPECT_TRUE(none->empty());
 
   // Ray's status transitions, each visible at once; other keys untouched.
   for (const char* status : {"waiting-for-ssh", "setting-up", "up-to-date"}) {
-    ASSERT_TRUE(provider->SetNodeTags(head_id, {{"ray-node-status", status}}).ok());
+    ASSERT_THAT(provider->SetNodeTags(head_id, {{"ray-node-status", status}}), IsOk());
     EXPECT_EQ(provider->NodeTags(head_id).at("ray-node-status"), status);
     EXPECT_EQ(provider->NodeTags(head_id).at("ray-launch-config"), "abc123");
   }
   auto up = provider->NonTerminatedNodes({{"ray-node-status", "up-to-date"}});
-  ASSERT_TRUE(up.ok());
+  ASSERT_THAT(up, IsOk());
   EXPECT_EQ(*up, std::vector<std::string>{head_id});
-  EXPECT_EQ(provider->SetNodeTags("vm-nope", {{"a", "b"}}).code(), StatusCode::kNotFound);
+  EXPECT_THAT(provider->SetNodeTags("vm-nope", {{"a", "b"}}), StatusIs(StatusCode::kNotFound));
 
   // Terminate: gone at once, gone in vCenter, and again is fine.
   const std::string victim = workers->created[0].id;
-  ASSERT_TRUE(provider->TerminateNode(victim).ok());
+  ASSERT_THAT(provider->TerminateNode(victim), IsOk());
   EXPECT_TRUE(provider->IsTerminated(victim));
   auto after = provider->NonTerminatedNodes({});
-  ASSERT_TRUE(after.ok());
+  ASSERT_THAT(after, IsOk());
   EXPECT_EQ(after->size(), 2U);
   EXPECT_TRUE(std::find(after->begin(), after->end(), victim) == after->end());
   auto inspector = Inspect();
-  EXPECT_EQ(inspector.vim->RetrieveOne({"VirtualMachine", victim}, {"name"}).status().code(),
-            StatusCode::kNotFound);
-  EXPECT_TRUE(provider->TerminateNode(victim).ok());
-  ASSERT_TRUE(provider->TerminateNodes(*after).ok());
+  EXPECT_THAT(inspector.vim->RetrieveOne({"VirtualMachine", victim}, {"name"}),
+              StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(provider->TerminateNode(victim), IsOk());
+  ASSERT_THAT(provider->TerminateNodes(*after), IsOk());
   auto empty = provider->NonTerminatedNodes({});
-  ASSERT_TRUE(empty.ok());
+  ASSERT_THAT(empty, IsOk());
   EXPECT_TRUE(empty->empty());
 }
 
@@ -213,27 +219,27 @@ TEST_F(ProviderTest, FrozenVmsAndStrangersAreNeverTerminated) {
   vsphere::TaskWaiter waiter(inspector.session);
   auto task = inspector.vim->CloneVmTask({"VirtualMachine", FrozenId()}, provider->folder(),
                                          "stranger", {});
-  ASSERT_TRUE(task.ok()) << task.status();
+  ASSERT_THAT(task, IsOk());
   auto stranger = waiter.Wait(*task, std::chrono::seconds(30));
-  ASSERT_TRUE(stranger.ok()) << stranger.status();
+  ASSERT_THAT(stranger, IsOk());
   const std::string stranger_id = stranger->AsMoRef().value;
 
   auto ids = provider->NonTerminatedNodes({});
-  ASSERT_TRUE(ids.ok());
+  ASSERT_THAT(ids, IsOk());
   EXPECT_TRUE(std::find(ids->begin(), ids->end(), stranger_id) == ids->end());
   Status refused = provider->TerminateNode(stranger_id);
-  EXPECT_EQ(refused.code(), StatusCode::kPermissionDenied) << refused;
+  EXPECT_THAT(refused, StatusIs(StatusCode::kPermissionDenied));
   EXPECT_NE(refused.message().find("does not belong to cluster 'c1'"), std::string::npos);
-  EXPECT_EQ(provider->TerminateNode(FrozenId()).code(), StatusCode::kPermissionDenied);
-  EXPECT_TRUE(inspector.vim->RetrieveOne({"VirtualMachine", stranger_id}, {"name"}).ok());
-  EXPECT_TRUE(inspector.vim->RetrieveOne({"VirtualMachine", FrozenId()}, {"name"}).ok());
+  EXPECT_THAT(provider->TerminateNode(FrozenId()), StatusIs(StatusCode::kPermissionDenied));
+  EXPECT_THAT(inspector.vim->RetrieveOne({"VirtualMachine", stranger_id}, {"name"}), IsOk());
+  EXPECT_THAT(inspector.vim->RetrieveOne({"VirtualMachine", FrozenId()}, {"name"}), IsOk());
   // Another cluster's provider sees none of c1's nodes, and may not terminate them.
   auto mine = provider->CreateNode({}, kWorkerTags, 1);
-  ASSERT_TRUE(mine.ok());
+  ASSERT_THAT(mine, IsOk());
   auto other = MakeProvider(Options(), "c2");
   ASSERT_NE(other, nullptr);
   EXPECT_TRUE(other->NonTerminatedNodes({})->empty());
-  EXPECT_EQ(other->TerminateNode(mine->created[0].id).code(), StatusCode::kPermissionDenied);
+  EXPECT_THAT(other->TerminateNode(mine->created[0].id), StatusIs(StatusCode::kPermissionDenied));
 }
 
 TEST_F(ProviderTest, PartialFailureKeepsTheGoodNodesAndCleansUpTheBadOne) {
@@ -241,19 +247,19 @@ TEST_F(ProviderTest, PartialFailureKeepsTheGoodNodesAndCleansUpTheBadOne) {
   auto provider = MakeProvider(Options());
   ASSERT_NE(provider, nullptr);
   // The second clone fails as a task; the third fails later, at the reconfigure.
-  ASSERT_TRUE(sim_->InjectFault("InstantClone_Task:2:task:InvalidState").ok());
-  ASSERT_TRUE(sim_->InjectFault("ReconfigVM_Task:3:task:InvalidState").ok());
+  ASSERT_THAT(sim_->InjectFault("InstantClone_Task:2:task:InvalidState"), IsOk());
+  ASSERT_THAT(sim_->InjectFault("ReconfigVM_Task:3:task:InvalidState"), IsOk());
   NodeSpec spec;
   spec.cpus = 2;
   auto result = provider->CreateNode(spec, kWorkerTags, 4);
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   EXPECT_EQ(result->created.size(), 2U);
   ASSERT_EQ(result->failures.size(), 2U);
   for (const auto& failure : result->failures) EXPECT_EQ(failure.fault(), "InvalidState");
   // Nothing leaked: the folder holds exactly the nodes that were returned.
   auto inspector = Inspect();
   auto listed = ListFolder(*inspector.vim, provider->folder());
-  ASSERT_TRUE(listed.ok());
+  ASSERT_THAT(listed, IsOk());
   EXPECT_EQ(listed->size(), 2U);
   auto ids = provider->NonTerminatedNodes({});
   EXPECT_EQ(ids->size(), 2U);
@@ -263,10 +269,10 @@ TEST_F(ProviderTest, AllFailingIsAnErrorThatSaysWhy) {
   StartSim();
   auto provider = MakeProvider(Options());
   ASSERT_NE(provider, nullptr);
-  ASSERT_TRUE(sim_->InjectFault("InstantClone_Task:1+:NoPermission").ok());
+  ASSERT_THAT(sim_->InjectFault("InstantClone_Task:1+:NoPermission"), IsOk());
   auto result = provider->CreateNode({}, kWorkerTags, 2);
-  ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.status().code(), StatusCode::kPermissionDenied);
+  ASSERT_THAT(result, Not(IsOk()));
+  EXPECT_THAT(result, StatusIs(StatusCode::kPermissionDenied));
   EXPECT_NE(result.status().message().find("all 2 node(s) failed"), std::string::npos);
   EXPECT_EQ(result.status().fault(), "NoPermission");
 }
@@ -287,24 +293,24 @@ TEST_F(ProviderTest, CrashLeftoversInCreatingAreRemovedAtStart) {
   spec.config = {{"guestinfo.vsray.cluster", "c1"},
                  {"guestinfo.vsray.created-at", std::to_string(now - 7200)}};
   auto task = inspector.vim->InstantCloneTask({"VirtualMachine", FrozenId()}, spec);
-  ASSERT_TRUE(task.ok());
+  ASSERT_THAT(task, IsOk());
   auto crashed = waiter.Wait(*task, std::chrono::seconds(30));
-  ASSERT_TRUE(crashed.ok()) << crashed.status();
+  ASSERT_THAT(crashed, IsOk());
   // A young one is left alone (it may be another provider's creation in progress).
   spec.name = "ray-c1-worker-young";
   spec.config[1].value = std::to_string(now);
   auto young_task = inspector.vim->InstantCloneTask({"VirtualMachine", FrozenId()}, spec);
-  ASSERT_TRUE(young_task.ok());
+  ASSERT_THAT(young_task, IsOk());
   auto young = waiter.Wait(*young_task, std::chrono::seconds(30));
-  ASSERT_TRUE(young.ok());
+  ASSERT_THAT(young, IsOk());
 
   provider.reset();
   auto restarted = MakeProvider(Options());
   ASSERT_NE(restarted, nullptr);
   EXPECT_EQ(restarted->recovered(), std::vector<std::string>{crashed->AsMoRef().value});
-  EXPECT_EQ(inspector.vim->RetrieveOne(crashed->AsMoRef(), {"name"}).status().code(),
-            StatusCode::kNotFound);
-  EXPECT_TRUE(inspector.vim->RetrieveOne(young->AsMoRef(), {"name"}).ok());
+  EXPECT_THAT(inspector.vim->RetrieveOne(crashed->AsMoRef(), {"name"}),
+              StatusIs(StatusCode::kNotFound));
+  EXPECT_THAT(inspector.vim->RetrieveOne(young->AsMoRef(), {"name"}), IsOk());
 }
 
 TEST_F(ProviderTest, TwoProvidersSeeTheSameNodesAndTags) {
@@ -314,7 +320,7 @@ TEST_F(ProviderTest, TwoProvidersSeeTheSameNodesAndTags) {
   ASSERT_NE(launcher, nullptr);
   ASSERT_NE(head, nullptr);
   auto created = launcher->CreateNode({}, kWorkerTags, 2);
-  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_THAT(created, IsOk());
   const std::string id = created->created[0].id;
   ASSERT_TRUE(Eventually([&] { return head->NonTerminatedNodes({})->size() == 2U; })) << [&] {
     std::string seen;
@@ -324,12 +330,12 @@ TEST_F(ProviderTest, TwoProvidersSeeTheSameNodesAndTags) {
     });
     return seen;
   }();
-  ASSERT_TRUE(launcher->SetNodeTags(id, {{"ray-node-status", "up-to-date"}}).ok());
+  ASSERT_THAT(launcher->SetNodeTags(id, {{"ray-node-status", "up-to-date"}}), IsOk());
   EXPECT_TRUE(Eventually([&] {
     auto tags = head->NodeTags(id);
     return tags.contains("ray-node-status") && tags.at("ray-node-status") == "up-to-date";
   }));
-  ASSERT_TRUE(head->TerminateNode(id).ok());
+  ASSERT_THAT(head->TerminateNode(id), IsOk());
   EXPECT_TRUE(Eventually([&] { return launcher->NonTerminatedNodes({})->size() == 1U; }));
 }
 
@@ -362,7 +368,7 @@ TEST_F(ProviderTest, ANodeBeingCreatedIsListedWithItsRayTags) {
   EXPECT_EQ(creating.wait_for(std::chrono::seconds(0)), std::future_status::timeout)
       << "the create ended before the node was seen: the test proved nothing";
   auto created = creating.get();
-  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_THAT(created, IsOk());
   EXPECT_EQ(launcher->NodeTags(created->created[0].id).at("vsray-node-status"), "created");
 }
 
@@ -374,13 +380,13 @@ TEST_F(ProviderTest, OneShotModeListsOnEveryCall) {
   auto watching = MakeProvider(Options());
   ASSERT_NE(provider, nullptr);
   auto created = watching->CreateNode({}, kWorkerTags, 1);
-  ASSERT_TRUE(created.ok());
-  ASSERT_TRUE(sim_->ResetStats().ok());
+  ASSERT_THAT(created, IsOk());
+  ASSERT_THAT(sim_->ResetStats(), IsOk());
   auto ids = provider->NonTerminatedNodes({});
-  ASSERT_TRUE(ids.ok());
+  ASSERT_THAT(ids, IsOk());
   EXPECT_EQ(ids->size(), 1U);
   auto stats = sim_->SoapStats();
-  ASSERT_TRUE(stats.ok());
+  ASSERT_THAT(stats, IsOk());
   EXPECT_EQ((*stats)["RetrievePropertiesEx"], 1);
 }
 
@@ -395,15 +401,15 @@ TEST_F(ProviderTest, SpreadsOverFrozenVmsOfAPoolLeastLoadedFirst) {
   // One per host plus "frozen" (on the first host); the plain VMs of the pool are skipped.
   EXPECT_EQ(provider->frozen_vms().size(), 4U);
   auto result = provider->CreateNode({}, kWorkerTags, 6);
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   std::map<std::string, int> per_host;
   for (const auto& node : result->created) ++per_host[node.host];
   ASSERT_EQ(per_host.size(), 3U);
   for (const auto& [host, count] : per_host) EXPECT_EQ(count, 2) << host;
   // The next node goes to a host that has the fewest of this cluster's nodes.
-  ASSERT_TRUE(provider->TerminateNode(result->created[0].id).ok());
+  ASSERT_THAT(provider->TerminateNode(result->created[0].id), IsOk());
   auto one_more = provider->CreateNode({}, kWorkerTags, 1);
-  ASSERT_TRUE(one_more.ok());
+  ASSERT_THAT(one_more, IsOk());
   EXPECT_EQ(one_more->created[0].host, result->created[0].host);
 }
 
@@ -411,7 +417,7 @@ TEST_F(ProviderTest, UnfrozenOrMissingParentIsRefusedWithAdvice) {
   StartSim();
   auto inspector = Inspect();
   auto vms = inspector.vim->ListByType("VirtualMachine", {"name"});
-  ASSERT_TRUE(vms.ok());
+  ASSERT_THAT(vms, IsOk());
   std::string plain;
   for (const auto& vm : *vms) {
     if (vm.Get("name")->text.starts_with("DC0_")) plain = vm.Get("name")->text;
@@ -420,19 +426,19 @@ TEST_F(ProviderTest, UnfrozenOrMissingParentIsRefusedWithAdvice) {
   auto options = Options();
   options.frozen_vm.name = plain;
   auto provider = NodeProvider::Create(options, "c1");
-  ASSERT_FALSE(provider.ok());
-  EXPECT_EQ(provider.status().code(), StatusCode::kFailedPrecondition);
+  ASSERT_THAT(provider, Not(IsOk()));
+  EXPECT_THAT(provider, StatusIs(StatusCode::kFailedPrecondition));
   EXPECT_NE(provider.status().message().find("instantclone.freeze"), std::string::npos)
       << provider.status();
   options.frozen_vm.name = "no-such-vm";
   auto missing = NodeProvider::Create(options, "c1");
-  ASSERT_FALSE(missing.ok());
-  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  ASSERT_THAT(missing, Not(IsOk()));
+  EXPECT_THAT(missing, StatusIs(StatusCode::kNotFound));
   EXPECT_NE(missing.status().message().find("no-such-vm"), std::string::npos);
   options.frozen_vm.name = "frozen";
   options.datacenter = "DC9";
   auto no_dc = NodeProvider::Create(options, "c1");
-  EXPECT_EQ(no_dc.status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(no_dc, StatusIs(StatusCode::kNotFound));
 }
 
 TEST_F(ProviderTest, Ipv6FirstAndLinkLocalGuestsYieldTheIpv4) {
@@ -440,7 +446,7 @@ TEST_F(ProviderTest, Ipv6FirstAndLinkLocalGuestsYieldTheIpv4) {
   auto provider = MakeProvider(Options());
   ASSERT_NE(provider, nullptr);
   auto result = provider->CreateNode({}, kHeadTags, 1);
-  ASSERT_TRUE(result.ok());
+  ASSERT_THAT(result, IsOk());
   const std::string id = result->created[0].id;
   ASSERT_TRUE(Eventually([&] { return provider->ExternalIp(id).has_value(); }));
   EXPECT_TRUE(provider->ExternalIp(id)->starts_with("127.")) << *provider->ExternalIp(id);
@@ -450,13 +456,13 @@ TEST_F(ProviderTest, SurvivesSessionExpiry) {
   StartSim();
   auto provider = MakeProvider(Options());
   ASSERT_NE(provider, nullptr);
-  ASSERT_TRUE(sim_->ExpireSessions().ok());
+  ASSERT_THAT(sim_->ExpireSessions(), IsOk());
   auto result = provider->CreateNode({}, kWorkerTags, 1);
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   const std::string id = result->created[0].id;
   // The watcher came back too: IPs reported after the expiry reach the cache.
   EXPECT_TRUE(Eventually([&] { return provider->ExternalIp(id).has_value(); }));
-  EXPECT_TRUE(provider->TerminateNode(id).ok());
+  EXPECT_THAT(provider->TerminateNode(id), IsOk());
 }
 
 TEST_F(ProviderTest, ManyThreadsAtOnce) {
@@ -491,12 +497,12 @@ TEST_F(ProviderTest, ManyThreadsAtOnce) {
   reader.join();
   EXPECT_EQ(created.load(), 8);
   auto ids = provider->NonTerminatedNodes({{"ray-node-status", "setting-up"}});
-  ASSERT_TRUE(ids.ok());
+  ASSERT_THAT(ids, IsOk());
   EXPECT_EQ(ids->size(), 8U);
   std::set<std::string> names;
   for (const auto& id : *ids) names.insert(provider->NodeTags(id).at("ray-cluster-name"));
   EXPECT_EQ(names, std::set<std::string>{"c1"});
-  ASSERT_TRUE(provider->TerminateNodes(*ids).ok());
+  ASSERT_THAT(provider->TerminateNodes(*ids), IsOk());
   EXPECT_TRUE(provider->NonTerminatedNodes({})->empty());
 }
 
@@ -505,20 +511,20 @@ TEST_F(ProviderTest, PeriodicResyncRepairsACacheTheStreamLeftWrong) {
   auto provider = MakeProvider(Options());
   ASSERT_NE(provider, nullptr);
   auto created = provider->CreateNode({}, kWorkerTags, 2);
-  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_THAT(created, IsOk());
   const std::string missed = created->created[0].id;
   const std::string pending = created->created[1].id;
 
   // A second watcher over the same folder, with its own cache that this test can spoil as a
   // lost update would.
   auto session = vsphere::Session::Connect(sim_->Connect());
-  ASSERT_TRUE(session.ok()) << session.status();
+  ASSERT_THAT(session, IsOk());
   NodeCache cache;
   FolderWatcherOptions options;
   options.resync_interval = std::chrono::seconds(1);
   FolderWatcher watcher(*session, provider->folder(), cache, options);
   watcher.Start();
-  ASSERT_TRUE(watcher.WaitSynced(std::chrono::seconds(30)).ok());
+  ASSERT_THAT(watcher.WaitSynced(std::chrono::seconds(30)), IsOk());
   ASSERT_TRUE(Eventually([&] { return cache.Get(missed) && cache.Get(pending); }));
 
   vsphere::UpdateSet spoiled;
@@ -545,22 +551,22 @@ TEST_F(ProviderTest, TerminatingANodeThatIsOffSkipsThePowerOff) {
   auto provider = MakeProvider(Options());
   ASSERT_NE(provider, nullptr);
   auto created = provider->CreateNode({}, kWorkerTags, 1);
-  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_THAT(created, IsOk());
   const std::string id = created->created[0].id;
   auto inspector = Inspect();
   vsphere::TaskWaiter waiter(inspector.session);
   auto off = inspector.vim->PowerOffVmTask({"VirtualMachine", id});
-  ASSERT_TRUE(off.ok()) << off.status();
-  ASSERT_TRUE(waiter.Wait(*off, std::chrono::seconds(30)).ok());
+  ASSERT_THAT(off, IsOk());
+  ASSERT_THAT(waiter.Wait(*off, std::chrono::seconds(30)), IsOk());
   ASSERT_TRUE(Eventually([&] { return !provider->IsRunning(id); }));
-  ASSERT_TRUE(sim_->ResetStats().ok());
-  ASSERT_TRUE(provider->TerminateNode(id).ok());
+  ASSERT_THAT(sim_->ResetStats(), IsOk());
+  ASSERT_THAT(provider->TerminateNode(id), IsOk());
   auto stats = sim_->SoapStats();
-  ASSERT_TRUE(stats.ok());
+  ASSERT_THAT(stats, IsOk());
   EXPECT_EQ((*stats)["PowerOffVM_Task"], 0);
   EXPECT_EQ((*stats)["Destroy_Task"], 1);
-  EXPECT_EQ(inspector.vim->RetrieveOne({"VirtualMachine", id}, {"name"}).status().code(),
-            StatusCode::kNotFound);
+  EXPECT_THAT(inspector.vim->RetrieveOne({"VirtualMachine", id}, {"name"}),
+              StatusIs(StatusCode::kNotFound));
 }
 
 // The names of the vSphere tags attached to `vm`, and the category each is in.
@@ -568,11 +574,11 @@ std::map<std::string, std::string> AttachedTagNames(vsphere::RestClient& rest,
                                                     const std::string& vm) {
   std::map<std::string, std::string> names;
   auto ids = rest.ListAttachedTags({"VirtualMachine", vm});
-  EXPECT_TRUE(ids.ok()) << ids.status();
+  EXPECT_THAT(ids, IsOk());
   if (!ids.ok()) return names;
   for (const auto& id : *ids) {
     auto tag = rest.GetTag(id);
-    EXPECT_TRUE(tag.ok()) << tag.status();
+    EXPECT_THAT(tag, IsOk());
     if (tag.ok()) names[tag->name] = tag->category_id;
   }
   return names;
@@ -585,15 +591,15 @@ TEST_F(ProviderTest, MirrorsRayTagsAsVsphereTags) {
   auto provider = MakeProvider(options);
   ASSERT_NE(provider, nullptr);
   auto created = provider->CreateNode({}, kWorkerTags, 2);
-  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_THAT(created, IsOk());
   ASSERT_EQ(created->created.size(), 2U);
   const std::string a = created->created[0].id;
   const std::string b = created->created[1].id;
 
   auto rest = vsphere::RestClient::Connect(sim_->Connect());
-  ASSERT_TRUE(rest.ok()) << rest.status();
+  ASSERT_THAT(rest, IsOk());
   auto category = (*rest)->FindCategoryByName("ray");
-  ASSERT_TRUE(category.ok()) << category.status();
+  ASSERT_THAT(category, IsOk());
   EXPECT_EQ(category->cardinality, vsphere::TagCardinality::kMultiple);
   EXPECT_EQ(category->associable_types, std::vector<std::string>{"VirtualMachine"});
 
@@ -607,22 +613,22 @@ TEST_F(ProviderTest, MirrorsRayTagsAsVsphereTags) {
   EXPECT_EQ(AttachedTagNames(**rest, b), expected);
 
   // A changed key: the old key:value tag is replaced, the others stay.
-  ASSERT_TRUE(provider->SetNodeTags(a, {{"ray-node-status", "up-to-date"}}).ok());
+  ASSERT_THAT(provider->SetNodeTags(a, {{"ray-node-status", "up-to-date"}}), IsOk());
   auto changed = expected;
   changed.erase("ray-node-status:uninitialized");
   changed["ray-node-status:up-to-date"] = category->id;
   EXPECT_EQ(AttachedTagNames(**rest, a), changed);
   EXPECT_EQ(AttachedTagNames(**rest, b), expected);
-  ASSERT_TRUE(provider->SetNodeTags(b, {{"ray-node-status", "up-to-date"}}).ok());
+  ASSERT_THAT(provider->SetNodeTags(b, {{"ray-node-status", "up-to-date"}}), IsOk());
   EXPECT_EQ(AttachedTagNames(**rest, b), changed);
 
   // One tag object per distinct key:value, shared by the nodes.
   auto tags = (*rest)->ListTagsForCategory(category->id);
-  ASSERT_TRUE(tags.ok()) << tags.status();
+  ASSERT_THAT(tags, IsOk());
   EXPECT_EQ(tags->size(), 6U);
   // Custom attributes stay the source of truth.
   EXPECT_EQ(provider->NodeTags(a).at("ray-node-status"), "up-to-date");
-  ASSERT_TRUE(provider->TerminateNodes({a, b}).ok());
+  ASSERT_THAT(provider->TerminateNodes({a, b}), IsOk());
 }
 
 TEST_F(ProviderTest, MirrorFailuresDoNotFailNodeOperations) {
@@ -632,12 +638,12 @@ TEST_F(ProviderTest, MirrorFailuresDoNotFailNodeOperations) {
   auto provider = MakeProvider(options);
   ASSERT_NE(provider, nullptr);
   // Every tagging call of the mirror fails.
-  ASSERT_TRUE(sim_->InjectFault("/api/cis/tagging:*:http400").ok());
-  ASSERT_TRUE(sim_->InjectFault("/rest/com/vmware/cis/tagging:*:http400").ok());
+  ASSERT_THAT(sim_->InjectFault("/api/cis/tagging:*:http400"), IsOk());
+  ASSERT_THAT(sim_->InjectFault("/rest/com/vmware/cis/tagging:*:http400"), IsOk());
   auto created = provider->CreateNode({}, kWorkerTags, 1);
-  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_THAT(created, IsOk());
   const std::string id = created->created[0].id;
-  EXPECT_TRUE(provider->SetNodeTags(id, {{"ray-node-status", "up-to-date"}}).ok());
+  EXPECT_THAT(provider->SetNodeTags(id, {{"ray-node-status", "up-to-date"}}), IsOk());
   EXPECT_EQ(provider->NodeTags(id).at("ray-node-status"), "up-to-date");
 }
 

@@ -14,9 +14,15 @@
 #include <thread>
 
 #include "common/log.h"
+#include "support/fake_transport.h"
+#include "support/status_matchers.h"
 
 namespace vsray::vsphere {
 namespace {
+
+using ::testing::Not;
+using ::vsray::testing::IsOk;
+using ::vsray::testing::StatusIs;
 
 using nlohmann::json;
 
@@ -24,71 +30,11 @@ constexpr char kBase[] = "https://vc.example:8443";
 constexpr char kUser[] = "administrator@vsphere.local";
 constexpr char kPassword[] = "Pa55-w0rd!";
 
-std::optional<std::string> HeaderOf(const HttpRequest& request, const std::string& name) {
-  for (const auto& [key, value] : request.headers) {
-    if (key == name) return value;
-  }
-  return std::nullopt;
-}
-
-// Answers "METHOD /path?query" keys with scripted responders; the last one of a key repeats.
-class FakeTransport : public HttpTransport {
- public:
-  using Responder = std::function<StatusOr<HttpResponse>(const HttpRequest&)>;
-
-  void On(const std::string& key, Responder responder) {
-    std::lock_guard lock(mu_);
-    script_[key].push_back(std::move(responder));
-  }
-
-  StatusOr<HttpResponse> Send(const HttpRequest& request) override {
-    EXPECT_TRUE(request.url.starts_with(kBase)) << request.url;
-    const std::string key = request.method + " " + request.url.substr(sizeof(kBase) - 1);
-    Responder responder;
-    {
-      std::lock_guard lock(mu_);
-      requests_.push_back(request);
-      ++calls_[key];
-      auto& queue = script_[key];
-      if (queue.empty()) return InternalError("unscripted request " + key);
-      responder = queue.front();
-      if (queue.size() > 1) queue.pop_front();
-    }
-    return responder(request);
-  }
-
-  int calls(const std::string& key) {
-    std::lock_guard lock(mu_);
-    return calls_[key];
-  }
-  std::vector<HttpRequest> requests() {
-    std::lock_guard lock(mu_);
-    return requests_;
-  }
-  // The last request sent with that key.
-  HttpRequest last(const std::string& key) {
-    std::lock_guard lock(mu_);
-    for (auto it = requests_.rbegin(); it != requests_.rend(); ++it) {
-      if (it->method + " " + it->url.substr(sizeof(kBase) - 1) == key) return *it;
-    }
-    ADD_FAILURE() << "no request " << key;
-    return {};
-  }
-
- private:
-  std::mutex mu_;
-  std::map<std::string, std::deque<Responder>> script_;
-  std::map<std::string, int> calls_;
-  std::vector<HttpRequest> requests_;
-};
+using testing::FakeTransport;
+using testing::HeaderOf;
 
 FakeTransport::Responder Reply(long status, std::string body) {  // NOLINT(google-runtime-int)
-  return [status, body](const HttpRequest&) -> StatusOr<HttpResponse> {
-    HttpResponse response;
-    response.status = status;
-    response.body = body;
-    return response;
-  };
+  return testing::HttpReply(status, std::move(body));
 }
 
 FakeTransport::Responder Reply(long status, const json& body) {  // NOLINT(google-runtime-int)
@@ -125,7 +71,7 @@ json BodyOf(const HttpRequest& request) { return json::parse(request.body, nullp
 class RestClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    transport_ = std::make_shared<FakeTransport>();
+    transport_ = std::make_shared<FakeTransport>(FakeTransport::MethodAndPath(kBase));
     logins_ = std::make_shared<int>(0);
     auto logins = logins_;
     // Each login hands out a new token: tok-1, tok-2, ...
@@ -150,13 +96,13 @@ class RestClientTest : public ::testing::Test {
 
   std::unique_ptr<RestClient> Connect() {
     auto client = RestClient::Connect(Options(), transport_);
-    EXPECT_TRUE(client.ok()) << client.status();
+    EXPECT_THAT(client, IsOk());
     return client.ok() ? std::move(client).value() : nullptr;
   }
 
   // A transport scripted for a server without /api (vSphere before 7.0U2).
   void ScriptRestOnly() {
-    transport_ = std::make_shared<FakeTransport>();
+    transport_ = std::make_shared<FakeTransport>(FakeTransport::MethodAndPath(kBase));
     transport_->On("POST /api/session", Reply(404, std::string("404 page not found\n")));
     transport_->On("POST /rest/com/vmware/cis/session", Reply(200, json{{"value", "rtok-1"}}));
     transport_->On("DELETE /rest/com/vmware/cis/session", Reply(200, std::string()));
@@ -188,7 +134,7 @@ TEST_F(RestClientTest, ApiLoginSendsBasicAuthThenTheTokenHeader) {
   EXPECT_FALSE(HeaderOf(login, "vmware-api-session-id").has_value());
 
   auto ids = client->ListCategories();
-  ASSERT_TRUE(ids.ok()) << ids.status();
+  ASSERT_THAT(ids, IsOk());
   EXPECT_EQ(*ids, (std::vector<std::string>{"c1", "c2"}));
   const HttpRequest list = transport_->last("GET /api/cis/tagging/category");
   EXPECT_EQ(HeaderOf(list, "vmware-api-session-id"), "tok-1");
@@ -202,7 +148,7 @@ TEST_F(RestClientTest, CloseDeletesTheSessionAndLaterCallsAreCancelled) {
   EXPECT_EQ(transport_->calls("DELETE /api/session"), 1);
   EXPECT_EQ(HeaderOf(transport_->last("DELETE /api/session"), "vmware-api-session-id"), "tok-1");
   auto ids = client->ListCategories();
-  EXPECT_EQ(ids.status().code(), StatusCode::kCancelled);
+  EXPECT_THAT(ids, StatusIs(StatusCode::kCancelled));
   client.reset();  // the destructor does not log out twice
   EXPECT_EQ(transport_->calls("DELETE /api/session"), 1);
 }
@@ -231,7 +177,7 @@ TEST_F(RestClientTest, FallsBackToRestWhenApiSessionIs404) {
   EXPECT_EQ(HeaderOf(login, "vmware-use-header-authn"), "true");
 
   auto id = client->CreateCategory({"", "ray", "", TagCardinality::kSingle, {"VirtualMachine"}});
-  ASSERT_TRUE(id.ok()) << id.status();
+  ASSERT_THAT(id, IsOk());
   EXPECT_EQ(*id, "urn:cat-1");
   const HttpRequest create = transport_->last("POST /rest/com/vmware/cis/tagging/category");
   EXPECT_EQ(HeaderOf(create, "vmware-api-session-id"), "rtok-1");
@@ -242,7 +188,7 @@ TEST_F(RestClientTest, FallsBackToRestWhenApiSessionIs404) {
                                     {"associable_types", {"VirtualMachine"}}}}}));
 
   auto category = client->GetCategory("urn:cat-1");
-  ASSERT_TRUE(category.ok()) << category.status();
+  ASSERT_THAT(category, IsOk());
   EXPECT_EQ(category->name, "ray");
   EXPECT_EQ(category->cardinality, TagCardinality::kSingle);
   EXPECT_EQ(category->associable_types, std::vector<std::string>{"VirtualMachine"});
@@ -253,12 +199,12 @@ TEST_F(RestClientTest, FallsBackToRestWhenApiSessionIs404) {
 }
 
 TEST_F(RestClientTest, NoVapiEndpointAtAllIsUnimplemented) {
-  transport_ = std::make_shared<FakeTransport>();
+  transport_ = std::make_shared<FakeTransport>(FakeTransport::MethodAndPath(kBase));
   transport_->On("POST /api/session", Reply(404, std::string("not here")));
   transport_->On("POST /rest/com/vmware/cis/session", Reply(404, std::string("not here")));
   auto client = RestClient::Connect(Options(), transport_);
-  ASSERT_FALSE(client.ok());
-  EXPECT_EQ(client.status().code(), StatusCode::kUnimplemented);
+  ASSERT_THAT(client, Not(IsOk()));
+  EXPECT_THAT(client, StatusIs(StatusCode::kUnimplemented));
   EXPECT_NE(client.status().message().find("vc.example:8443"), std::string::npos);
 }
 
@@ -274,24 +220,24 @@ TEST_F(RestClientTest, ApiRequestShapes) {
   transport_->On("POST /api/cis/tagging/tag-association/urn:t?action=detach",
                  Reply(204, std::string()));
 
-  ASSERT_TRUE(client->CreateCategory({"", "ray", "d", TagCardinality::kMultiple, {}}).ok());
+  ASSERT_THAT(client->CreateCategory({"", "ray", "d", TagCardinality::kMultiple, {}}), IsOk());
   EXPECT_EQ(BodyOf(transport_->last("POST /api/cis/tagging/category")),
             (json{{"name", "ray"},
                   {"description", "d"},
                   {"cardinality", "MULTIPLE"},
                   {"associable_types", json::array()}}));
   auto tag = client->CreateTag({"", "head", "", "urn:c"});
-  ASSERT_TRUE(tag.ok()) << tag.status();
+  ASSERT_THAT(tag, IsOk());
   EXPECT_EQ(*tag, "urn:t");
   EXPECT_EQ(BodyOf(transport_->last("POST /api/cis/tagging/tag")),
             (json{{"name", "head"}, {"description", ""}, {"category_id", "urn:c"}}));
   auto tags = client->ListTagsForCategory("urn:c");
-  ASSERT_TRUE(tags.ok()) << tags.status();
+  ASSERT_THAT(tags, IsOk());
   EXPECT_EQ(BodyOf(transport_->last("POST /api/cis/tagging/tag?action=list-tags-for-category")),
             (json{{"category_id", "urn:c"}}));
   const DynamicId vm{"VirtualMachine", "vm-1"};
-  ASSERT_TRUE(client->AttachTag("urn:t", vm).ok());
-  ASSERT_TRUE(client->DetachTag("urn:t", vm).ok());
+  ASSERT_THAT(client->AttachTag("urn:t", vm), IsOk());
+  ASSERT_THAT(client->DetachTag("urn:t", vm), IsOk());
   EXPECT_EQ(BodyOf(transport_->last("POST /api/cis/tagging/tag-association/urn:t?action=attach")),
             (json{{"object_id", {{"type", "VirtualMachine"}, {"id", "vm-1"}}}}));
 }
@@ -302,7 +248,7 @@ TEST_F(RestClientTest, IdsAreEncodedInPaths) {
   transport_->On("GET /api/cis/tagging/tag/urn:x%2Fy%20z%3Fq:GLOBAL",
                  Reply(200, json{{"id", "urn:x/y z?q:GLOBAL"}, {"name", "odd"}}));
   auto tag = client->GetTag("urn:x/y z?q:GLOBAL");
-  ASSERT_TRUE(tag.ok()) << tag.status();
+  ASSERT_THAT(tag, IsOk());
   EXPECT_EQ(tag->name, "odd");
 }
 
@@ -326,15 +272,15 @@ TEST_F(RestClientTest, RestRequestShapesForAssociationsAndLibraries) {
   ASSERT_NE(client, nullptr);
   const DynamicId vm{"VirtualMachine", "vm-1"};
 
-  ASSERT_TRUE(client->AttachTag("urn:t", vm).ok());
+  ASSERT_THAT(client->AttachTag("urn:t", vm), IsOk());
   EXPECT_EQ(BodyOf(transport_->last(assoc + "/id:urn:t?~action=attach")),
             (json{{"object_id", {{"type", "VirtualMachine"}, {"id", "vm-1"}}}}));
-  ASSERT_TRUE(client->AttachTagsToObject(vm, {"urn:a", "urn:b"}).ok());
+  ASSERT_THAT(client->AttachTagsToObject(vm, {"urn:a", "urn:b"}), IsOk());
   EXPECT_EQ(BodyOf(transport_->last(assoc + "?~action=attach-multiple-tags-to-object")),
             (json{{"object_id", {{"type", "VirtualMachine"}, {"id", "vm-1"}}},
                   {"tag_ids", {"urn:a", "urn:b"}}}));
   auto attached = client->ListAttachedTagsOnObjects({vm});
-  ASSERT_TRUE(attached.ok()) << attached.status();
+  ASSERT_THAT(attached, IsOk());
   ASSERT_EQ(attached->size(), 1u);
   EXPECT_EQ(attached->at(0).object, vm);
   EXPECT_EQ(attached->at(0).tag_ids, (std::vector<std::string>{"urn:a", "urn:b"}));
@@ -342,19 +288,25 @@ TEST_F(RestClientTest, RestRequestShapesForAssociationsAndLibraries) {
             (json{{"object_ids", {{{"type", "VirtualMachine"}, {"id", "vm-1"}}}}}));
 
   auto tags = client->ListTagsForCategory("urn:c");
-  ASSERT_TRUE(tags.ok()) << tags.status();
+  ASSERT_THAT(tags, IsOk());
   EXPECT_TRUE(tags->empty());
 
   auto library = client->FindLibraryByName("images");
-  ASSERT_TRUE(library.ok()) << library.status();
+  ASSERT_THAT(library, IsOk());
   EXPECT_EQ(*library, "lib-1");
   EXPECT_EQ(BodyOf(transport_->last("POST /rest/com/vmware/content/library?~action=find")),
             (json{{"spec", {{"name", "images"}}}}));
   auto item = client->FindLibraryItemByName("lib-1", "frozen");
-  ASSERT_TRUE(item.ok()) << item.status();
+  ASSERT_THAT(item, IsOk());
   EXPECT_EQ(*item, "item-1");
   EXPECT_EQ(BodyOf(transport_->last("POST /rest/com/vmware/content/library/item?~action=find")),
             (json{{"spec", {{"library_id", "lib-1"}, {"name", "frozen"}}}}));
+  // By name over every library: a FindSpec without library_id.
+  auto anywhere = client->FindLibraryItems("frozen");
+  ASSERT_THAT(anywhere, IsOk());
+  EXPECT_EQ(*anywhere, std::vector<std::string>{"item-1"});
+  EXPECT_EQ(BodyOf(transport_->last("POST /rest/com/vmware/content/library/item?~action=find")),
+            (json{{"spec", {{"name", "frozen"}}}}));
 }
 
 TEST_F(RestClientTest, BulkAssociationReadsOnApi) {
@@ -369,7 +321,7 @@ TEST_F(RestClientTest, BulkAssociationReadsOnApi) {
   transport_->On("POST /api/cis/tagging/tag-association?action=list-attached-tags",
                  Reply(200, json::array({"urn:a"})));
   auto objects = client->ListAttachedObjectsOnTags({"urn:a", "urn:b"});
-  ASSERT_TRUE(objects.ok()) << objects.status();
+  ASSERT_THAT(objects, IsOk());
   ASSERT_EQ(objects->size(), 2u);
   EXPECT_EQ(objects->at(0).tag_id, "urn:a");
   EXPECT_EQ(objects->at(0).objects,
@@ -379,7 +331,7 @@ TEST_F(RestClientTest, BulkAssociationReadsOnApi) {
                 "POST /api/cis/tagging/tag-association?action=list-attached-objects-on-tags")),
             (json{{"tag_ids", {"urn:a", "urn:b"}}}));
   auto tags = client->ListAttachedTags({"VirtualMachine", "vm-1"});
-  ASSERT_TRUE(tags.ok()) << tags.status();
+  ASSERT_THAT(tags, IsOk());
   EXPECT_EQ(*tags, std::vector<std::string>{"urn:a"});
 }
 
@@ -399,10 +351,10 @@ TEST_F(RestClientTest, BatchFailuresBecomeStatuses) {
                                             {"default_message", "no privilege"}}}}}));
   const DynamicId vm{"VirtualMachine", "vm-1"};
   Status status = client->AttachTagsToObject(vm, {"urn:x"});
-  EXPECT_EQ(status.code(), StatusCode::kNotFound);
+  EXPECT_THAT(status, StatusIs(StatusCode::kNotFound));
   EXPECT_NE(status.message().find("Tagging object urn:x not found"), std::string::npos);
   status = client->AttachTagsToObject(vm, {"urn:y"});
-  EXPECT_EQ(status.code(), StatusCode::kUnknown);
+  EXPECT_THAT(status, StatusIs(StatusCode::kUnknown));
   EXPECT_NE(status.message().find("no privilege"), std::string::npos);
 }
 
@@ -414,7 +366,7 @@ TEST_F(RestClientTest, ReloginOn401ThenRepeatsTheCallOnce) {
   transport_->On("POST /api/cis/tagging/tag", Reply(201, json("urn:t")));
   // Not idempotent, but a 401 call was never executed, so it is repeated after the re-login.
   auto tag = client->CreateTag({"", "head", "", "urn:c"});
-  ASSERT_TRUE(tag.ok()) << tag.status();
+  ASSERT_THAT(tag, IsOk());
   EXPECT_EQ(client->login_count(), 2);
   EXPECT_EQ(transport_->calls("POST /api/cis/tagging/tag"), 2);
   EXPECT_EQ(HeaderOf(transport_->last("POST /api/cis/tagging/tag"), "vmware-api-session-id"),
@@ -427,8 +379,8 @@ TEST_F(RestClientTest, Persistent401IsReportedNotLooped) {
   transport_->On("GET /api/cis/tagging/category",
                  Reply(401, json{{"error_type", "UNAUTHENTICATED"}, {"messages", json::array()}}));
   auto ids = client->ListCategories();
-  ASSERT_FALSE(ids.ok());
-  EXPECT_EQ(ids.status().code(), StatusCode::kUnauthenticated);
+  ASSERT_THAT(ids, Not(IsOk()));
+  EXPECT_THAT(ids, StatusIs(StatusCode::kUnauthenticated));
   EXPECT_EQ(transport_->calls("GET /api/cis/tagging/category"), 2);
   EXPECT_EQ(client->login_count(), 2);
 }
@@ -471,12 +423,12 @@ TEST_F(RestClientTest, ConcurrentCallsShareOneRelogin) {
 }
 
 TEST_F(RestClientTest, WrongPasswordIsOneClearErrorWithoutThePassword) {
-  transport_ = std::make_shared<FakeTransport>();
+  transport_ = std::make_shared<FakeTransport>(FakeTransport::MethodAndPath(kBase));
   transport_->On("POST /api/session",
                  Reply(401, ApiError("UNAUTHENTICATED", "Authentication required.")));
   auto client = RestClient::Connect(Options(), transport_);
-  ASSERT_FALSE(client.ok());
-  EXPECT_EQ(client.status().code(), StatusCode::kUnauthenticated);
+  ASSERT_THAT(client, Not(IsOk()));
+  EXPECT_THAT(client, StatusIs(StatusCode::kUnauthenticated));
   EXPECT_EQ(client.status().fault(), "InvalidLogin");
   EXPECT_NE(client.status().message().find(kUser), std::string::npos);
   EXPECT_NE(client.status().message().find("vc.example:8443"), std::string::npos);
@@ -485,21 +437,21 @@ TEST_F(RestClientTest, WrongPasswordIsOneClearErrorWithoutThePassword) {
 }
 
 TEST_F(RestClientTest, WrongPasswordOnRestFallback) {
-  auto fresh = std::make_shared<FakeTransport>();
+  auto fresh = std::make_shared<FakeTransport>(FakeTransport::MethodAndPath(kBase));
   fresh->On("POST /api/session", Reply(404, std::string("404 page not found")));
   fresh->On("POST /rest/com/vmware/cis/session", Reply(401, std::string()));
   auto client = RestClient::Connect(Options(), fresh);
-  ASSERT_FALSE(client.ok());
-  EXPECT_EQ(client.status().code(), StatusCode::kUnauthenticated);
+  ASSERT_THAT(client, Not(IsOk()));
+  EXPECT_THAT(client, StatusIs(StatusCode::kUnauthenticated));
   EXPECT_EQ(client.status().fault(), "InvalidLogin");
 }
 
 TEST_F(RestClientTest, LoginReplyWithoutTokenIsDataLoss) {
-  transport_ = std::make_shared<FakeTransport>();
+  transport_ = std::make_shared<FakeTransport>(FakeTransport::MethodAndPath(kBase));
   transport_->On("POST /api/session", Reply(201, json{{"nothing", 1}}));
   auto client = RestClient::Connect(Options(), transport_);
-  ASSERT_FALSE(client.ok());
-  EXPECT_EQ(client.status().code(), StatusCode::kDataLoss);
+  ASSERT_THAT(client, Not(IsOk()));
+  EXPECT_THAT(client, StatusIs(StatusCode::kDataLoss));
 }
 
 TEST(RestErrorStatusTest, MapsApiErrorReplies) {
@@ -531,44 +483,45 @@ TEST(RestErrorStatusTest, MapsApiErrorReplies) {
 
 TEST(RestErrorStatusTest, MapsRestErrorReplies) {
   Status status = RestErrorStatus(404, RestError("not_found", "Tag urn:x missing").dump(), "get");
-  EXPECT_EQ(status.code(), StatusCode::kNotFound);
+  EXPECT_THAT(status, StatusIs(StatusCode::kNotFound));
   EXPECT_EQ(status.fault(), "NOT_FOUND");
   EXPECT_NE(status.message().find("Tag urn:x missing"), std::string::npos);
 
   status = RestErrorStatus(400, RestError("already_exists", "dup").dump(), "create");
-  EXPECT_EQ(status.code(), StatusCode::kAlreadyExists);
+  EXPECT_THAT(status, StatusIs(StatusCode::kAlreadyExists));
   status = RestErrorStatus(403, RestError("unauthorized", "no").dump(), "create");
-  EXPECT_EQ(status.code(), StatusCode::kPermissionDenied);
+  EXPECT_THAT(status, StatusIs(StatusCode::kPermissionDenied));
   status = RestErrorStatus(400, RestError("invalid_argument", "bad").dump(), "create");
-  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(StatusCode::kInvalidArgument));
   status = RestErrorStatus(503, RestError("service_unavailable", "later").dump(), "list");
-  EXPECT_EQ(status.code(), StatusCode::kUnavailable);
+  EXPECT_THAT(status, StatusIs(StatusCode::kUnavailable));
 
   // govmomi's simulator: a type, an empty value, plain-string messages.
   status = RestErrorStatus(
       400, R"({"type":"com.vmware.vapi.std.errors.already_exists","value":{}})", "create");
-  EXPECT_EQ(status.code(), StatusCode::kAlreadyExists);
+  EXPECT_THAT(status, StatusIs(StatusCode::kAlreadyExists));
   EXPECT_NE(status.message().find("ALREADY_EXISTS"), std::string::npos);
   status = RestErrorStatus(
       400, R"({"type":"com.vmware.vapi.std.errors.invalid_argument","value":{"messages":["m1"]}})",
       "x");
-  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(StatusCode::kInvalidArgument));
   EXPECT_NE(status.message().find("m1"), std::string::npos);
 }
 
 TEST(RestErrorStatusTest, FallsBackToTheHttpStatus) {
   Status status = RestErrorStatus(404, "404 page not found\n", "get tag urn:x");
-  EXPECT_EQ(status.code(), StatusCode::kNotFound);
+  EXPECT_THAT(status, StatusIs(StatusCode::kNotFound));
   EXPECT_EQ(status.fault(), "");
   EXPECT_EQ(status.message(), "get tag urn:x: 404 page not found (HTTP 404)");
-  EXPECT_EQ(RestErrorStatus(503, "", "x").code(), StatusCode::kUnavailable);
-  EXPECT_EQ(RestErrorStatus(502, "<html>bad gateway</html>", "x").code(), StatusCode::kUnavailable);
-  EXPECT_EQ(RestErrorStatus(500, "", "x").code(), StatusCode::kInternal);
-  EXPECT_EQ(RestErrorStatus(409, "", "x").code(), StatusCode::kAlreadyExists);
-  EXPECT_EQ(RestErrorStatus(403, "{}", "x").code(), StatusCode::kPermissionDenied);
-  EXPECT_EQ(RestErrorStatus(418, "", "x").code(), StatusCode::kUnknown);
-  EXPECT_EQ(RestErrorStatus(400, R"({"error_type":"SOMETHING_NEW"})", "x").code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_THAT(RestErrorStatus(503, "", "x"), StatusIs(StatusCode::kUnavailable));
+  EXPECT_THAT(RestErrorStatus(502, "<html>bad gateway</html>", "x"),
+              StatusIs(StatusCode::kUnavailable));
+  EXPECT_THAT(RestErrorStatus(500, "", "x"), StatusIs(StatusCode::kInternal));
+  EXPECT_THAT(RestErrorStatus(409, "", "x"), StatusIs(StatusCode::kAlreadyExists));
+  EXPECT_THAT(RestErrorStatus(403, "{}", "x"), StatusIs(StatusCode::kPermissionDenied));
+  EXPECT_THAT(RestErrorStatus(418, "", "x"), StatusIs(StatusCode::kUnknown));
+  EXPECT_THAT(RestErrorStatus(400, R"({"error_type":"SOMETHING_NEW"})", "x"),
+              StatusIs(StatusCode::kInvalidArgument));
 }
 
 TEST_F(RestClientTest, ErrorRepliesOfBothDialectsReachTheCaller) {
@@ -577,7 +530,7 @@ TEST_F(RestClientTest, ErrorRepliesOfBothDialectsReachTheCaller) {
   transport_->On("GET /api/cis/tagging/tag/urn:gone",
                  Reply(404, ApiError("NOT_FOUND", "The tag urn:gone does not exist.")));
   auto tag = client->GetTag("urn:gone");
-  EXPECT_EQ(tag.status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(tag, StatusIs(StatusCode::kNotFound));
   EXPECT_NE(tag.status().message().find("get tag urn:gone"), std::string::npos);
   EXPECT_NE(tag.status().message().find("The tag urn:gone does not exist."), std::string::npos);
   EXPECT_EQ(transport_->calls("GET /api/cis/tagging/tag/urn:gone"), 1);  // permanent: no retry
@@ -588,7 +541,7 @@ TEST_F(RestClientTest, ErrorRepliesOfBothDialectsReachTheCaller) {
   auto rest = Connect();
   ASSERT_NE(rest, nullptr);
   auto category = rest->CreateCategory({"", "ray", "", TagCardinality::kSingle, {}});
-  EXPECT_EQ(category.status().code(), StatusCode::kAlreadyExists);
+  EXPECT_THAT(category, StatusIs(StatusCode::kAlreadyExists));
   EXPECT_NE(category.status().message().find("create tag category 'ray'"), std::string::npos);
   EXPECT_NE(category.status().message().find("Category ray exists"), std::string::npos);
 }
@@ -598,18 +551,18 @@ TEST_F(RestClientTest, GarbageReplyIsDataLossNamingTheCall) {
   ASSERT_NE(client, nullptr);
   transport_->On("GET /api/cis/tagging/category", Reply(200, std::string("<html>proxy</html>")));
   auto ids = client->ListCategories();
-  ASSERT_FALSE(ids.ok());
-  EXPECT_EQ(ids.status().code(), StatusCode::kDataLoss);
+  ASSERT_THAT(ids, Not(IsOk()));
+  EXPECT_THAT(ids, StatusIs(StatusCode::kDataLoss));
   EXPECT_NE(ids.status().message().find("list tag categories"), std::string::npos);
   EXPECT_NE(ids.status().message().find("not JSON"), std::string::npos);
 
   // JSON of the wrong shape is DATA_LOSS too, not an exception.
   transport_->On("GET /api/cis/tagging/category/urn:c", Reply(200, json::array({1, 2})));
   auto category = client->GetCategory("urn:c");
-  EXPECT_EQ(category.status().code(), StatusCode::kDataLoss);
+  EXPECT_THAT(category, StatusIs(StatusCode::kDataLoss));
   EXPECT_NE(category.status().message().find("get tag category urn:c"), std::string::npos);
   transport_->On("GET /api/cis/tagging/tag/urn:t", Reply(200, json{{"name", 42}}));
-  EXPECT_EQ(client->GetTag("urn:t").status().code(), StatusCode::kDataLoss);
+  EXPECT_THAT(client->GetTag("urn:t"), StatusIs(StatusCode::kDataLoss));
 }
 
 TEST_F(RestClientTest, IdempotentCallsRetryOn503) {
@@ -620,7 +573,7 @@ TEST_F(RestClientTest, IdempotentCallsRetryOn503) {
   transport_->On("GET /api/cis/tagging/category", Reply(503, std::string("")));
   transport_->On("GET /api/cis/tagging/category", Reply(200, json::array({"c1"})));
   auto ids = client->ListCategories();
-  ASSERT_TRUE(ids.ok()) << ids.status();
+  ASSERT_THAT(ids, IsOk());
   EXPECT_EQ(transport_->calls("GET /api/cis/tagging/category"), 3);
   EXPECT_GT(clock_.total_slept(), Clock::Duration::zero());
 
@@ -628,7 +581,7 @@ TEST_F(RestClientTest, IdempotentCallsRetryOn503) {
   const std::string attach = "POST /api/cis/tagging/tag-association/urn:t?action=attach";
   transport_->On(attach, Reply(503, std::string()));
   transport_->On(attach, Reply(204, std::string()));
-  EXPECT_TRUE(client->AttachTag("urn:t", {"VirtualMachine", "vm-1"}).ok());
+  EXPECT_THAT(client->AttachTag("urn:t", {"VirtualMachine", "vm-1"}), IsOk());
   EXPECT_EQ(transport_->calls(attach), 2);
 }
 
@@ -637,7 +590,7 @@ TEST_F(RestClientTest, RetriesStopAfterMaxAttempts) {
   ASSERT_NE(client, nullptr);
   transport_->On("GET /api/cis/tagging/category", Reply(503, std::string()));
   auto ids = client->ListCategories();
-  EXPECT_EQ(ids.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(ids, StatusIs(StatusCode::kUnavailable));
   EXPECT_EQ(transport_->calls("GET /api/cis/tagging/category"), Options().retry.max_attempts);
 }
 
@@ -647,7 +600,7 @@ TEST_F(RestClientTest, CreateIsNotRetried) {
   transport_->On("POST /api/cis/tagging/category", Reply(503, std::string()));
   transport_->On("POST /api/cis/tagging/category", Reply(201, json("urn:c")));
   auto id = client->CreateCategory({"", "ray", "", TagCardinality::kSingle, {}});
-  EXPECT_EQ(id.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(id, StatusIs(StatusCode::kUnavailable));
   EXPECT_EQ(transport_->calls("POST /api/cis/tagging/category"), 1);
   EXPECT_EQ(clock_.total_slept(), Clock::Duration::zero());
 }
@@ -659,7 +612,7 @@ TEST_F(RestClientTest, TransportFailuresNameTheCallAndRetryWhenIdempotent) {
     return UnavailableError("connection reset");
   });
   auto ids = client->ListCategories();
-  EXPECT_EQ(ids.status().code(), StatusCode::kUnavailable);
+  EXPECT_THAT(ids, StatusIs(StatusCode::kUnavailable));
   EXPECT_NE(ids.status().message().find("list tag categories: connection reset"),
             std::string::npos);
   EXPECT_EQ(transport_->calls("GET /api/cis/tagging/category"), Options().retry.max_attempts);
@@ -675,10 +628,10 @@ TEST_F(RestClientTest, FindByNameWalksTheList) {
   transport_->On("GET /api/cis/tagging/category/c3",
                  Reply(200, json{{"id", "c3"}, {"name", "ray"}, {"cardinality", "SINGLE"}}));
   auto category = client->FindCategoryByName("ray");
-  ASSERT_TRUE(category.ok()) << category.status();
+  ASSERT_THAT(category, IsOk());
   EXPECT_EQ(category->id, "c3");
   auto missing = client->FindCategoryByName("nope");
-  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(missing, StatusIs(StatusCode::kNotFound));
   EXPECT_NE(missing.status().message().find("'nope'"), std::string::npos);
 
   transport_->On("POST /api/cis/tagging/tag?action=list-tags-for-category",
@@ -688,10 +641,10 @@ TEST_F(RestClientTest, FindByNameWalksTheList) {
   transport_->On("GET /api/cis/tagging/tag/t2",
                  Reply(200, json{{"id", "t2"}, {"name", "worker"}, {"category_id", "c3"}}));
   auto tag = client->FindTagByName("c3", "worker");
-  ASSERT_TRUE(tag.ok()) << tag.status();
+  ASSERT_THAT(tag, IsOk());
   EXPECT_EQ(tag->id, "t2");
   EXPECT_EQ(tag->category_id, "c3");
-  EXPECT_EQ(client->FindTagByName("c3", "gpu").status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(client->FindTagByName("c3", "gpu"), StatusIs(StatusCode::kNotFound));
 }
 
 TEST_F(RestClientTest, ContentLibraryOnApi) {
@@ -707,13 +660,13 @@ TEST_F(RestClientTest, ContentLibraryOnApi) {
                                                                      {"type", "ovf"},
                                                                      {"size", 10}}));
 
-  EXPECT_EQ(client->FindLibraryByName("images").status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(client->FindLibraryByName("images"), StatusIs(StatusCode::kNotFound));
   EXPECT_EQ(BodyOf(transport_->last("POST /api/content/library?action=find")),
             (json{{"name", "images"}}));
-  EXPECT_EQ(client->FindLibraryByName("images").status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(client->FindLibraryByName("images"), StatusIs(StatusCode::kFailedPrecondition));
 
   auto created = client->CreateLocalLibrary("images", "datastore-1");
-  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_THAT(created, IsOk());
   EXPECT_EQ(
       BodyOf(transport_->last("POST /api/content/local-library")),
       (json{{"name", "images"},
@@ -721,13 +674,13 @@ TEST_F(RestClientTest, ContentLibraryOnApi) {
             {"storage_backings", {{{"type", "DATASTORE"}, {"datastore_id", "datastore-1"}}}}}));
 
   auto created_item = client->CreateLibraryItem("l3", "frozen", "ovf");
-  ASSERT_TRUE(created_item.ok()) << created_item.status();
+  ASSERT_THAT(created_item, IsOk());
   EXPECT_EQ(*created_item, "i2");
   EXPECT_EQ(BodyOf(transport_->last("POST /api/content/library/item")),
             (json{{"library_id", "l3"}, {"name", "frozen"}, {"type", "ovf"}}));
 
   auto item = client->GetLibraryItem("i1");
-  ASSERT_TRUE(item.ok()) << item.status();
+  ASSERT_THAT(item, IsOk());
   EXPECT_EQ(item->name, "frozen");
   EXPECT_EQ(item->library_id, "l1");
   EXPECT_EQ(item->type, "ovf");
@@ -746,7 +699,7 @@ TEST_F(RestClientTest, DeployOvfSendsTargetAndSpecAndReturnsTheVm) {
   spec.folder_id = "group-v3";
   spec.datastore_id = "datastore-11";
   auto vm = client->DeployOvf("i1", spec);
-  ASSERT_TRUE(vm.ok()) << vm.status();
+  ASSERT_THAT(vm, IsOk());
   EXPECT_EQ(*vm, (DynamicId{"VirtualMachine", "vm-42"}));
   const HttpRequest sent = transport_->last(deploy);
   EXPECT_EQ(BodyOf(sent),
@@ -759,7 +712,7 @@ TEST_F(RestClientTest, DeployOvfSendsTargetAndSpecAndReturnsTheVm) {
 
   OvfDeploySpec incomplete;
   incomplete.name = "x";
-  EXPECT_EQ(client->DeployOvf("i1", incomplete).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(client->DeployOvf("i1", incomplete), StatusIs(StatusCode::kInvalidArgument));
 }
 
 TEST_F(RestClientTest, DeployOvfFailureCarriesTheDeployMessages) {
@@ -784,8 +737,8 @@ TEST_F(RestClientTest, DeployOvfFailureCarriesTheDeployMessages) {
   spec.name = "frozen-0";
   spec.resource_pool_id = "resgroup-8";
   auto vm = client->DeployOvf("i1", spec);
-  ASSERT_FALSE(vm.ok());
-  EXPECT_EQ(vm.status().code(), StatusCode::kNotFound);
+  ASSERT_THAT(vm, Not(IsOk()));
+  EXPECT_THAT(vm, StatusIs(StatusCode::kNotFound));
   EXPECT_EQ(vm.status().fault(), "OvfDeployFailed");
   EXPECT_NE(vm.status().message().find("datastore-9 is gone"), std::string::npos);
   EXPECT_NE(vm.status().message().find("bad network mapping"), std::string::npos);
@@ -793,7 +746,7 @@ TEST_F(RestClientTest, DeployOvfFailureCarriesTheDeployMessages) {
   EXPECT_EQ(transport_->calls(deploy), 1);
 
   vm = client->DeployOvf("i1", spec);
-  EXPECT_EQ(vm.status().code(), StatusCode::kUnknown);
+  EXPECT_THAT(vm, StatusIs(StatusCode::kUnknown));
   EXPECT_EQ(vm.status().fault(), "OvfDeployFailed");
 }
 
@@ -851,18 +804,18 @@ TEST_F(RestClientTest, NeitherPasswordNorTokenReachStatusesOrLogs) {
   statuses.push_back(client->AttachTagsToObject({"VirtualMachine", "vm-1"}, {"urn:a"}));
   statuses.push_back(client->ListCategories().status());  // 401 twice: tok-1 then tok-2
   for (const Status& status : statuses) {
-    ASSERT_FALSE(status.ok());
+    ASSERT_THAT(status, Not(IsOk()));
     const std::string text = status.ToString();
     EXPECT_EQ(text.find("tok-1"), std::string::npos) << text;
     EXPECT_EQ(text.find("tok-2"), std::string::npos) << text;
     EXPECT_EQ(text.find(kPassword), std::string::npos) << text;
   }
   // The wrong-password path.
-  auto fresh = std::make_shared<FakeTransport>();
+  auto fresh = std::make_shared<FakeTransport>(FakeTransport::MethodAndPath(kBase));
   fresh->On("POST /api/session",
             Reply(401, ApiError("UNAUTHENTICATED", std::string("bad password ") + kPassword)));
   auto refused = RestClient::Connect(Options(), fresh);
-  ASSERT_FALSE(refused.ok());
+  ASSERT_THAT(refused, Not(IsOk()));
   EXPECT_EQ(refused.status().ToString().find(kPassword), std::string::npos);
   client.reset();
 

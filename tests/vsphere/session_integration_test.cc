@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "support/sim_process.h"
+#include "support/status_matchers.h"
 #include "vsphere/session.h"
 #include "vsphere/soap.h"
 #include "vsphere/task_waiter.h"
@@ -22,11 +23,15 @@
 namespace vsray::vsphere {
 namespace {
 
+using ::testing::Not;
+using ::vsray::testing::IsOk;
+using ::vsray::testing::StatusIs;
+
 using testing::SimProcess;
 
 std::unique_ptr<SimProcess> StartSim(const std::vector<std::string>& args) {
   auto sim = SimProcess::Start(args);
-  EXPECT_TRUE(sim.ok()) << sim.status();
+  EXPECT_THAT(sim, IsOk());
   return sim.ok() ? std::move(sim).value() : nullptr;
 }
 
@@ -62,7 +67,7 @@ class VimTest : public ::testing::Test {
     if (const char* level = std::getenv("VSRAY_TEST_LOG")) SetLogLevel(level);  // NOLINT
     ASSERT_NE(sim_, nullptr);
     auto session = Session::Connect(sim_->Connect());
-    ASSERT_TRUE(session.ok()) << session.status();
+    ASSERT_THAT(session, IsOk());
     session_ = *session;
     vim_ = std::make_unique<Vim>(*session_, session_->content());
     waiter_ = std::make_unique<TaskWaiter>(session_);
@@ -105,14 +110,14 @@ TEST_F(VimTest, ConnectsOverVerifiedHttpsAndReadsServiceContent) {
   EXPECT_FALSE(session_->content().property_collector.empty());
   EXPECT_EQ(session_->login_count(), 1);
   auto now = vim_->CurrentTime();
-  ASSERT_TRUE(now.ok()) << now.status();
+  ASSERT_THAT(now, IsOk());
   EXPECT_FALSE(now->empty());
 }
 
 TEST_F(VimTest, WrongPasswordIsRefusedWithoutEchoingIt) {
   auto session = Session::Connect(sim_->Connect("user", "not-the-password"));
-  ASSERT_FALSE(session.ok());
-  EXPECT_EQ(session.status().code(), StatusCode::kUnauthenticated);
+  ASSERT_THAT(session, Not(IsOk()));
+  EXPECT_THAT(session, StatusIs(StatusCode::kUnauthenticated));
   EXPECT_EQ(session.status().fault(), "InvalidLogin");
   EXPECT_EQ(session.status().message().find("not-the-password"), std::string::npos);
 }
@@ -121,8 +126,8 @@ TEST_F(VimTest, WrongCaIsRefusedWithAClearError) {
   auto options = sim_->Connect();
   options.tls.ca_file = "/etc/ssl/certs/ca-certificates.crt";  // real CAs, not the sim's
   auto session = Session::Connect(options);
-  ASSERT_FALSE(session.ok());
-  EXPECT_EQ(session.status().code(), StatusCode::kUnauthenticated);
+  ASSERT_THAT(session, Not(IsOk()));
+  EXPECT_THAT(session, StatusIs(StatusCode::kUnauthenticated));
   EXPECT_EQ(session.status().fault(), "TlsVerification");
   EXPECT_NE(session.status().message().find("not trusted by tls.ca_file"), std::string::npos)
       << session.status();
@@ -132,7 +137,7 @@ TEST_F(VimTest, SystemCasDoNotTrustTheSimulator) {
   auto options = sim_->Connect();
   options.tls.ca_file.clear();
   auto session = Session::Connect(options);
-  ASSERT_FALSE(session.ok());
+  ASSERT_THAT(session, Not(IsOk()));
   EXPECT_EQ(session.status().fault(), "TlsVerification");
   EXPECT_NE(session.status().message().find("tls.thumbprint"), std::string::npos);
 }
@@ -145,11 +150,11 @@ TEST_F(VimTest, ThumbprintPinAcceptsTheRightCertificateOnly) {
   ASSERT_FALSE(options.tls.thumbprint.empty());
   EXPECT_EQ(options.tls.thumbprint, sim_->ready()["thumbprint"].get<std::string>());
   auto good = Session::Connect(options);
-  EXPECT_TRUE(good.ok()) << good.status();
+  EXPECT_THAT(good, IsOk());
 
   options.tls.thumbprint = std::string(64, 'a');
   auto bad = Session::Connect(options);
-  ASSERT_FALSE(bad.ok());
+  ASSERT_THAT(bad, Not(IsOk()));
   EXPECT_EQ(bad.status().fault(), "TlsVerification");
   EXPECT_NE(bad.status().message().find("does not match tls.thumbprint"), std::string::npos);
   EXPECT_NE(bad.status().message().find(CertificateThumbprint(cert)), std::string::npos);
@@ -160,7 +165,7 @@ TEST_F(VimTest, InsecureConnectsWithoutVerification) {
   options.tls.ca_file.clear();
   options.tls.insecure = true;
   auto session = Session::Connect(options);
-  EXPECT_TRUE(session.ok()) << session.status();
+  EXPECT_THAT(session, IsOk());
 }
 
 TEST_F(VimTest, UnreachableServerIsUnavailable) {
@@ -168,28 +173,28 @@ TEST_F(VimTest, UnreachableServerIsUnavailable) {
   options.server = "https://127.0.0.1:1";
   options.retry.max_attempts = 1;
   auto session = Session::Connect(options);
-  ASSERT_FALSE(session.ok());
-  EXPECT_EQ(session.status().code(), StatusCode::kUnavailable);
+  ASSERT_THAT(session, Not(IsOk()));
+  EXPECT_THAT(session, StatusIs(StatusCode::kUnavailable));
   EXPECT_NE(session.status().message().find("cannot reach"), std::string::npos);
 }
 
 TEST_F(VimTest, InventoryLookups) {
   auto dc = vim_->FindByInventoryPath("DC0");
-  ASSERT_TRUE(dc.ok()) << dc.status();
+  ASSERT_THAT(dc, IsOk());
   ASSERT_TRUE(dc->has_value());
   EXPECT_EQ((*dc)->type, "Datacenter");
   auto missing = vim_->FindByInventoryPath("DC0/vm/no-such-vm");
-  ASSERT_TRUE(missing.ok());
+  ASSERT_THAT(missing, IsOk());
   EXPECT_FALSE(missing->has_value());
 
   auto frozen = vim_->FindByName("VirtualMachine", "frozen-0");
-  ASSERT_TRUE(frozen.ok()) << frozen.status();
+  ASSERT_THAT(frozen, IsOk());
   ASSERT_EQ(frozen->size(), 1U);
   EXPECT_EQ(frozen->front().value, FrozenVmId(*sim_));
 
   for (const char* type : {"HostSystem", "Datastore", "ResourcePool", "ClusterComputeResource"}) {
     auto objects = vim_->ListByType(type, {"name"});
-    ASSERT_TRUE(objects.ok()) << objects.status();
+    ASSERT_THAT(objects, IsOk());
     EXPECT_FALSE(objects->empty()) << type;
   }
 }
@@ -197,38 +202,39 @@ TEST_F(VimTest, InventoryLookups) {
 TEST_F(VimTest, RetrievePropertiesFollowsPages) {
   auto root = session_->content().root_folder;
   auto view = vim_->CreateContainerView(root, {"VirtualMachine"}, true);
-  ASSERT_TRUE(view.ok()) << view.status();
+  ASSERT_THAT(view, IsOk());
   auto all = vim_->RetrieveProperties(
       ContainerViewFilter(*view, {{"VirtualMachine", {"name", "runtime.powerState"}}}));
-  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_THAT(all, IsOk());
   auto paged = vim_->RetrieveProperties(
       ContainerViewFilter(*view, {{"VirtualMachine", {"name", "runtime.powerState"}}}), 1);
-  ASSERT_TRUE(paged.ok()) << paged.status();
+  ASSERT_THAT(paged, IsOk());
   EXPECT_GE(all->size(), 4U);  // 3 + the frozen VM (+ clones of other tests)
   EXPECT_EQ(paged->size(), all->size());
   for (const auto& vm : *all) {
     ASSERT_NE(vm.Get("runtime.powerState"), nullptr);
     EXPECT_EQ(vm.Get("runtime.powerState")->xsi_type, "VirtualMachinePowerState");
   }
-  EXPECT_TRUE(vim_->DestroyView(*view).ok());
+  EXPECT_THAT(vim_->DestroyView(*view), IsOk());
 }
 
 TEST_F(VimTest, RetrieveOneOfAMissingObjectIsNotFound) {
   auto content = vim_->RetrieveOne({"VirtualMachine", "vm-does-not-exist"}, {"name"});
-  ASSERT_FALSE(content.ok());
-  EXPECT_EQ(content.status().code(), StatusCode::kNotFound);
+  ASSERT_THAT(content, Not(IsOk()));
+  EXPECT_THAT(content, StatusIs(StatusCode::kNotFound));
 }
 
 TEST_F(VimTest, InstantCloneLandsOnTheParentHostWithConfigAndIdentity) {
   const MoRef parent{"VirtualMachine", FrozenVmId(*sim_)};
   auto clone = InstantClone(
       "ic-identity", {{"guestinfo.vsray.cluster", "c1"}, {"guestinfo.vsray.node-type", "head"}});
-  ASSERT_TRUE(clone.ok()) << clone.status();
+  ASSERT_THAT(clone, IsOk());
   EXPECT_EQ(clone->type, "VirtualMachine");
   auto parent_info = vim_->RetrieveOne(parent, {"runtime.host"});
   auto info = vim_->RetrieveOne(
       *clone, {"name", "runtime.host", "runtime.powerState", "config.extraConfig"});
-  ASSERT_TRUE(info.ok() && parent_info.ok());
+  ASSERT_THAT(info, IsOk());
+  ASSERT_THAT(parent_info, IsOk());
   EXPECT_EQ(info->Get("name")->text, "ic-identity");
   EXPECT_EQ(info->Get("runtime.powerState")->text, "poweredOn");
   EXPECT_EQ(info->Get("runtime.host")->AsMoRef(), parent_info->Get("runtime.host")->AsMoRef());
@@ -238,23 +244,23 @@ TEST_F(VimTest, InstantCloneLandsOnTheParentHostWithConfigAndIdentity) {
   }
   EXPECT_EQ(extra["guestinfo.vsray.cluster"], "c1");
   EXPECT_EQ(extra["guestinfo.vsray.node-type"], "head");
-  EXPECT_TRUE(Destroy(*clone).ok());
+  EXPECT_THAT(Destroy(*clone), IsOk());
 }
 
 TEST_F(VimTest, DuplicateCloneNameIsAlreadyExists) {
   auto first = InstantClone("ic-dup");
-  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_THAT(first, IsOk());
   auto second = InstantClone("ic-dup");
-  ASSERT_FALSE(second.ok());
-  EXPECT_EQ(second.status().code(), StatusCode::kAlreadyExists) << second.status();
-  EXPECT_TRUE(Destroy(*first).ok());
+  ASSERT_THAT(second, Not(IsOk()));
+  EXPECT_THAT(second, StatusIs(StatusCode::kAlreadyExists));
+  EXPECT_THAT(Destroy(*first), IsOk());
 }
 
 TEST_F(VimTest, ReconfigureConnectsNicsAndSizesTheVm) {
   auto clone = InstantClone("ic-reconfig");
-  ASSERT_TRUE(clone.ok()) << clone.status();
+  ASSERT_THAT(clone, IsOk());
   auto devices = vim_->RetrieveOne(*clone, {"config.hardware.device"});
-  ASSERT_TRUE(devices.ok()) << devices.status();
+  ASSERT_THAT(devices, IsOk());
   ConfigSpec spec;
   spec.num_cpus = 4;
   spec.memory_mb = 8192;
@@ -266,11 +272,11 @@ TEST_F(VimTest, ReconfigureConnectsNicsAndSizesTheVm) {
   }
   ASSERT_FALSE(spec.edit_devices.empty());
   auto task = vim_->ReconfigVmTask(*clone, spec);
-  ASSERT_TRUE(task.ok()) << task.status();
-  ASSERT_TRUE(waiter_->Wait(*task, std::chrono::seconds(60)).ok());
+  ASSERT_THAT(task, IsOk());
+  ASSERT_THAT(waiter_->Wait(*task, std::chrono::seconds(60)), IsOk());
   auto after = vim_->RetrieveOne(
       *clone, {"config.hardware.numCPU", "config.hardware.memoryMB", "config.hardware.device"});
-  ASSERT_TRUE(after.ok());
+  ASSERT_THAT(after, IsOk());
   EXPECT_EQ(after->Get("config.hardware.numCPU")->text, "4");
   EXPECT_EQ(after->Get("config.hardware.memoryMB")->text, "8192");
   int connected = 0;
@@ -278,12 +284,12 @@ TEST_F(VimTest, ReconfigureConnectsNicsAndSizesTheVm) {
     if (IsVirtualNic(device) && device.TextAt("connectable.connected") == "true") ++connected;
   }
   EXPECT_EQ(connected, static_cast<int>(spec.edit_devices.size()));
-  EXPECT_TRUE(Destroy(*clone).ok());
+  EXPECT_THAT(Destroy(*clone), IsOk());
 }
 
 TEST_F(VimTest, PowerOnOfARunningVmIsInvalidPowerStateAndDestroyedVmIsGone) {
   auto clone = InstantClone("ic-power");
-  ASSERT_TRUE(clone.ok()) << clone.status();
+  ASSERT_THAT(clone, IsOk());
   auto on = vim_->PowerOnVmTask(*clone);
   Status on_status = on.ok() ? waiter_->Wait(*on, std::chrono::seconds(60)).status() : on.status();
   EXPECT_EQ(on_status.fault(), "InvalidPowerState") << on_status;
@@ -292,104 +298,104 @@ TEST_F(VimTest, PowerOnOfARunningVmIsInvalidPowerStateAndDestroyedVmIsGone) {
   Status destroy_status = destroy_on.ok()
                               ? waiter_->Wait(*destroy_on, std::chrono::seconds(60)).status()
                               : destroy_on.status();
-  EXPECT_FALSE(destroy_status.ok());
-  ASSERT_TRUE(Destroy(*clone).ok());
+  EXPECT_THAT(destroy_status, Not(IsOk()));
+  ASSERT_THAT(Destroy(*clone), IsOk());
   auto gone = vim_->RetrieveOne(*clone, {"name"});
-  EXPECT_EQ(gone.status().code(), StatusCode::kNotFound);
+  EXPECT_THAT(gone, StatusIs(StatusCode::kNotFound));
   auto again = vim_->DestroyTask(*clone);
   Status again_status =
       again.ok() ? waiter_->Wait(*again, std::chrono::seconds(60)).status() : again.status();
-  EXPECT_EQ(again_status.code(), StatusCode::kNotFound) << again_status;
+  EXPECT_THAT(again_status, StatusIs(StatusCode::kNotFound));
 }
 
 TEST_F(VimTest, InstantCloneOfAPoweredOffVmFails) {
   auto all = vim_->ListByType("VirtualMachine", {"name"});
-  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_THAT(all, IsOk());
   std::vector<MoRef> vms;
   for (const auto& vm : *all) {
     if (vm.Get("name")->text.starts_with("DC0_")) vms.push_back(vm.obj);
   }
   ASSERT_FALSE(vms.empty());
   auto off = vim_->PowerOffVmTask(vms.front());
-  ASSERT_TRUE(off.ok());
+  ASSERT_THAT(off, IsOk());
   (void)waiter_->Wait(*off, std::chrono::seconds(60));
   InstantCloneSpec spec;
   spec.name = "ic-from-off";
   auto task = vim_->InstantCloneTask(vms.front(), spec);
   Status status =
       task.ok() ? waiter_->Wait(*task, std::chrono::seconds(60)).status() : task.status();
-  EXPECT_FALSE(status.ok());
+  EXPECT_THAT(status, Not(IsOk()));
   EXPECT_EQ(status.fault(), "InvalidPowerState") << status;
 }
 
 TEST_F(VimTest, FullCloneFolderAndCustomFields) {
   auto folder_parent = Folder();
-  ASSERT_TRUE(folder_parent.ok()) << folder_parent.status();
+  ASSERT_THAT(folder_parent, IsOk());
   auto folder = vim_->CreateFolder(*folder_parent, "ray-test-folder");
-  ASSERT_TRUE(folder.ok()) << folder.status();
+  ASSERT_THAT(folder, IsOk());
   auto duplicate = vim_->CreateFolder(*folder_parent, "ray-test-folder");
-  EXPECT_EQ(duplicate.status().code(), StatusCode::kAlreadyExists);
+  EXPECT_THAT(duplicate, StatusIs(StatusCode::kAlreadyExists));
 
   CloneSpec clone_spec;
   auto task =
       vim_->CloneVmTask({"VirtualMachine", FrozenVmId(*sim_)}, *folder, "full-clone", clone_spec);
-  ASSERT_TRUE(task.ok()) << task.status();
+  ASSERT_THAT(task, IsOk());
   auto result = waiter_->Wait(*task, std::chrono::seconds(60));
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   const MoRef vm = result->AsMoRef();
 
   auto key = vim_->AddCustomFieldDef("ray-node-status", "VirtualMachine");
-  ASSERT_TRUE(key.ok()) << key.status();
-  EXPECT_EQ(vim_->AddCustomFieldDef("ray-node-status", "VirtualMachine").status().code(),
-            StatusCode::kAlreadyExists);
+  ASSERT_THAT(key, IsOk());
+  EXPECT_THAT(vim_->AddCustomFieldDef("ray-node-status", "VirtualMachine"),
+              StatusIs(StatusCode::kAlreadyExists));
   auto defs = vim_->CustomFieldDefs("VirtualMachine");
-  ASSERT_TRUE(defs.ok()) << defs.status();
+  ASSERT_THAT(defs, IsOk());
   bool found = false;
   for (const auto& [name, k] : *defs) found |= name == "ray-node-status" && k == *key;
   EXPECT_TRUE(found);
-  ASSERT_TRUE(vim_->SetField(vm, *key, "up-to-date").ok());
+  ASSERT_THAT(vim_->SetField(vm, *key, "up-to-date"), IsOk());
   auto values = vim_->RetrieveOne(vm, {"customValue", "parent"});
-  ASSERT_TRUE(values.ok());
+  ASSERT_THAT(values, IsOk());
   EXPECT_EQ(values->Get("parent")->AsMoRef(), *folder);
   const Any* custom = values->Get("customValue");
   ASSERT_NE(custom, nullptr);
   ASSERT_EQ(custom->fields.size(), 1U);
   EXPECT_EQ(custom->fields[0].value.TextAt("key"), std::to_string(*key));
   EXPECT_EQ(custom->fields[0].value.TextAt("value"), "up-to-date");
-  EXPECT_TRUE(Destroy(vm).ok());
+  EXPECT_THAT(Destroy(vm), IsOk());
 }
 
 TEST_F(VimTest, WaitForUpdatesReportsEnterAndModify) {
   auto collector = vim_->CreatePropertyCollector();
-  ASSERT_TRUE(collector.ok()) << collector.status();
+  ASSERT_THAT(collector, IsOk());
   auto folder = Folder();
-  ASSERT_TRUE(folder.ok());
+  ASSERT_THAT(folder, IsOk());
   auto view = vim_->CreateContainerView(*folder, {"VirtualMachine"}, true);
-  ASSERT_TRUE(view.ok());
+  ASSERT_THAT(view, IsOk());
   auto filter = vim_->CreateFilter(
       *collector, ContainerViewFilter(*view, {{"VirtualMachine", {"name", "runtime.powerState"}}}),
       false);
-  ASSERT_TRUE(filter.ok()) << filter.status();
+  ASSERT_THAT(filter, IsOk());
   auto first = vim_->WaitForUpdatesEx(*collector, "", 5);
-  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_THAT(first, IsOk());
   ASSERT_TRUE(first->has_value());
   EXPECT_GE((*first)->objects.size(), 3U);
   for (const auto& object : (*first)->objects) EXPECT_EQ(object.kind, "enter");
 
   auto clone = InstantClone("ic-watched");
-  ASSERT_TRUE(clone.ok());
+  ASSERT_THAT(clone, IsOk());
   bool entered = false;
   std::string version = (*first)->version;
   for (int round = 0; round < 10 && !entered; ++round) {
     auto next = vim_->WaitForUpdatesEx(*collector, version, 5);
-    ASSERT_TRUE(next.ok()) << next.status();
+    ASSERT_THAT(next, IsOk());
     if (!next->has_value()) continue;
     version = (*next)->version;
     for (const auto& object : (*next)->objects) entered |= object.obj == *clone;
   }
   EXPECT_TRUE(entered);
-  EXPECT_TRUE(Destroy(*clone).ok());
-  EXPECT_TRUE(vim_->DestroyPropertyCollector(*collector).ok());
+  EXPECT_THAT(Destroy(*clone), IsOk());
+  EXPECT_THAT(vim_->DestroyPropertyCollector(*collector), IsOk());
 }
 
 TEST_F(VimTest, ManyTasksInParallelShareOneWaiter) {
@@ -415,7 +421,7 @@ class VimFaultTest : public ::testing::Test {
     auto options = sim_->Connect();
     options.retry.backoff.initial = std::chrono::milliseconds(10);
     auto session = Session::Connect(options);
-    ASSERT_TRUE(session.ok()) << session.status();
+    ASSERT_THAT(session, IsOk());
     session_ = *session;
     vim_ = std::make_unique<Vim>(*session_, session_->content());
     waiter_ = std::make_unique<TaskWaiter>(session_);
@@ -435,72 +441,72 @@ class VimFaultTest : public ::testing::Test {
 
 TEST_F(VimFaultTest, TaskStaysRunningThenSucceeds) {
   auto task = StartClone("slow-clone");
-  ASSERT_TRUE(task.ok()) << task.status();
+  ASSERT_THAT(task, IsOk());
   auto state = vim_->RetrieveOne(*task, {"info.state"});
-  ASSERT_TRUE(state.ok());
+  ASSERT_THAT(state, IsOk());
   EXPECT_EQ(state->Get("info.state")->text, "running");
   auto short_wait = waiter_->Wait(*task, std::chrono::milliseconds(200));
-  EXPECT_EQ(short_wait.status().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(short_wait, StatusIs(StatusCode::kDeadlineExceeded));
   auto result = waiter_->Wait(*task, std::chrono::seconds(30));
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   EXPECT_EQ(result->AsMoRef().type, "VirtualMachine");
 }
 
 TEST_F(VimFaultTest, WaitCanBeCancelled) {
   auto task = StartClone("cancelled-wait");
-  ASSERT_TRUE(task.ok()) << task.status();
+  ASSERT_THAT(task, IsOk());
   std::atomic<bool> cancel{true};
   auto result = waiter_->Wait(*task, std::chrono::seconds(30), &cancel);
-  EXPECT_EQ(result.status().code(), StatusCode::kCancelled);
+  EXPECT_THAT(result, StatusIs(StatusCode::kCancelled));
 }
 
 TEST_F(VimFaultTest, TaskErrorBecomesStatusWithFault) {
-  ASSERT_TRUE(sim_->InjectFault("InstantClone_Task:1:task:InvalidState").ok());
+  ASSERT_THAT(sim_->InjectFault("InstantClone_Task:1:task:InvalidState"), IsOk());
   auto task = StartClone("failing-clone");
-  ASSERT_TRUE(task.ok()) << task.status();
+  ASSERT_THAT(task, IsOk());
   auto result = waiter_->Wait(*task, std::chrono::seconds(30));
-  ASSERT_FALSE(result.ok());
+  ASSERT_THAT(result, Not(IsOk()));
   EXPECT_EQ(result.status().fault(), "InvalidState");
-  EXPECT_EQ(result.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(result, StatusIs(StatusCode::kFailedPrecondition));
 }
 
 TEST_F(VimFaultTest, Injected503IsRetriedForIdempotentCalls) {
-  ASSERT_TRUE(sim_->InjectFault("RetrievePropertiesEx:1:http503").ok());
+  ASSERT_THAT(sim_->InjectFault("RetrievePropertiesEx:1:http503"), IsOk());
   auto dc = vim_->ListByType("Datacenter", {"name"});
-  ASSERT_TRUE(dc.ok()) << dc.status();
+  ASSERT_THAT(dc, IsOk());
   EXPECT_EQ(dc->size(), 1U);
 }
 
 TEST_F(VimFaultTest, Injected503IsReportedForNonIdempotentCalls) {
-  ASSERT_TRUE(sim_->InjectFault("InstantClone_Task:1:http503").ok());
+  ASSERT_THAT(sim_->InjectFault("InstantClone_Task:1:http503"), IsOk());
   auto task = StartClone("never-made");
-  ASSERT_FALSE(task.ok());
-  EXPECT_EQ(task.status().code(), StatusCode::kUnavailable);
+  ASSERT_THAT(task, Not(IsOk()));
+  EXPECT_THAT(task, StatusIs(StatusCode::kUnavailable));
   auto vms = vim_->FindByName("VirtualMachine", "never-made");
-  ASSERT_TRUE(vms.ok());
+  ASSERT_THAT(vms, IsOk());
   EXPECT_TRUE(vms->empty());
 }
 
 TEST_F(VimFaultTest, DroppedConnectionOnIdempotentCallIsRetried) {
-  ASSERT_TRUE(sim_->InjectFault("RetrievePropertiesEx:1:drop").ok());
+  ASSERT_THAT(sim_->InjectFault("RetrievePropertiesEx:1:drop"), IsOk());
   auto dc = vim_->ListByType("Datacenter", {"name"});
-  ASSERT_TRUE(dc.ok()) << dc.status();
+  ASSERT_THAT(dc, IsOk());
 }
 
 TEST_F(VimFaultTest, SessionExpiryInTheMiddleOfWorkIsSurvived) {
   auto task = StartClone("before-expiry");
-  ASSERT_TRUE(task.ok()) << task.status();
-  ASSERT_TRUE(sim_->ExpireSessions().ok());
+  ASSERT_THAT(task, IsOk());
+  ASSERT_THAT(sim_->ExpireSessions(), IsOk());
   // The waiter's collector died with the session; it must come back and see the task end.
   auto result = waiter_->Wait(*task, std::chrono::seconds(30));
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   auto vms = vim_->FindByName("VirtualMachine", "before-expiry");
-  ASSERT_TRUE(vms.ok()) << vms.status();
+  ASSERT_THAT(vms, IsOk());
   EXPECT_EQ(vms->size(), 1U);
   EXPECT_GE(session_->login_count(), 2);
   auto second = StartClone("after-expiry");
-  ASSERT_TRUE(second.ok()) << second.status();
-  EXPECT_TRUE(waiter_->Wait(*second, std::chrono::seconds(30)).ok());
+  ASSERT_THAT(second, IsOk());
+  EXPECT_THAT(waiter_->Wait(*second, std::chrono::seconds(30)), IsOk());
 }
 
 TEST_F(VimFaultTest, UpdatePollerStartsOverAfterSessionExpiryAndStops) {
@@ -544,7 +550,7 @@ TEST_F(VimFaultTest, UpdatePollerStartsOverAfterSessionExpiryAndStops) {
   EXPECT_EQ(poller.setups(), 1);
   // The collector dies with the session: the poller makes a new one, whose first round is
   // the full state again.
-  ASSERT_TRUE(sim_->ExpireSessions().ok());
+  ASSERT_THAT(sim_->ExpireSessions(), IsOk());
   ASSERT_TRUE(eventually([&] { return count() == 2; }));
   EXPECT_EQ(poller.setups(), 2);
   {
@@ -564,10 +570,11 @@ TEST(SharedSessionTest, OneSessionPerServerAndUser) {
   ASSERT_NE(sim, nullptr);
   auto a = Session::Shared(sim->Connect());
   auto b = Session::Shared(sim->Connect());
-  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_THAT(a, IsOk());
+  ASSERT_THAT(b, IsOk());
   EXPECT_EQ(a->get(), b->get());
   auto stats = sim->SoapStats();
-  ASSERT_TRUE(stats.ok());
+  ASSERT_THAT(stats, IsOk());
   EXPECT_EQ((*stats)["Login"], 1);
 }
 
@@ -579,7 +586,7 @@ TEST(PlainHttpTest, HttpsClientAgainstPlainServerFailsClearly) {
   options.tls.insecure = false;
   options.retry.max_attempts = 1;
   auto session = Session::Connect(options);
-  ASSERT_FALSE(session.ok());
+  ASSERT_THAT(session, Not(IsOk()));
   EXPECT_NE(session.status().message().find("is it an HTTPS endpoint"), std::string::npos)
       << session.status();
 }

@@ -5,9 +5,14 @@
 #include <string>
 
 #include "common/retry.h"
+#include "support/status_matchers.h"
 
 namespace vsray::vsphere {
 namespace {
+
+using ::testing::Not;
+using ::vsray::testing::IsOk;
+using ::vsray::testing::StatusIs;
 
 // As vCenter writes a RetrievePropertiesEx reply: xsi prefix, xsd builtins.
 constexpr char kVcenterReply[] = R"(<?xml version="1.0" encoding="UTF-8"?>
@@ -54,7 +59,7 @@ constexpr char kUntypedFaultReply[] = R"(<?xml version="1.0"?>
 
 TEST(SoapDecodeTest, DecodesVcenterPropertiesWithTypesAndEscapes) {
   auto reply = DecodeSoapResponse(kVcenterReply, "RetrievePropertiesEx");
-  ASSERT_TRUE(reply.ok()) << reply.status();
+  ASSERT_THAT(reply, IsOk());
   const Any* result = reply->Get("returnval");
   ASSERT_NE(result, nullptr);
   const auto objects = result->All("objects");
@@ -77,7 +82,7 @@ TEST(SoapDecodeTest, DecodesVcenterPropertiesWithTypesAndEscapes) {
 
 TEST(SoapDecodeTest, ResolvesSimulatorNamespacePrefix) {
   auto reply = DecodeSoapResponse(kSimulatorReply, "RetrievePropertiesEx");
-  ASSERT_TRUE(reply.ok()) << reply.status();
+  ASSERT_THAT(reply, IsOk());
   const Any* val = reply->Path("returnval.objects.propSet.val");
   ASSERT_NE(val, nullptr);
   EXPECT_EQ(val->xsi_type, "VirtualMachinePowerState");
@@ -88,22 +93,22 @@ TEST(SoapDecodeTest, TypeAttributeWithUnboundPrefixIsNotXsi) {
   constexpr char kReply[] =
       R"(<Envelope><Body><XResponse><returnval xmlns:foo="urn:other" foo:type="Nope">1</returnval></XResponse></Body></Envelope>)";
   auto reply = DecodeSoapResponse(kReply, "X");
-  ASSERT_TRUE(reply.ok()) << reply.status();
+  ASSERT_THAT(reply, IsOk());
   EXPECT_EQ(reply->Get("returnval")->xsi_type, "");
 }
 
 TEST(SoapDecodeTest, FaultBecomesStatusWithType) {
   auto reply = DecodeSoapResponse(kFaultReply, "PowerOnVM_Task");
-  ASSERT_FALSE(reply.ok());
-  EXPECT_EQ(reply.status().code(), StatusCode::kFailedPrecondition);
+  ASSERT_THAT(reply, Not(IsOk()));
+  EXPECT_THAT(reply, StatusIs(StatusCode::kFailedPrecondition));
   EXPECT_EQ(reply.status().fault(), "InvalidPowerState");
   EXPECT_NE(reply.status().message().find("current state (Powered on)"), std::string::npos);
 }
 
 TEST(SoapDecodeTest, FaultTypeFromElementNameWhenUntyped) {
   auto reply = DecodeSoapResponse(kUntypedFaultReply, "RetrievePropertiesEx");
-  ASSERT_FALSE(reply.ok());
-  EXPECT_EQ(reply.status().code(), StatusCode::kUnauthenticated);
+  ASSERT_THAT(reply, Not(IsOk()));
+  EXPECT_THAT(reply, StatusIs(StatusCode::kUnauthenticated));
   EXPECT_EQ(reply.status().fault(), "NotAuthenticated");
 }
 
@@ -111,8 +116,8 @@ TEST(SoapDecodeTest, GarbageIsDataLossNamingTheMethod) {
   for (const char* garbage : {"", "<html><body>502 Bad Gateway</body></html>", "\x01\x02\xff",
                               "<Envelope><Body></Body></Envelope>", "<a><b></a>"}) {
     auto reply = DecodeSoapResponse(garbage, "CreateFilter");
-    ASSERT_FALSE(reply.ok()) << garbage;
-    EXPECT_EQ(reply.status().code(), StatusCode::kDataLoss) << garbage;
+    ASSERT_THAT(reply, Not(IsOk())) << garbage;
+    EXPECT_THAT(reply, StatusIs(StatusCode::kDataLoss)) << garbage;
     EXPECT_NE(reply.status().message().find("CreateFilter"), std::string::npos);
   }
 }
@@ -122,15 +127,15 @@ TEST(SoapDecodeTest, DeepNestingIsRefusedNotRecursedInto) {
   for (int i = 0; i < 100000; ++i) deep += "<a>";
   for (int i = 0; i < 100000; ++i) deep += "</a>";
   auto reply = DecodeSoapResponse(deep + "</XResponse></Body></Envelope>", "X");
-  ASSERT_FALSE(reply.ok());
-  EXPECT_EQ(reply.status().code(), StatusCode::kDataLoss);
+  ASSERT_THAT(reply, Not(IsOk()));
+  EXPECT_THAT(reply, StatusIs(StatusCode::kDataLoss));
   EXPECT_NE(reply.status().message().find("nested too deeply"), std::string::npos);
 }
 
 TEST(SoapDecodeTest, WrongResponseElementIsDataLoss) {
   auto reply = DecodeSoapResponse(kSimulatorReply, "CreateFilter");
-  ASSERT_FALSE(reply.ok());
-  EXPECT_EQ(reply.status().code(), StatusCode::kDataLoss);
+  ASSERT_THAT(reply, Not(IsOk()));
+  EXPECT_THAT(reply, StatusIs(StatusCode::kDataLoss));
 }
 
 TEST(SoapFaultTest, CodesAndTransience) {
@@ -139,9 +144,15 @@ TEST(SoapFaultTest, CodesAndTransience) {
   EXPECT_EQ(FaultCode("NoPermission"), StatusCode::kPermissionDenied);
   EXPECT_EQ(FaultCode("InvalidArgument"), StatusCode::kInvalidArgument);
   EXPECT_EQ(FaultCode("SomethingNew"), StatusCode::kUnknown);
-  EXPECT_TRUE(IsTransientFault("HostCommunication"));
-  EXPECT_TRUE(IsTransientFault("TaskInProgress"));
-  EXPECT_FALSE(IsTransientFault("InvalidPowerState"));
+  // Transience follows from the code: one retry rule for every fault.
+  for (const char* transient : {"HostCommunication", "HostNotConnected", "SystemError",
+                                "TaskInProgress", "ConcurrentAccess", "Timedout"}) {
+    EXPECT_TRUE(IsTransient(FaultStatus(transient, ""))) << transient;
+  }
+  for (const char* permanent : {"InvalidPowerState", "NotAuthenticated", "NoPermission",
+                                "ManagedObjectNotFound", "DuplicateName", "RequestCanceled"}) {
+    EXPECT_FALSE(IsTransient(FaultStatus(permanent, ""))) << permanent;
+  }
   EXPECT_TRUE(IsTransient(FaultStatus("HostCommunication", "x")));
   EXPECT_FALSE(IsTransient(FaultStatus("InsufficientResourcesFault", "x")));
 }
@@ -154,7 +165,7 @@ TEST(SoapFaultTest, MethodFaultFromTaskInfo) {
   error.Add("localizedMessage", "The operation is not allowed in the current state.");
   const Status status = StatusFromMethodFault(error);
   EXPECT_EQ(status.fault(), "InvalidState");
-  EXPECT_EQ(status.code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(status, StatusIs(StatusCode::kFailedPrecondition));
   EXPECT_EQ(status.message(), "InvalidState: The operation is not allowed in the current state.");
 }
 
@@ -169,7 +180,7 @@ TEST(XmlWriterTest, EscapesTextAndAttributes) {
 
 TEST(XmlWriterTest, ValueRoundTripsThroughDecode) {
   auto reply = DecodeSoapResponse(kVcenterReply, "RetrievePropertiesEx");
-  ASSERT_TRUE(reply.ok());
+  ASSERT_THAT(reply, IsOk());
   const Any* values = reply->Path("returnval.objects.propSet");
   ASSERT_NE(values, nullptr);
   XmlWriter w;
@@ -177,7 +188,7 @@ TEST(XmlWriterTest, ValueRoundTripsThroughDecode) {
   w.Value("returnval", *reply->Get("returnval"));
   w.Close("RetrievePropertiesExResponse");
   auto again = DecodeSoapResponse(SoapEnvelope(w.str()), "RetrievePropertiesEx");
-  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_THAT(again, IsOk());
   EXPECT_EQ(again->TextAt("returnval.objects.propSet.val"), "ray-c-head-<1>");
   EXPECT_EQ(again->Path("returnval.objects.propSet.val")->xsi_type, "string");
   // Builtin types are written back with the xsd prefix.

@@ -1,0 +1,211 @@
+#include "provider/node_factory.h"
+
+#include <utility>
+
+#include "common/log.h"
+
+namespace vsray::provider {
+
+std::string_view SetupStepName(SetupStep step) {
+  switch (step) {
+    case SetupStep::kPowerOn:
+      return "power on";
+    case SetupStep::kResize:
+      return "resize";
+    case SetupStep::kWriteTags:
+      return "write tags";
+    case SetupStep::kMarkCreated:
+      return "mark created";
+    case SetupStep::kMirrorTags:
+      return "mirror tags";
+  }
+  return "unknown";
+}
+
+std::vector<SetupStep> PlanSetup(const NodeSpec& spec, bool mirror) {
+  std::vector<SetupStep> steps;
+  if (spec.clone_mode != CloneMode::kInstant) steps.push_back(SetupStep::kPowerOn);
+  if (spec.cpus || spec.memory_mb) steps.push_back(SetupStep::kResize);
+  steps.push_back(SetupStep::kWriteTags);
+  steps.push_back(SetupStep::kMarkCreated);
+  if (mirror) steps.push_back(SetupStep::kMirrorTags);
+  return steps;
+}
+
+NodeFactory::NodeFactory(VcenterConnection& vcenter, FieldRegistry& fields, NodeCache& cache,
+                         ParentScheduler& scheduler, TagMirrorClient* mirror,
+                         const ProviderOptions& options, std::string cluster, MoRef folder)
+    : vcenter_(vcenter),
+      fields_(fields),
+      cache_(cache),
+      scheduler_(scheduler),
+      mirror_(mirror),
+      options_(options),
+      cluster_(std::move(cluster)),
+      folder_(std::move(folder)) {}
+
+void NodeFactory::Report(const std::string& vm, const std::string& state) const {
+  if (options_.progress) options_.progress(vm, state);
+}
+
+NodesPerHost NodeFactory::KnownLoad() const {
+  const NodeReader reader = fields_.Reader(cluster_);
+  NodesPerHost known;
+  cache_.ForEach([&](const Node& node) {
+    if (reader.IsOurs(node) && !node.host.empty()) known[node.host].insert(node.name);
+  });
+  return known;
+}
+
+StatusOr<CreatedNode> NodeFactory::Create(const NodeSpec& spec, const TagMap& tags,
+                                          const Placement& placement, const Parents& parents) {
+  CloneRequest request;
+  request.name = NodeName(tags, cluster_, RandomSuffix());
+  request.cluster = cluster_;
+  const auto lease =
+      scheduler_.Pick(parents.vms, parents.set, request.name, [this] { return KnownLoad(); });
+  request.parent = lease.parent();
+  request.folder = folder_;
+  request.pool = placement.pool;
+  request.datastore = placement.datastore;
+  request.tags = LaunchTags(tags, cluster_);
+  request.created_at = options_.now_seconds();
+  request.extra_config = spec.extra_config;
+  if (spec.node_config) {
+    auto per_node = spec.node_config(request.name);
+    request.extra_config.insert(request.extra_config.end(), per_node.begin(), per_node.end());
+  }
+
+  Report(request.name, "cloning");
+  auto vm = Clone(spec, request);
+  if (!vm.ok()) {
+    Status failed =
+        vm.status().WithContext(std::string(CloneModeName(spec.clone_mode)) + " clone of '" +
+                                request.parent.name + "' as '" + request.name + "'");
+    Report(request.name, "failed: " + failed.message());
+    return failed;
+  }
+  NewNode node{request.name, *vm, request.parent, std::move(request.tags)};
+  Report(node.name, "configuring");
+  if (Status status = SetUp(spec, node); !status.ok()) {
+    Rollback(node, status);
+    Status failed =
+        status.WithContext("setting up node '" + node.name + "' (" + node.vm.value + ")");
+    Report(node.name, "failed: " + failed.message());
+    return failed;
+  }
+  Remember(node);
+  Report(node.name, "created");
+  return CreatedNode{node.vm.value, node.name, node.parent.host.value};
+}
+
+StatusOr<MoRef> NodeFactory::Clone(const NodeSpec& spec, const CloneRequest& request) {
+  if (spec.clone_mode == CloneMode::kInstant) {
+    return vcenter_.vms().InstantClone(request.parent.vm, InstantCloneSpecFor(request),
+                                       options_.clone_timeout);
+  }
+  MoRef snapshot;
+  if (spec.clone_mode == CloneMode::kLinked) {
+    VSRAY_ASSIGN_OR_RETURN(snapshot, BaseSnapshot(request.parent));
+  }
+  return vcenter_.vms().Clone(request.parent.vm, folder_, request.name,
+                              CloneSpecFor(request, spec.clone_mode, snapshot),
+                              options_.clone_timeout);
+}
+
+Status NodeFactory::SetUp(const NodeSpec& spec, const NewNode& node) {
+  for (const SetupStep step : PlanSetup(spec, mirror_ != nullptr)) {
+    if (Status status = RunStep(step, spec, node); !status.ok()) {
+      return status.WithContext(SetupStepName(step));
+    }
+  }
+  return OkStatus();
+}
+
+Status NodeFactory::RunStep(SetupStep step, const NodeSpec& spec, const NewNode& node) {
+  switch (step) {
+    case SetupStep::kPowerOn:
+      return vcenter_.vms().PowerOn(node.vm, options_.clone_timeout);
+    case SetupStep::kResize: {
+      vsphere::ConfigSpec config;
+      config.num_cpus = spec.cpus;
+      config.memory_mb = spec.memory_mb;
+      return vcenter_.vms().Reconfigure(node.vm, config, options_.clone_timeout);
+    }
+    case SetupStep::kWriteTags:
+      return fields_.Write(node.vm.value, TagsNobodySet(node), cache_);
+    case SetupStep::kMarkCreated:
+      return fields_.Write(node.vm.value,
+                           {{std::string(kTagVsrayNodeStatus), std::string(kVsrayStatusCreated)}},
+                           cache_);
+    case SetupStep::kMirrorTags:
+      if (mirror_ == nullptr) return OkStatus();
+      if (Status status = mirror_->Attach(node.vm.value, node.tags); !status.ok()) {
+        Log()->warn("vSphere tags mirror: node {}: {}", node.vm.value, status.message());
+      }
+      return OkStatus();
+  }
+  return InternalError("unknown set-up step");
+}
+
+TagMap NodeFactory::TagsNobodySet(const NewNode& node) const {
+  // The node is listed (with its birth tags) from the moment it exists, so Ray's updater may
+  // have set a tag already: write only the tags nobody has set since.
+  TagMap unset = node.tags;
+  if (const auto current = cache_.Get(node.vm.value)) {
+    std::erase_if(unset, [&](const auto& tag) {
+      return current->custom.contains(fields_.KeyIfKnown(tag.first));
+    });
+  }
+  return unset;
+}
+
+void NodeFactory::Rollback(const NewNode& node, const Status& why) {
+  Log()->warn("node '{}' ({}) failed while being set up, destroying it: {}", node.name,
+              node.vm.value, why.message());
+  if (Status cleanup = vcenter_.vms().Destroy(node.vm, /*known_off=*/false, options_.clone_timeout);
+      !cleanup.ok()) {
+    Log()->error("could not destroy half-created node {}: {}", node.vm.value, cleanup.message());
+  }
+  cache_.Remove(node.vm.value);
+}
+
+void NodeFactory::Remember(const NewNode& node) {
+  Node cached;
+  cached.id = node.vm.value;
+  cached.name = node.name;
+  cached.power_state = "poweredOn";
+  cached.host = node.parent.host.value;
+  cached.identity[std::string(kGuestinfoCluster)] = cluster_;
+  const auto user_type = node.tags.find(std::string(kTagRayUserNodeType));
+  cached.identity[std::string(kGuestinfoNodeType)] =
+      user_type == node.tags.end() ? std::string() : user_type->second;
+  if (auto existing = cache_.Get(node.vm.value)) {
+    // The watcher may already know more (guest IPs, fresher values).
+    cached.nics = existing->nics;
+    cached.custom = existing->custom;
+    cached.identity.insert(existing->identity.begin(), existing->identity.end());
+  }
+  cache_.Put(std::move(cached));
+}
+
+StatusOr<MoRef> NodeFactory::BaseSnapshot(const FrozenVm& parent) {
+  std::lock_guard lock(snapshot_mu_);
+  if (auto it = base_snapshots_.find(parent.vm.value); it != base_snapshots_.end()) {
+    return it->second;
+  }
+  VSRAY_ASSIGN_OR_RETURN(MoRef snapshot, vcenter_.inventory().CurrentSnapshot(parent.vm));
+  if (snapshot.empty()) {
+    if (!options_.create_base_snapshot) {
+      return FailedPreconditionError("clone_mode linked needs a snapshot on '" + parent.name +
+                                     "', which has none (snapshot creation is not allowed)");
+    }
+    Log()->info("creating snapshot 'vsray-base' of '{}' for linked clones", parent.name);
+    VSRAY_ASSIGN_OR_RETURN(
+        snapshot, vcenter_.vms().CreateSnapshot(parent.vm, "vsray-base", options_.clone_timeout));
+  }
+  base_snapshots_[parent.vm.value] = snapshot;
+  return snapshot;
+}
+
+}  // namespace vsray::provider

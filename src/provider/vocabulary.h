@@ -1,0 +1,88 @@
+// The vocabulary the provider shares with the cluster config: how frozen VMs are found, how
+// nodes are made from them, and the default name of a cluster's VM folder. Header-only, so
+// that the config layer uses the same definitions without linking the provider.
+#ifndef VSRAY_PROVIDER_VOCABULARY_H_
+#define VSRAY_PROVIDER_VOCABULARY_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace vsray::provider {
+
+// The four ways to get frozen VMs (design.md, `frozen_vm`).
+enum class FrozenVmMode {
+  kDeployOne,      // (1) name + library_item + cluster (or resource_pool) + datastore
+  kExisting,       // (2) name: an existing VM, powered on and awaited if needed
+  kDeployPerHost,  // (3) name (prefix) + library_item + resource_pool + datastore
+  kExistingPool,   // (4) resource_pool [+ name as a prefix]: the frozen VMs already in it
+};
+
+// A short identifier ("deploy-one"), for keys and logs.
+constexpr std::string_view FrozenVmModeName(FrozenVmMode mode) {
+  switch (mode) {
+    case FrozenVmMode::kDeployOne:
+      return "deploy-one";
+    case FrozenVmMode::kExisting:
+      return "existing";
+    case FrozenVmMode::kDeployPerHost:
+      return "deploy-per-host";
+    case FrozenVmMode::kExistingPool:
+      return "existing-pool";
+  }
+  return "unknown";
+}
+
+// What the mode does, for people ("deploy one from OVF").
+constexpr std::string_view FrozenVmModeDescription(FrozenVmMode mode) {
+  switch (mode) {
+    case FrozenVmMode::kDeployOne:
+      return "deploy one from OVF";
+    case FrozenVmMode::kExisting:
+      return "existing frozen VM";
+    case FrozenVmMode::kDeployPerHost:
+      return "deploy one per host from OVF";
+    case FrozenVmMode::kExistingPool:
+      return "existing frozen VMs in a resource pool";
+  }
+  return "unknown";
+}
+
+// How a node is made from its parent (node_config.clone_mode). Instant clones need a frozen
+// parent; linked and full clones are the fallback where instant clone is not possible (they
+// boot the parent's disk).
+enum class CloneMode {
+  kInstant,  // InstantClone_Task: runs on the parent's host, shares its memory
+  kLinked,   // CloneVM_Task from the parent's current snapshot ("vsray-base", made if missing)
+  kFull,     // CloneVM_Task, full copy
+};
+
+// The config's spelling: "instant", "linked", "full".
+constexpr std::string_view CloneModeName(CloneMode mode) {
+  switch (mode) {
+    case CloneMode::kInstant:
+      return "instant";
+    case CloneMode::kLinked:
+      return "linked";
+    case CloneMode::kFull:
+      return "full";
+  }
+  return "instant";
+}
+
+// The mode CloneModeName spells `name`; nullopt for anything else.
+constexpr std::optional<CloneMode> ParseCloneMode(std::string_view name) {
+  for (const CloneMode mode : {CloneMode::kInstant, CloneMode::kLinked, CloneMode::kFull}) {
+    if (CloneModeName(mode) == name) return mode;
+  }
+  return std::nullopt;
+}
+
+// The VM folder of a cluster's nodes when the config names none: "ray-<cluster_name>".
+inline std::string DefaultFolderName(std::string_view cluster_name) {
+  return "ray-" + std::string(cluster_name);
+}
+
+}  // namespace vsray::provider
+
+#endif  // VSRAY_PROVIDER_VOCABULARY_H_
