@@ -52,7 +52,7 @@
 //                           Required unless every node type has node_config.frozen_vm.
 //   gpu_config.dynamic_pci_passthrough   bool, default false
 //   mirror_vsphere_tags     bool, default false: also write Ray's tags as vSphere tags
-//   max_concurrency         integer 1..256, default 8: vCenter tasks in flight
+//   max_concurrency         integer 1..256, default 64: nodes being created at once
 //   ssh_key_type            "ed25519" (default) or "rsa": the type of a key pair vsray creates
 //                           (here and not under `auth`, whose keys Ray's schema fixes)
 //   timeouts.frozen_vm_ready_s   default 600: power-on until runtime.instantCloneFrozen
@@ -171,7 +171,7 @@ struct VsphereConfig {
   std::optional<FrozenVmConfig> frozen_vm;
   bool dynamic_pci_passthrough = false;
   bool mirror_vsphere_tags = false;
-  int max_concurrency = 8;
+  int max_concurrency = provider::kDefaultMaxConcurrency;
   SshKeyType ssh_key_type = SshKeyType::kEd25519;
   TimeoutConfig timeouts;
   NetworkConfig network;

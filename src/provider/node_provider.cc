@@ -323,7 +323,7 @@ Status NodeProvider::TerminateNodes(const std::vector<std::string>& ids) {
   std::vector<std::future<Status>> futures;
   futures.reserve(ids.size());
   for (const auto& id : ids) {
-    futures.push_back(base_.pool->Submit([this, id] { return TerminateNode(id); }));
+    futures.push_back(base_.light_pool->Submit([this, id] { return TerminateNode(id); }));
   }
   Status first;
   int failed = 0;

@@ -25,7 +25,8 @@ struct ProviderBase {
   // Declared in dependency order: each member may use those above it.
   std::shared_ptr<VcenterConnection> vcenter;
   std::unique_ptr<Inventory> inventory;
-  std::unique_ptr<ThreadPool> pool;
+  std::unique_ptr<ThreadPool> pool;        // creates: options.max_concurrency threads
+  std::unique_ptr<ThreadPool> light_pool;  // terminates: kLightOperationConcurrency threads
   std::unique_ptr<ParentCatalog> catalog;
 };
 

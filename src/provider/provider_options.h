@@ -42,8 +42,9 @@ struct ProviderOptions {
   std::chrono::seconds frozen_vm_deploy_timeout{1800};
   // clone_mode linked: create the snapshot "vsray-base" on a parent that has none.
   bool create_base_snapshot = true;
-  // vCenter tasks run at once (clone, reconfigure, power, destroy).
-  int max_concurrency = 8;
+  // Nodes being created at once (each: clone, reconfigure, power, tags); terminates use their
+  // own pool of kLightOperationConcurrency.
+  int max_concurrency = kDefaultMaxConcurrency;
   std::chrono::seconds clone_timeout{600};
   std::chrono::seconds frozen_vm_ready_timeout{600};
   // A node still `creating` after this long was left by a crash: removed at start.

@@ -42,7 +42,7 @@ TEST(LoadClusterConfigTest, MinimalConfigGetsDefaultsAndEnvironmentCredentials) 
   EXPECT_EQ(vsphere.credentials.password, "env-Pa55word-xyz");
   EXPECT_FALSE(vsphere.tls.insecure);
   EXPECT_EQ(vsphere.folder, "ray-mini");
-  EXPECT_EQ(vsphere.max_concurrency, 8);
+  EXPECT_EQ(vsphere.max_concurrency, provider::kDefaultMaxConcurrency);
   EXPECT_EQ(vsphere.ssh_key_type, SshKeyType::kEd25519);
   EXPECT_EQ(vsphere.timeouts.frozen_vm_ready.count(), 600);
   EXPECT_EQ(vsphere.timeouts.creating.count(), 900);
