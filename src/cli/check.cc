@@ -252,6 +252,10 @@ int Check(const CommonFlags& flags) {
     CheckPlacements(*inventory, config, report);
     CheckAllFrozenVms(config, options, report);
     AddPrivilegeChecks(config, flags.config, session, report);
+  } else {
+    report.Warn("privileges",
+                "not checked: no datacenter found (a user without permissions sees none)",
+                RoleCreateCommand(config, flags.config));
   }
   session->Close();
   report.Print();

@@ -37,6 +37,11 @@ std::set<std::string> Extras(const std::set<std::string>& held, const std::set<s
 
 }  // namespace
 
+std::string RoleCreateCommand(const config::ClusterConfig& config, const std::string& config_path) {
+  return "as a vCenter administrator: vsray role create " + config_path + " --name vsray-" +
+         config.cluster_name + " --assign-to " + config.vsphere.credentials.user;
+}
+
 std::vector<CheckLine> CheckPrivileges(const config::ClusterConfig& config,
                                        const std::string& config_path,
                                        const std::shared_ptr<vsphere::Session>& session) {
@@ -44,8 +49,7 @@ std::vector<CheckLine> CheckPrivileges(const config::ClusterConfig& config,
   const auto role_ids = required.RoleIds();
   const std::set<std::string> role(role_ids.begin(), role_ids.end());
   const std::string& user = config.vsphere.credentials.user;
-  const std::string fix = "as a vCenter administrator: vsray role create " + config_path +
-                          " --name vsray-" + config.cluster_name + " --assign-to " + user;
+  const std::string fix = RoleCreateCommand(config, config_path);
   auto grants = cluster::ResolveGrants(required, config, session, /*create_folder=*/false);
   if (!grants.ok()) {
     return {{"warn", "not checked: " + grants.status().message(), "fix the lines above"}};
@@ -72,8 +76,10 @@ std::vector<CheckLine> CheckPrivileges(const config::ClusterConfig& config,
     } else if (g.privileges.empty()) {
       out.push_back({"ok", where + ": readable (all vsray needs there)", ""});
     } else {
-      out.push_back({"ok", where + ": the " + std::to_string(g.privileges.size()) +
-                               " privilege(s) vsray needs there", ""});
+      out.push_back({"ok",
+                     where + ": the " + std::to_string(g.privileges.size()) +
+                         " privilege(s) vsray needs there",
+                     ""});
     }
     const auto beyond = Extras(have, role);
     if (!beyond.empty()) ++entities_with_extras;

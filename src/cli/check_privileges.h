@@ -24,6 +24,9 @@ std::vector<CheckLine> CheckPrivileges(const config::ClusterConfig& config,
                                        const std::string& config_path,
                                        const std::shared_ptr<vsphere::Session>& session);
 
+// The command that grants the role (for fixes).
+std::string RoleCreateCommand(const config::ClusterConfig& config, const std::string& config_path);
+
 }  // namespace vsray::cli
 
 #endif  // VSRAY_CLI_CHECK_PRIVILEGES_H_

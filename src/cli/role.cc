@@ -49,8 +49,7 @@ void PrintShow(const cluster::RequiredPrivileges& required, const std::string& c
   for (const auto& id : required.RoleIds()) std::cout << "  " << id << "\n";
   std::cout << "\nGrant it on:\n";
   for (const auto& e : required.entities) {
-    std::cout << "  " << cluster::EntityLabel(e) << (e.propagate ? ", propagating" : "")
-              << ": ";
+    std::cout << "  " << cluster::EntityLabel(e) << (e.propagate ? ", propagating" : "") << ": ";
     if (e.privileges.empty()) std::cout << "(read only)";
     for (size_t i = 0; i < e.privileges.size(); ++i) {
       std::cout << (i == 0 ? "" : ", ") << e.privileges[i].id;
@@ -146,8 +145,8 @@ int RoleCreate(const CommonFlags& flags, const std::string& name, const std::str
   const auto ids = required.RoleIds();
   auto role = EnsureRole(auth, name, ids);
   if (!role.ok()) return Fail(role.status().WithContext("role '" + name + "'"), kExitFailed);
-  json out{{"role", {{"name", name}, {"id", role->first}, {"change", role->second},
-                     {"privileges", ids}}}};
+  json out{{"role",
+            {{"name", name}, {"id", role->first}, {"change", role->second}, {"privileges", ids}}}};
   if (!assign_to.empty()) {
     auto grants = cluster::ResolveGrants(required, *config, *session, /*create_folder=*/true);
     if (!grants.ok()) return Fail(grants.status(), kExitFailed);

@@ -38,8 +38,8 @@ class Resolver {
         vcenter_(provider::VcenterOver(session_)) {}
 
   Status Open() {
-    VSRAY_ASSIGN_OR_RETURN(inventory_, provider::Inventory::Open(vcenter_->inventory(),
-                                                                 config_.vsphere.datacenter));
+    VSRAY_ASSIGN_OR_RETURN(
+        inventory_, provider::Inventory::Open(vcenter_->inventory(), config_.vsphere.datacenter));
     return LoadFrozenVms();
   }
 
@@ -77,8 +77,8 @@ class Resolver {
       options.vcenter = [conn = vcenter_](const vsphere::ConnectOptions&) {
         return StatusOr<std::shared_ptr<provider::VcenterConnection>>(conn);
       };
-      VSRAY_ASSIGN_OR_RETURN(auto statuses, provider::NodeProvider::FrozenVmStatusOf(
-                                                options, config_.cluster_name));
+      VSRAY_ASSIGN_OR_RETURN(
+          auto statuses, provider::NodeProvider::FrozenVmStatusOf(options, config_.cluster_name));
       const std::string key =
           frozen.mode == config::FrozenVmMode::kExistingPool ? frozen.resource_pool : frozen.name;
       for (const auto& s : statuses) {

@@ -46,9 +46,10 @@ class Builder {
   RequiredPrivileges Build() const {
     RequiredPrivileges out;
     for (const auto& [key, entity] : entities_) {
-      EntityPrivileges e{std::get<0>(key), std::get<1>(key), entity.propagate, std::get<2>(key),
-                         {}};
-      for (const auto& [id, operations] : entity.privileges) e.privileges.push_back({id, operations});
+      EntityPrivileges e{
+          std::get<0>(key), std::get<1>(key), entity.propagate, std::get<2>(key), {}};
+      for (const auto& [id, operations] : entity.privileges)
+        e.privileges.push_back({id, operations});
       out.entities.push_back(std::move(e));
     }
     return out;
@@ -67,10 +68,10 @@ void FrozenVmNeeds(const FrozenVmConfig& frozen, const ClusterConfig& config,
                    const std::set<CloneMode>& modes, Builder& b) {
   const bool deploys = frozen.Deploys();
   // A deployed frozen VM is granted through its pool (it does not exist yet).
-  const std::string where = deploys ? frozen.resource_pool.empty() ? frozen.cluster
-                                                                   : frozen.resource_pool
-                            : frozen.mode == FrozenVmMode::kExistingPool ? frozen.resource_pool
-                                                                         : frozen.name;
+  const std::string where =
+      deploys ? frozen.resource_pool.empty() ? frozen.cluster : frozen.resource_pool
+      : frozen.mode == FrozenVmMode::kExistingPool ? frozen.resource_pool
+                                                   : frozen.name;
   const auto need = [&](const char* privilege, const std::string& operation) {
     b.Need(EntityKind::kFrozenVm, where, privilege, operation, deploys, deploys);
   };
@@ -85,9 +86,9 @@ void FrozenVmNeeds(const FrozenVmConfig& frozen, const ClusterConfig& config,
   if (!deploys) return;
   if (config.vsphere.cloud_init.enabled) need(kAdvancedConfig, "frozen VM cloud-init");
   // The OVF deploy: VApp.Import on the target pool and folder (the datacenter's VM folder).
-  b.Need(EntityKind::kResourcePool, frozen.resource_pool.empty() ? frozen.cluster
-                                                                 : frozen.resource_pool,
-         kImport, "frozen VM deploy");
+  b.Need(EntityKind::kResourcePool,
+         frozen.resource_pool.empty() ? frozen.cluster : frozen.resource_pool, kImport,
+         "frozen VM deploy");
   b.Need(EntityKind::kDatastore, frozen.datastore, kAllocateSpace, "frozen VM deploy");
   b.Need(EntityKind::kDatacenter, config.vsphere.datacenter, kImport, "frozen VM deploy");
 }
@@ -99,14 +100,13 @@ void NodeNeeds(const ClusterConfig& config, Builder& b) {
   std::map<std::string, FrozenVmConfig> frozen_vms;
   for (const auto& [name, type] : config.node_types) {
     const auto& node = type.node_config;
-    const auto frozen = node.frozen_vm ? *node.frozen_vm
+    const auto frozen = node.frozen_vm             ? *node.frozen_vm
                         : config.vsphere.frozen_vm ? *config.vsphere.frozen_vm
                                                    : FrozenVmConfig{};
     const std::string key = frozen.ToJson().dump();
     modes_per_frozen[key].insert(node.clone_mode);
     frozen_vms[key] = frozen;
-    const std::string clone =
-        node.clone_mode == CloneMode::kInstant ? "instant clone" : "clone";
+    const std::string clone = node.clone_mode == CloneMode::kInstant ? "instant clone" : "clone";
     b.Need(EntityKind::kClusterFolder, folder, kCreateFromExisting, clone, true);
     b.Need(EntityKind::kClusterFolder, folder, kPowerOn,
            node.clone_mode == CloneMode::kInstant ? "instant clone" : "node power-on", true);
@@ -116,8 +116,8 @@ void NodeNeeds(const ClusterConfig& config, Builder& b) {
     }
     // Placement: the node type's pool and datastore, else the frozen VM's (a deployed one's
     // are named by its config).
-    const std::string deploy_pool = frozen.resource_pool.empty() ? frozen.cluster
-                                                                 : frozen.resource_pool;
+    const std::string deploy_pool =
+        frozen.resource_pool.empty() ? frozen.cluster : frozen.resource_pool;
     b.Need(EntityKind::kResourcePool,
            !node.resource_pool.empty() ? node.resource_pool
            : frozen.Deploys()          ? deploy_pool

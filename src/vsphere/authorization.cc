@@ -36,9 +36,9 @@ StatusOr<int> Authorization::AddRole(const std::string& name,
   XmlWriter w;
   w.Leaf("name", name);
   WritePrivileges(w, privileges);
-  VSRAY_ASSIGN_OR_RETURN(auto reply,
-                         vim_.caller().Call("AddAuthorizationRole",
-                                            vim_.content().authorization_manager, w.str(), false));
+  VSRAY_ASSIGN_OR_RETURN(
+      auto reply, vim_.caller().Call("AddAuthorizationRole", vim_.content().authorization_manager,
+                                     w.str(), false));
   return ParseId(reply.TextAt("returnval"));
 }
 
@@ -57,9 +57,9 @@ StatusOr<std::vector<Permission>> Authorization::EntityPermissions(const MoRef& 
   XmlWriter w;
   w.Ref("entity", entity);
   w.Bool("inherited", false);
-  VSRAY_ASSIGN_OR_RETURN(
-      auto reply, vim_.caller().Call("RetrieveEntityPermissions",
-                                     vim_.content().authorization_manager, w.str(), true));
+  VSRAY_ASSIGN_OR_RETURN(auto reply,
+                         vim_.caller().Call("RetrieveEntityPermissions",
+                                            vim_.content().authorization_manager, w.str(), true));
   std::vector<Permission> out;
   for (const Any* p : reply.All("returnval")) {
     const Any* e = p->Get("entity");
@@ -89,9 +89,9 @@ StatusOr<MoRef> Authorization::PermissionHolder(const MoRef& entity) {
   if (entity.type != "ResourcePool" && entity.type != "Folder") return entity;
   VSRAY_ASSIGN_OR_RETURN(auto content, vim_.RetrieveOne(entity, {"parent"}));
   const MoRef parent = RefOf(content, "parent");
-  const bool owned = entity.type == "ResourcePool"
-                         ? parent.type == "ClusterComputeResource" || parent.type == "ComputeResource"
-                         : parent.type == "Datacenter";
+  const bool owned = entity.type == "ResourcePool" ? parent.type == "ClusterComputeResource" ||
+                                                         parent.type == "ComputeResource"
+                                                   : parent.type == "Datacenter";
   return owned ? parent : entity;
 }
 
@@ -100,9 +100,9 @@ StatusOr<std::map<MoRef, std::set<std::string>>> Authorization::UserPrivileges(
   XmlWriter w;
   for (const auto& entity : entities) w.Ref("entities", entity);
   w.Leaf("userName", user);
-  VSRAY_ASSIGN_OR_RETURN(
-      auto reply, vim_.caller().Call("FetchUserPrivilegeOnEntities",
-                                     vim_.content().authorization_manager, w.str(), true));
+  VSRAY_ASSIGN_OR_RETURN(auto reply,
+                         vim_.caller().Call("FetchUserPrivilegeOnEntities",
+                                            vim_.content().authorization_manager, w.str(), true));
   std::map<MoRef, std::set<std::string>> out;
   for (const MoRef& entity : entities) out[entity];
   for (const Any* result : reply.All("returnval")) {
