@@ -115,7 +115,10 @@ StatusOr<json> Assign(vsphere::Authorization& auth, const cluster::Grants& grant
 }  // namespace
 
 int RoleShow(const CommonFlags& flags, bool markdown) {
-  auto config = config::LoadClusterConfigFile(flags.config);
+  // Only the config's names matter here (no connection: no CA file needed).
+  config::LoadOptions options;
+  options.check_local_files = false;
+  auto config = config::LoadClusterConfigFile(flags.config, options);
   if (!config.ok()) return Fail(config.status(), kExitUsage);
   const auto required = cluster::PrivilegesFor(*config);
   if (markdown) {

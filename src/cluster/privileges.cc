@@ -213,7 +213,7 @@ std::string PrivilegesMarkdown(const RequiredPrivileges& required) {
     const std::string where = EntityLabel(e);
     const std::string propagate = e.propagate ? "yes" : "no";
     if (e.privileges.empty()) {
-      out += "| " + where + " | " + propagate + " | (read only) | finding it |\n";
+      out += "| " + where + " | " + propagate + " | (read only) | finding things there |\n";
     }
     for (const auto& p : e.privileges) {
       std::string uses;
