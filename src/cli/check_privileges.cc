@@ -66,7 +66,7 @@ std::vector<CheckLine> CheckPrivileges(const config::ClusterConfig& config,
   std::set<std::string> extras;
   int entities_with_extras = 0;
   for (const auto& g : grants->grants) {
-    const auto& have = (*held)[g.entity];
+    const auto& have = (*held)[g.entity.value];
     std::set<std::string> missing;
     std::set_difference(g.privileges.begin(), g.privileges.end(), have.begin(), have.end(),
                         std::inserter(missing, missing.end()));

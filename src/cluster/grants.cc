@@ -49,7 +49,7 @@ class Resolver {
     for (const auto& p : e.privileges) ids.insert(p.id);
     for (const MoRef& ref : refs) {
       VSRAY_ASSIGN_OR_RETURN(const MoRef holder, auth_.PermissionHolder(ref));
-      Grant& g = grants_[holder];
+      Grant& g = grants_[holder.value];
       g.entity = holder;
       const std::string label = EntityLabel(e) + " (" + holder.value + ")";
       g.label += (g.label.empty() ? "" : "; ") + label;
@@ -119,9 +119,15 @@ class Resolver {
 
   // The frozen VMs' own pools or datastores.
   std::vector<MoRef> FrozenPlacements(bool pools) const {
-    std::set<MoRef> out;
-    for (const auto& vm : all_frozen_) out.insert(pools ? vm.pool : vm.datastore);
-    return {out.begin(), out.end()};
+    std::map<std::string, MoRef> out;
+    for (const auto& vm : all_frozen_) {
+      const MoRef& ref = pools ? vm.pool : vm.datastore;
+      out[ref.value] = ref;
+    }
+    std::vector<MoRef> refs;
+    refs.reserve(out.size());
+    for (const auto& [id, ref] : out) refs.push_back(ref);
+    return refs;
   }
 
   // The hosts of frozen VMs, or of the pool they are deployed in.
@@ -130,11 +136,14 @@ class Resolver {
       VSRAY_ASSIGN_OR_RETURN(auto pool, PoolOrCluster(e.name));
       return vcenter_->inventory().PoolHosts(pool);
     }
-    std::set<MoRef> hosts;
+    std::map<std::string, MoRef> hosts;
     if (const auto it = frozen_.find(e.name); it != frozen_.end()) {
-      for (const auto& vm : it->second) hosts.insert(vm.host);
+      for (const auto& vm : it->second) hosts[vm.host.value] = vm.host;
     }
-    return std::vector<MoRef>{hosts.begin(), hosts.end()};
+    std::vector<MoRef> refs;
+    refs.reserve(hosts.size());
+    for (const auto& [id, ref] : hosts) refs.push_back(ref);
+    return refs;
   }
 
   StatusOr<std::vector<MoRef>> Entities(const EntityPrivileges& e, bool create_folder) {
@@ -180,7 +189,7 @@ class Resolver {
   std::unique_ptr<provider::Inventory> inventory_;
   std::map<std::string, std::vector<provider::FrozenVm>> frozen_;
   std::vector<provider::FrozenVm> all_frozen_;
-  std::map<MoRef, Grant> grants_;
+  std::map<std::string, Grant> grants_;  // by entity id
   std::vector<std::string> pending_;
 };
 

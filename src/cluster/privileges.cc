@@ -93,41 +93,48 @@ void FrozenVmNeeds(const FrozenVmConfig& frozen, const ClusterConfig& config,
   b.Need(EntityKind::kDatacenter, config.vsphere.datacenter, kImport, "frozen VM deploy");
 }
 
+// The frozen VMs a node type clones from: its own, else the provider's.
+FrozenVmConfig FrozenVmOf(const ClusterConfig& config, const config::NodeConfig& node) {
+  if (node.frozen_vm) return *node.frozen_vm;
+  return config.vsphere.frozen_vm ? *config.vsphere.frozen_vm : FrozenVmConfig{};
+}
+
+// A placement name: the node type's, else a deployed frozen VM's (named by its config), else
+// "" (the frozen VM's, found at run time).
+std::string PlacementName(const std::string& own, const FrozenVmConfig& frozen,
+                          const std::string& deployed) {
+  if (!own.empty()) return own;
+  return frozen.Deploys() ? deployed : "";
+}
+
+// What creating nodes of one node type needs.
+void NodeTypeNeeds(const config::NodeConfig& node, const FrozenVmConfig& frozen,
+                   const std::string& folder, Builder& b) {
+  const bool instant = node.clone_mode == CloneMode::kInstant;
+  const std::string clone = instant ? "instant clone" : "clone";
+  b.Need(EntityKind::kClusterFolder, folder, kCreateFromExisting, clone, true);
+  b.Need(EntityKind::kClusterFolder, folder, kPowerOn, instant ? clone : "node power-on", true);
+  if (node.cpus > 0) b.Need(EntityKind::kClusterFolder, folder, kCpuCount, "node resize", true);
+  if (node.memory_mib > 0) b.Need(EntityKind::kClusterFolder, folder, kMemory, "node resize", true);
+  const std::string deploy_pool =
+      frozen.resource_pool.empty() ? frozen.cluster : frozen.resource_pool;
+  b.Need(EntityKind::kResourcePool, PlacementName(node.resource_pool, frozen, deploy_pool),
+         kAssignVmToPool, clone);
+  b.Need(EntityKind::kDatastore, PlacementName(node.datastore, frozen, frozen.datastore),
+         kAllocateSpace, clone);
+}
+
 // What creating and terminating nodes of each node type needs.
 void NodeNeeds(const ClusterConfig& config, Builder& b) {
   const std::string& folder = config.vsphere.folder;
   std::map<std::string, std::set<CloneMode>> modes_per_frozen;  // FrozenVmConfig key
   std::map<std::string, FrozenVmConfig> frozen_vms;
   for (const auto& [name, type] : config.node_types) {
-    const auto& node = type.node_config;
-    const auto frozen = node.frozen_vm             ? *node.frozen_vm
-                        : config.vsphere.frozen_vm ? *config.vsphere.frozen_vm
-                                                   : FrozenVmConfig{};
+    const FrozenVmConfig frozen = FrozenVmOf(config, type.node_config);
     const std::string key = frozen.ToJson().dump();
-    modes_per_frozen[key].insert(node.clone_mode);
+    modes_per_frozen[key].insert(type.node_config.clone_mode);
     frozen_vms[key] = frozen;
-    const std::string clone = node.clone_mode == CloneMode::kInstant ? "instant clone" : "clone";
-    b.Need(EntityKind::kClusterFolder, folder, kCreateFromExisting, clone, true);
-    b.Need(EntityKind::kClusterFolder, folder, kPowerOn,
-           node.clone_mode == CloneMode::kInstant ? "instant clone" : "node power-on", true);
-    if (node.cpus > 0) b.Need(EntityKind::kClusterFolder, folder, kCpuCount, "node resize", true);
-    if (node.memory_mib > 0) {
-      b.Need(EntityKind::kClusterFolder, folder, kMemory, "node resize", true);
-    }
-    // Placement: the node type's pool and datastore, else the frozen VM's (a deployed one's
-    // are named by its config).
-    const std::string deploy_pool =
-        frozen.resource_pool.empty() ? frozen.cluster : frozen.resource_pool;
-    b.Need(EntityKind::kResourcePool,
-           !node.resource_pool.empty() ? node.resource_pool
-           : frozen.Deploys()          ? deploy_pool
-                                       : "",
-           kAssignVmToPool, clone);
-    b.Need(EntityKind::kDatastore,
-           !node.datastore.empty() ? node.datastore
-           : frozen.Deploys()      ? frozen.datastore
-                                   : "",
-           kAllocateSpace, clone);
+    NodeTypeNeeds(type.node_config, frozen, folder, b);
   }
   for (const auto& [key, modes] : modes_per_frozen) {
     FrozenVmNeeds(frozen_vms[key], config, modes, b);
@@ -209,16 +216,23 @@ std::string EntityLabel(const EntityPrivileges& entity) {
 
 std::string PrivilegesMarkdown(const RequiredPrivileges& required) {
   std::string out = "| Grant on | Propagate | Privilege | Used by |\n|---|---|---|---|\n";
+  const auto row = [&out](const std::string& where, const std::string& propagate,
+                          const std::string& privilege, const std::string& uses) {
+    for (const std::string* cell : {&where, &propagate, &privilege, &uses}) {
+      out += "| ";
+      out += *cell;
+      out += ' ';
+    }
+    out += "|\n";
+  };
   for (const auto& e : required.entities) {
     const std::string where = EntityLabel(e);
     const std::string propagate = e.propagate ? "yes" : "no";
-    if (e.privileges.empty()) {
-      out += "| " + where + " | " + propagate + " | (read only) | finding things there |\n";
-    }
+    if (e.privileges.empty()) row(where, propagate, "(read only)", "finding things there");
     for (const auto& p : e.privileges) {
       std::string uses;
       for (const auto& op : p.operations) uses += (uses.empty() ? "" : ", ") + op;
-      out += "| " + where + " | " + propagate + " | `" + p.id + "` | " + uses + " |\n";
+      row(where, propagate, "`" + p.id + "`", uses);
     }
   }
   return out;

@@ -95,7 +95,7 @@ StatusOr<MoRef> Authorization::PermissionHolder(const MoRef& entity) {
   return owned ? parent : entity;
 }
 
-StatusOr<std::map<MoRef, std::set<std::string>>> Authorization::UserPrivileges(
+StatusOr<std::map<std::string, std::set<std::string>>> Authorization::UserPrivileges(
     const std::vector<MoRef>& entities, const std::string& user) {
   XmlWriter w;
   for (const auto& entity : entities) w.Ref("entities", entity);
@@ -103,12 +103,12 @@ StatusOr<std::map<MoRef, std::set<std::string>>> Authorization::UserPrivileges(
   VSRAY_ASSIGN_OR_RETURN(auto reply,
                          vim_.caller().Call("FetchUserPrivilegeOnEntities",
                                             vim_.content().authorization_manager, w.str(), true));
-  std::map<MoRef, std::set<std::string>> out;
-  for (const MoRef& entity : entities) out[entity];
+  std::map<std::string, std::set<std::string>> out;
+  for (const MoRef& entity : entities) out[entity.value];
   for (const Any* result : reply.All("returnval")) {
     const Any* e = result->Get("entity");
     if (e == nullptr) continue;
-    auto& privileges = out[e->AsMoRef()];
+    auto& privileges = out[e->text];
     for (const Any* p : result->All("privileges")) privileges.insert(p->text);
   }
   return out;

@@ -46,8 +46,8 @@ class Authorization {
   // (its cluster or host's compute resource) or of a datacenter's root folder (the
   // datacenter), which cannot hold permissions of their own.
   StatusOr<MoRef> PermissionHolder(const MoRef& entity);
-  // FetchUserPrivilegeOnEntities: the privileges `user` holds on each entity.
-  StatusOr<std::map<MoRef, std::set<std::string>>> UserPrivileges(
+  // FetchUserPrivilegeOnEntities: the privileges `user` holds on each entity, by entity id.
+  StatusOr<std::map<std::string, std::set<std::string>>> UserPrivileges(
       const std::vector<MoRef>& entities, const std::string& user);
 
  private:
