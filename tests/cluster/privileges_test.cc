@@ -30,8 +30,10 @@ provider:
     credentials: {server: vc.example.com, user: u, password: p}
 )" + vsphere + R"(
 available_node_types:
-  head: {resources: )" + resources + R"(, node_config: )" + node + R"(}
-  worker: {min_workers: 1, resources: {}, node_config: )" + node + R"(}
+  head: {resources: )" + resources +
+                           R"(, node_config: )" + node + R"(}
+  worker: {min_workers: 1, resources: {}, node_config: )" +
+                           node + R"(}
 head_node_type: head
 )";
   config::LoadOptions options;
@@ -105,10 +107,8 @@ TEST(PrivilegesTest, LinkedClonesAskForSnapshotsResizeForCpuAndMemory) {
 
 TEST(PrivilegesTest, MirroredTagsAskForTaggingOnTheRoot) {
   const auto r = PrivilegesFor(Load(std::string(kExisting) + "    mirror_vsphere_tags: true\n"));
-  EXPECT_THAT(Ids(Find(r, EntityKind::kRoot)),
-              Contains("InventoryService.Tagging.AttachTag"));
-  EXPECT_THAT(Ids(Find(r, EntityKind::kRoot)),
-              Contains("InventoryService.Tagging.CreateCategory"));
+  EXPECT_THAT(Ids(Find(r, EntityKind::kRoot)), Contains("InventoryService.Tagging.AttachTag"));
+  EXPECT_THAT(Ids(Find(r, EntityKind::kRoot)), Contains("InventoryService.Tagging.CreateCategory"));
 }
 
 TEST(PrivilegesTest, ExistingPoolNeverPowersOnFrozenVms) {

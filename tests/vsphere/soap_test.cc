@@ -119,8 +119,9 @@ TEST(SoapDecodeTest, NoPermissionNamesPrivilegeAndEntity) {
   auto reply = DecodeSoapResponse(kReply, "PowerOffVM_Task");
   ASSERT_THAT(reply, StatusIs(StatusCode::kPermissionDenied));
   EXPECT_EQ(reply.status().fault(), "NoPermission");
-  EXPECT_THAT(reply.status().message(),
-              HasSubstr("privilege VirtualMachine.Interact.PowerOff missing on VirtualMachine vm-42"));
+  EXPECT_THAT(
+      reply.status().message(),
+      HasSubstr("privilege VirtualMachine.Interact.PowerOff missing on VirtualMachine vm-42"));
   EXPECT_EQ(reply.status().message().find('\n'), std::string::npos);
 }
 
