@@ -119,3 +119,24 @@ def test_frozen_vm_from_a_content_library_as_a_user_holding_only_the_role(rsim):
     frozen = json.loads(run_ok(rsim, "frozen-vm", "status", user, "--json").out)
     assert frozen
     run_ok(rsim, "down", user, "--yes")
+
+
+def test_linked_clones_and_mirrored_tags_as_a_user_holding_only_the_role(rsim):
+    def edit(text):
+        text = text.replace("node_config: {}", "node_config: {clone_mode: linked}")
+        return text.replace("    frozen_vm:\n", "    mirror_vsphere_tags: true\n    frozen_vm:\n", 1)
+
+    rsim.add_user("lena", "Lena-pw-1")
+    admin = rsim.config("lena-admin.yaml", "lenac", edit=edit)
+    user = rsim.config("lena.yaml", "lenac", "lena", "Lena-pw-1", edit=edit)
+    shown = json.loads(run_ok(rsim, "role", "show", admin, "--json").out)["privileges"]
+    assert "VirtualMachine.State.CreateSnapshot" in shown
+    assert "InventoryService.Tagging.AttachTag" in shown
+    run_ok(rsim, "role", "create", admin, "--name", "vsray-lena", "--assign-to", "lena")
+    assert "[FAIL]" not in run_ok(rsim, "check", user).out
+    created = run_ok(rsim, "create", user, "--node-type", "ray.worker.default", "--json")
+    # The mirror is best effort: a refused tag call would be a warning on stderr.
+    assert "mirror" not in created.err, created
+    node = json.loads(created.out)["nodes"][0]["id"]
+    run_ok(rsim, "set-tags", user, node, "ray-node-status=up-to-date")
+    run_ok(rsim, "down", user, "--yes")
