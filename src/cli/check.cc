@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "cli/check_privileges.h"
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "cluster/cluster.h"
@@ -218,6 +219,15 @@ void CheckAllFrozenVms(const config::ClusterConfig& config,
   }
 }
 
+void AddPrivilegeChecks(const config::ClusterConfig& config, const std::string& path,
+                        const std::shared_ptr<vs::Session>& session, Report& report) {
+  for (const auto& line : CheckPrivileges(config, path, session)) {
+    if (line.result == "ok") report.Ok("privileges", line.detail);
+    if (line.result == "warn") report.Warn("privileges", line.detail, line.fix);
+    if (line.result == "FAIL") report.Fail("privileges", line.detail, line.fix);
+  }
+}
+
 }  // namespace
 
 int Check(const CommonFlags& flags) {
@@ -241,6 +251,11 @@ int Check(const CommonFlags& flags) {
         report);
     CheckPlacements(*inventory, config, report);
     CheckAllFrozenVms(config, options, report);
+    AddPrivilegeChecks(config, flags.config, session, report);
+  } else {
+    report.Warn("privileges",
+                "not checked: no datacenter found (a user without permissions sees none)",
+                RoleCreateCommand(config, flags.config));
   }
   session->Close();
   report.Print();

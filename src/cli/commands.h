@@ -33,6 +33,18 @@ int FrozenVmStatus(const CommonFlags& flags);
 // `vsray frozen-vm prepare`: deploys missing frozen VMs, powers on, waits until frozen.
 int FrozenVmPrepare(const CommonFlags& flags);
 
+struct RoleFlags {
+  bool markdown = false;
+  std::string name;
+  std::string assign_to;
+};
+// `vsray role show`: the privileges the config needs and where (no vCenter); `markdown`: the
+// README's table.
+int RoleShow(const CommonFlags& flags, bool markdown);
+// `vsray role create`, as an administrator: creates or updates role `name` with exactly those
+// privileges and, with `assign_to`, grants it to that user where `role show` says.
+int RoleCreate(const CommonFlags& flags, const std::string& name, const std::string& assign_to);
+
 struct ConnectFlags {
   std::string server;
   std::string user;

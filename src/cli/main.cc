@@ -53,6 +53,7 @@ struct Args {
   cli::SimFlags sim;
   cli::ConnectFlags connect;
   bool inventory_json = false;
+  cli::RoleFlags role;
 };
 
 // The subcommands; the parsed one runs.
@@ -68,6 +69,8 @@ struct Commands {
   CLI::App* frozen_prepare = nullptr;
   CLI::App* sim = nullptr;
   CLI::App* inventory = nullptr;
+  CLI::App* role_show = nullptr;
+  CLI::App* role_create = nullptr;
 };
 
 void AddGlobalFlags(CLI::App& app, Args& args) {
@@ -167,6 +170,25 @@ void AddToolCommands(CLI::App& app, Args& args, Commands& commands) {
   commands.inventory->add_flag("--json", args.inventory_json, "machine-readable output");
 }
 
+// role show|create.
+void AddRoleCommands(CLI::App& app, Args& args, Commands& commands) {
+  auto* role = app.add_subcommand("role", "the least-privilege vCenter role the config needs");
+  role->require_subcommand(1);
+  commands.role_show =
+      role->add_subcommand("show", "the privileges and the entities to grant them on");
+  AddConfig(*commands.role_show, args.flags);
+  AddJson(*commands.role_show, args.flags);
+  commands.role_show->add_flag("--markdown", args.role.markdown,
+                               "the table of the README's VI-admin section");
+  commands.role_create = role->add_subcommand(
+      "create", "as an administrator: create or update the role (and grant it with --assign-to)");
+  AddConfig(*commands.role_create, args.flags);
+  AddJson(*commands.role_create, args.flags);
+  commands.role_create->add_option("--name", args.role.name, "the role's name")->required();
+  commands.role_create->add_option("--assign-to", args.role.assign_to,
+                                   "grant the role to this user where `role show` says");
+}
+
 // Logging as the global flags say; false (message printed) on a usage error.
 bool SetUpLogging(const Args& args) {
   if (args.verbose && args.quiet) {
@@ -200,6 +222,10 @@ int Run(const Commands& commands, Args& args) {
   if (commands.frozen_prepare->parsed()) return cli::FrozenVmPrepare(flags);
   if (commands.sim->parsed()) return cli::Sim(args.sim, args.quiet);
   if (commands.inventory->parsed()) return cli::Inventory(args.connect, args.inventory_json);
+  if (commands.role_show->parsed()) return cli::RoleShow(flags, args.role.markdown);
+  if (commands.role_create->parsed()) {
+    return cli::RoleCreate(flags, args.role.name, args.role.assign_to);
+  }
   return kExitUsage;
 }
 
@@ -217,6 +243,7 @@ int main(int argc, char** argv) {
   AddNodeCommands(app, args, commands);
   AddCheckCommands(app, args, commands);
   AddToolCommands(app, args, commands);
+  AddRoleCommands(app, args, commands);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

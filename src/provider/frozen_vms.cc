@@ -105,7 +105,9 @@ StatusOr<MoRef> FrozenVmResolver::Deploy(const FrozenVmSpec& spec, const std::st
     Report(name, "configuring");
     vsphere::ConfigSpec config;
     config.extra_config = env_.extra_config;
-    VSRAY_RETURN_IF_ERROR(env_.vcenter->vms().Reconfigure(*deployed, config, env_.ready_timeout));
+    VSRAY_RETURN_IF_ERROR(env_.vcenter->vms()
+                              .Reconfigure(*deployed, config, env_.ready_timeout)
+                              .WithContext("configuring frozen VM '" + name + "' (guestinfo)"));
   }
   VSRAY_RETURN_IF_ERROR(PowerOnAndWait(*deployed, name));
   return *deployed;

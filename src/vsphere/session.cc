@@ -188,6 +188,7 @@ Status Session::Init() {
   content_.custom_fields_manager = ref("customFieldsManager");
   content_.task_manager = ref("taskManager");
   content_.ovf_manager = ref("ovfManager");
+  content_.authorization_manager = ref("authorizationManager");
   content_.api_version = content->TextAt("about.apiVersion");
   content_.api_type = content->TextAt("about.apiType");
   content_.full_name = content->TextAt("about.fullName");

@@ -73,6 +73,7 @@ struct ServiceContent {
   MoRef custom_fields_manager;
   MoRef task_manager;
   MoRef ovf_manager;
+  MoRef authorization_manager;
   std::string api_version;
   std::string api_type;  // "VirtualCenter" or "HostAgent"
   std::string full_name;

@@ -121,6 +121,26 @@ Status FaultStatus(std::string_view fault_type, std::string_view message) {
   return status;
 }
 
+Status NoPermissionStatus(std::string_view privilege, std::string_view entity,
+                          std::string_view message) {
+  std::string text = "NoPermission: ";
+  if (privilege.empty()) {
+    text += message.empty() ? std::string_view("permission denied") : message;
+  } else {
+    text += "privilege ";
+    text += privilege;
+    text += " missing";
+  }
+  if (!entity.empty()) {
+    text += " on ";
+    text += entity;
+  }
+  if (!privilege.empty()) text += " (grant the role of `vsray role show` there)";
+  Status status(StatusCode::kPermissionDenied, std::move(text));
+  status.set_fault("NoPermission");
+  return status;
+}
+
 Status StatusFromMethodFault(const Any& fault) {
   // LocalizedMethodFault { fault: MethodFault (xsi:type = concrete type), localizedMessage }.
   const Any* inner = fault.Get("fault");
@@ -131,6 +151,11 @@ Status StatusFromMethodFault(const Any& fault) {
     type = fault.xsi_type;
   } else {
     type = "SystemError";
+  }
+  if (type == "NoPermission" && inner != nullptr) {
+    const Any* object = inner->Get("object");
+    const std::string entity = object == nullptr ? "" : object->mo_type + " " + object->text;
+    return NoPermissionStatus(inner->TextAt("privilegeId"), entity, "");
   }
   std::string message(fault.TextAt("localizedMessage"));
   if (message.empty() && inner != nullptr) {
@@ -162,11 +187,21 @@ pugi::xml_node Payload(const pugi::xml_document& doc) {
   return {};
 }
 
+// A child element's text; "" if there is none.
+std::string ChildText(const pugi::xml_node& parent, std::string_view name) {
+  for (const pugi::xml_node& child : parent.children()) {
+    if (LocalName(child) == name) return child.text().get();
+  }
+  return "";
+}
+
 // The status of a <Fault>: its type from the detail element (typed, or named "<Type>Fault"),
-// SystemError when there is none.
+// SystemError when there is none. A NoPermission names the privilege and the entity.
 Status FaultOf(const pugi::xml_node& fault) {
   std::string message;
   std::string type;
+  std::string privilege;
+  std::string entity;
   for (const pugi::xml_node& child : fault.children()) {
     const std::string_view name = LocalName(child);
     if (name == "faultstring") message = child.text().get();
@@ -175,10 +210,16 @@ Status FaultOf(const pugi::xml_node& fault) {
       if (detail.type() != pugi::node_element) continue;
       const std::string_view xsi = XsiType(detail);
       type = xsi.empty() ? std::string(StripFaultSuffix(LocalName(detail))) : std::string(xsi);
+      privilege = ChildText(detail, "privilegeId");
+      for (const pugi::xml_node& object : detail.children()) {
+        if (LocalName(object) != "object") continue;
+        entity = std::string(object.attribute("type").value()) + " " + object.text().get();
+      }
       break;
     }
   }
   if (type.empty()) type = "SystemError";
+  if (type == "NoPermission") return NoPermissionStatus(privilege, entity, message);
   return FaultStatus(type, message);
 }
 

@@ -24,6 +24,11 @@ StatusCode FaultCode(std::string_view fault_type);
 // Builds the Status for a vim fault (code from FaultCode, fault() set to the type).
 Status FaultStatus(std::string_view fault_type, std::string_view message);
 
+// PERMISSION_DENIED (fault NoPermission) naming the missing privilege and the entity
+// ("VirtualMachine vm-42"); `message` is used when the privilege is unknown.
+Status NoPermissionStatus(std::string_view privilege, std::string_view entity,
+                          std::string_view message);
+
 // Decodes a SOAP response body for `method`. On success returns the <methodResponse>
 // element (its `returnval` children hold the result). A SOAP fault becomes its Status; a body
 // that is not a SOAP envelope becomes DATA_LOSS naming the method.

@@ -10,6 +10,7 @@
 namespace vsray::vsphere {
 namespace {
 
+using ::testing::HasSubstr;
 using ::testing::Not;
 using ::vsray::testing::IsOk;
 using ::vsray::testing::StatusIs;
@@ -112,6 +113,18 @@ TEST(SoapDecodeTest, FaultTypeFromElementNameWhenUntyped) {
   EXPECT_EQ(reply.status().fault(), "NotAuthenticated");
 }
 
+TEST(SoapDecodeTest, NoPermissionNamesPrivilegeAndEntity) {
+  constexpr const char* kReply =
+      R"(<?xml version="1.0"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>Permission to perform this operation was denied.</faultstring><detail><NoPermissionFault xmlns="urn:vim25" xsi:type="NoPermission"><object type="VirtualMachine">vm-42</object><privilegeId>VirtualMachine.Interact.PowerOff</privilegeId></NoPermissionFault></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>)";
+  auto reply = DecodeSoapResponse(kReply, "PowerOffVM_Task");
+  ASSERT_THAT(reply, StatusIs(StatusCode::kPermissionDenied));
+  EXPECT_EQ(reply.status().fault(), "NoPermission");
+  EXPECT_THAT(
+      reply.status().message(),
+      HasSubstr("privilege VirtualMachine.Interact.PowerOff missing on VirtualMachine vm-42"));
+  EXPECT_EQ(reply.status().message().find('\n'), std::string::npos);
+}
+
 TEST(SoapDecodeTest, GarbageIsDataLossNamingTheMethod) {
   for (const char* garbage : {"", "<html><body>502 Bad Gateway</body></html>", "\x01\x02\xff",
                               "<Envelope><Body></Body></Envelope>", "<a><b></a>"}) {
@@ -167,6 +180,19 @@ TEST(SoapFaultTest, MethodFaultFromTaskInfo) {
   EXPECT_EQ(status.fault(), "InvalidState");
   EXPECT_THAT(status, StatusIs(StatusCode::kFailedPrecondition));
   EXPECT_EQ(status.message(), "InvalidState: The operation is not allowed in the current state.");
+}
+
+TEST(SoapFaultTest, NoPermissionFromTaskInfoNamesPrivilegeAndEntity) {
+  Any error;
+  error.xsi_type = "LocalizedMethodFault";
+  Any& fault = error.Add("fault");
+  fault.xsi_type = "NoPermission";
+  Any& object = fault.Add("object", "group-v7");
+  object.mo_type = "Folder";
+  fault.Add("privilegeId", "Folder.Create");
+  const Status status = StatusFromMethodFault(error);
+  EXPECT_THAT(status, StatusIs(StatusCode::kPermissionDenied));
+  EXPECT_THAT(status.message(), HasSubstr("privilege Folder.Create missing on Folder group-v7"));
 }
 
 TEST(XmlWriterTest, EscapesTextAndAttributes) {
