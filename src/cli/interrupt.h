@@ -6,9 +6,8 @@
 #ifndef VSRAY_CLI_INTERRUPT_H_
 #define VSRAY_CLI_INTERRUPT_H_
 
-#include <signal.h>
-
 #include <atomic>
+#include <csignal>
 #include <memory>
 #include <thread>
 

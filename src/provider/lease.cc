@@ -35,7 +35,7 @@ std::optional<std::int64_t> ParseInt(std::string_view text) {
 std::string HostName() {
   std::array<char, 256> name{};
   if (gethostname(name.data(), name.size() - 1) != 0) return "unknown-host";
-  return std::string(name.data());
+  return {name.data()};
 }
 
 // Field 3 (state) and 22 (start time in clock ticks) of /proc/<pid>/stat; nullopt if the
@@ -72,7 +72,9 @@ std::string RandomNonce() {
 // The generation of lease folder `name`; nullopt for another folder.
 std::optional<std::int64_t> GenerationOf(const std::string& name, const std::string& prefix) {
   if (!name.starts_with(prefix)) return std::nullopt;
-  auto generation = ParseInt(std::string_view(name).substr(prefix.size()));
+  const std::string_view whole = name;
+  const std::string_view rest = whole.substr(prefix.size());
+  auto generation = ParseInt(rest);
   if (!generation || *generation < 1) return std::nullopt;
   return generation;
 }
@@ -195,7 +197,7 @@ Status Lease::RenewOnce() {
   VSRAY_ASSIGN_OR_RETURN(auto generations, ListGenerations(client_, options_));
   const auto* newest = generations.newest();
   if (newest == nullptr || newest->folder != folder_) {
-    return Status(StatusCode::kAborted, "another run took the cluster lease over");
+    return {StatusCode::kAborted, "another run took the cluster lease over"};
   }
   const LeaseRecord record{options_.owner, options_.what,
                            options_.now_seconds() + options_.ttl.count()};

@@ -158,7 +158,7 @@ def test_answers_lost_after_vcenter_acted_are_reconciled(rsim, cli, tmp_path, fa
     config = write_config(rsim, tmp_path)
     rsim.inject_fault(fault)
     up = cli.run("up", config, "--yes", "--json", timeout=240)
-    assert up.code == 0, up
+    assert up.code == 0, up.err
     [rule] = rsim.control("GET", "faults")
     assert rule["fired"] == 1, rule
     Census(rsim).assert_exactly()
