@@ -66,7 +66,7 @@ class NodeFactory {
   // Finishes a half-made node (repair.h) as its creator would have: the set-up steps of its
   // birth intent, its tags from its birth tags (those nobody has written since), `created`.
   // A node whose set-up fails is destroyed (rollback) and the error returned.
-  Status Finish(const Node& node);
+  Status Finish(const Node& found);
 
  private:
   // A node whose VM exists, being set up.

@@ -145,8 +145,9 @@ RepairReport NodeProvider::Repair() {
   });
   std::vector<std::future<std::string>> futures;
   futures.reserve(todo.size());
-  for (const auto& [node, decision] : todo) {
-    futures.push_back(base_.pool->Submit([&] { return RepairOne(node, decision); }));
+  for (const auto& item : todo) {
+    futures.push_back(
+        base_.pool->Submit([this, &item] { return RepairOne(item.first, item.second); }));
   }
   for (std::size_t i = 0; i < futures.size(); ++i) {
     std::string failure = futures[i].get();
