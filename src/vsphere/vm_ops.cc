@@ -42,8 +42,7 @@ StatusOr<MoRef> VmOps::FinishClone(const StatusOr<MoRef>& task, const MoRef& fol
     // sending made: the name is this create's own (it ends in a random suffix).
     auto found = vim_.FindChild(folder, name);
     if (found.ok() && found->has_value()) {
-      Log()->info("clone '{}' was made by a call whose answer was lost: {}", name,
-                  (*found)->value);
+      Log()->info("clone '{}' was made by a call whose answer was lost: {}", name, (*found)->value);
       return **found;
     }
     return failed;

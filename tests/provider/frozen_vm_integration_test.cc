@@ -336,7 +336,7 @@ TEST_F(FrozenVmTest, DeploysOnePerHostIdempotentlyAndForHostsAddedLater) {
   std::cout << "\n";
   // The 4 parents, the hosts; the cluster lease: its generations, then the older ones removed.
   EXPECT_EQ((*stats)["RetrievePropertiesEx"], 4);
-  EXPECT_EQ((*stats)["CreateContainerView"], 1);   // the hosts
+  EXPECT_EQ((*stats)["CreateContainerView"], 1);  // the hosts
   EXPECT_EQ((*stats)["ImportVApp"], 0);
   EXPECT_EQ(VmNamesStartingWith("fz-").size(), 4U);
 }
