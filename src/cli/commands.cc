@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "cli/interrupt.h"
 #include "cli/output.h"
 #include "cluster/cluster.h"
 #include "common/log.h"
@@ -47,7 +48,8 @@ struct Opened {
 };
 
 std::optional<Opened> Open(const CommonFlags& flags, bool bootstrap, bool watch, int* exit_code,
-                           Progress* progress = nullptr) {
+                           Progress* progress = nullptr,
+                           std::shared_ptr<const provider::Cancellation> cancel = nullptr) {
   auto config = LoadConfig(flags.config, bootstrap);
   if (!config.ok()) {
     *exit_code = Fail(config.status(), kExitUsage);
@@ -60,6 +62,7 @@ std::optional<Opened> Open(const CommonFlags& flags, bool bootstrap, bool watch,
   }
   // Only commands that create nodes deploy or power on frozen VMs.
   options->prepare_frozen_vms = bootstrap;
+  options->cancel = std::move(cancel);
   if (progress != nullptr) {
     options->progress = [progress](const std::string& vm, const std::string& state) {
       progress->Update(vm, state);
@@ -205,8 +208,36 @@ std::vector<std::pair<std::string, int>> PlanUp(const config::ClusterConfig& con
 struct Created {
   std::vector<std::string> ids;
   std::vector<std::string> failures;
-  Status error;  // a node type none of whose nodes could be made
+  Status error;         // a node type none of whose nodes could be made
+  int asked = 0;        // nodes the plan asked for
+  int not_started = 0;  // of those, not started because of an interruption
 };
+
+// Adds one node type's outcome to `created`: nodes cancelled before their clone started are
+// counted, not listed as failures.
+void AddOutcome(const std::string& type_name, int count,
+                const StatusOr<provider::CreateResult>& result, Created& created) {
+  created.asked += count;
+  const auto note = [&](const Status& failure) {
+    if (failure.code() == StatusCode::kCancelled) {
+      ++created.not_started;
+    } else {
+      created.failures.push_back("node type '" + type_name + "': " + failure.message());
+    }
+  };
+  if (!result.ok()) {
+    if (result.status().code() == StatusCode::kCancelled) {
+      created.not_started += count;
+      return;
+    }
+    created.failures.push_back("node type '" + type_name + "': none of " + std::to_string(count) +
+                               " node(s) created: " + result.status().message());
+    if (created.error.ok()) created.error = result.status();
+    return;
+  }
+  for (const auto& node : result->created) created.ids.push_back(node.id);
+  for (const auto& failure : result->failures) note(failure);
+}
 
 // Creates every entry of `plan` at once (the provider bounds the vCenter tasks in flight).
 Created CreateAll(const config::ClusterConfig& config, NodeProvider& provider,
@@ -227,16 +258,7 @@ Created CreateAll(const config::ClusterConfig& config, NodeProvider& provider,
   }
   Created created;
   for (std::size_t i = 0; i < futures.size(); ++i) {
-    auto result = futures[i].get();
-    if (!result.ok()) {
-      created.failures.push_back("node type '" + plan[i].first + "': " + result.status().message());
-      if (created.error.ok()) created.error = result.status();
-      continue;
-    }
-    for (const auto& node : result->created) created.ids.push_back(node.id);
-    for (const auto& failure : result->failures) {
-      created.failures.push_back("node type '" + plan[i].first + "': " + failure.message());
-    }
+    AddOutcome(plan[i].first, plan[i].second, futures[i].get(), created);
   }
   return created;
 }
@@ -244,9 +266,11 @@ Created CreateAll(const config::ClusterConfig& config, NodeProvider& provider,
 // Waits until every node in `ids` runs and has an IPv4 address: re-checked whenever the
 // provider's cache changes (the watcher reports power states and guest addresses).
 Status WaitReady(const NodeProvider& provider, const std::vector<std::string>& ids,
-                 std::chrono::seconds timeout, Progress& progress) {
+                 std::chrono::seconds timeout, Progress& progress,
+                 const InterruptWatch& interrupts) {
   std::set<std::string> waiting(ids.begin(), ids.end());
   const auto ready = [&] {
+    if (interrupts.interrupted()) return true;  // stop waiting; the caller reports
     for (auto it = waiting.begin(); it != waiting.end();) {
       const auto node = provider.GetNode(*it);
       const std::string label = node ? node->name : *it;
@@ -268,27 +292,93 @@ Status WaitReady(const NodeProvider& provider, const std::vector<std::string>& i
       std::to_string(timeout.count()) + " s (timeouts.node_ready_s); first: " + *waiting.begin());
 }
 
+// How long `up`, `create` and `down` wait for another run's cluster lease (a progress line
+// every 15 s; a Ctrl-C ends the wait).
+constexpr std::chrono::seconds kLeaseWait{600};
+
+// Takes the cluster lease for `what`. On failure prints why and sets *exit_code (130 when
+// interrupted while waiting).
+std::optional<provider::LeaseKeeper::Hold> TakeLease(NodeProvider& provider,
+                                                     const std::string& what, int* exit_code) {
+  auto hold = provider.HoldLease(what, kLeaseWait);
+  if (hold.ok()) return *std::move(hold);
+  const bool cancelled = hold.status().code() == StatusCode::kCancelled;
+  *exit_code = Fail(hold.status(), cancelled ? kExitInterrupted : kExitFailed);
+  return std::nullopt;
+}
+
+// Finishes or removes the cluster's half-made nodes (the caller holds the lease); records
+// what it did in `extra` ("finished", "removed") and says what it could not do on stderr.
+void RepairHalfMade(NodeProvider& provider, json& extra) {
+  const provider::RepairReport report = provider.Repair();
+  extra["finished"] = report.finished;
+  extra["removed"] = report.removed;
+  for (const auto& failure : report.failures) std::cerr << "vsray: " << failure << "\n";
+}
+
+// The end of an interrupted `up` or `create`: what exists is printed (stdout) and what was not
+// made is said (stderr).
+int ReportInterrupted(const Created& created) {
+  std::cerr << "vsray: interrupted: " << created.ids.size() << " of " << created.asked
+            << " node(s) created, " << created.not_started << " not started";
+  if (!created.failures.empty()) std::cerr << ", " << created.failures.size() << " failed";
+  std::cerr << "; run the command again to finish (half-made nodes are finished or removed)\n";
+  for (const auto& failure : created.failures) std::cerr << "vsray: " << failure << "\n";
+  return kExitInterrupted;
+}
+
+// The end of `up`: the nodes, then what failed or was left.
+int ReportUp(const CommonFlags& flags, const NodeProvider& provider,
+             const std::vector<std::string>& all, const Created& created, const Status& wait_status,
+             bool interrupted, json extra) {
+  extra["created"] = created.ids;
+  extra["failures"] = created.failures;
+  extra["interrupted"] = interrupted;
+  extra["not_created"] = created.asked - static_cast<int>(created.ids.size());
+  PrintNodes(DescribeAll(provider, all), flags.json, extra);
+  if (interrupted) return ReportInterrupted(created);
+  for (const auto& failure : created.failures) std::cerr << "vsray: " << failure << "\n";
+  if (!created.failures.empty()) {
+    std::cerr << "vsray: " << created.asked - static_cast<int>(created.ids.size()) << " of "
+              << created.asked << " node(s) were not created; run `vsray up` again to retry\n";
+    return kExitFailed;
+  }
+  if (!wait_status.ok()) return Fail(wait_status, kExitFailed);
+  return kExitOk;
+}
+
+// Asks before creating `count` nodes on a terminal (unless --yes); false: cancelled.
+bool ConfirmCreate(const CommonFlags& flags, int count, const std::string& cluster_name) {
+  if (count == 0 || flags.yes || !IsTerminal(stdin)) return true;
+  if (Confirm("Create " + std::to_string(count) + " node(s) for cluster '" + cluster_name + "'?")) {
+    return true;
+  }
+  std::cerr << "vsray: cancelled\n";
+  return false;
+}
+
 }  // namespace
 
 int Up(const CommonFlags& flags, bool no_wait) {
+  InterruptWatch interrupts;  // before any thread starts
   Progress progress(!flags.quiet, IsTerminal(stderr));
   int code = kExitOk;
-  auto opened = Open(flags, /*bootstrap=*/true, /*watch=*/true, &code, &progress);
+  auto opened =
+      Open(flags, /*bootstrap=*/true, /*watch=*/true, &code, &progress, interrupts.token());
   if (!opened) return code;
   auto& [config, provider] = *opened;
+  const auto lease = TakeLease(*provider, "vsray up", &code);
+  if (!lease) return code;
+  json extra = json::object();
+  extra["cluster_name"] = config.cluster_name;
+  RepairHalfMade(*provider, extra);
 
   auto existing = provider->NonTerminatedNodes({});
   if (!existing.ok()) return Fail(existing.status(), kExitFailed);
   const auto plan = PlanUp(config, *provider, *existing);
   int to_create = 0;
   for (const auto& entry : plan) to_create += entry.second;
-  if (to_create > 0 && !flags.yes && IsTerminal(stdin)) {
-    if (!Confirm("Create " + std::to_string(to_create) + " node(s) for cluster '" +
-                 config.cluster_name + "'?")) {
-      std::cerr << "vsray: cancelled\n";
-      return kExitFailed;
-    }
-  }
+  if (!ConfirmCreate(flags, to_create, config.cluster_name)) return kExitFailed;
   if (to_create == 0 && !flags.quiet) {
     std::cerr << "vsray: cluster '" << config.cluster_name << "' already has every node ("
               << existing->size() << ")\n";
@@ -298,31 +388,67 @@ int Up(const CommonFlags& flags, bool no_wait) {
   auto all = provider->NonTerminatedNodes({});
   if (!all.ok()) return Fail(all.status(), kExitFailed);
   Status wait_status;
-  if (!no_wait)
-    wait_status = WaitReady(*provider, *all, config.vsphere.timeouts.node_ready, progress);
-  progress.Finish();
-
-  json extra = json::object();
-  extra["cluster_name"] = config.cluster_name;
-  extra["created"] = created.ids;
-  extra["failures"] = created.failures;
-  PrintNodes(DescribeAll(*provider, *all), flags.json, extra);
-  for (const auto& failure : created.failures) std::cerr << "vsray: " << failure << "\n";
-  if (!created.failures.empty()) {
-    std::cerr << "vsray: " << created.failures.size()
-              << " node(s) could not be created (each was cleaned up); run `vsray up` again "
-                 "to retry\n";
-    return kExitFailed;
+  if (!no_wait && !interrupts.interrupted()) {
+    wait_status =
+        WaitReady(*provider, *all, config.vsphere.timeouts.node_ready, progress, interrupts);
   }
-  if (!wait_status.ok()) return Fail(wait_status, kExitFailed);
+  progress.Finish();
+  return ReportUp(flags, *provider, *all, created, wait_status, interrupts.interrupted(),
+                  std::move(extra));
+}
+
+namespace {
+
+// The end of `down`: what was terminated and, after an interruption or a failure, what is
+// left.
+int ReportDown(const CommonFlags& flags, NodeProvider& provider, const std::string& cluster_name,
+               const std::vector<std::string>& ids, const std::vector<std::string>& names,
+               const Status& status, bool interrupted) {
+  std::set<std::string> left;
+  if (interrupted || !status.ok()) {
+    if (auto remaining = provider.AllNodes(); remaining.ok()) {
+      left.insert(remaining->begin(), remaining->end());
+    }
+  }
+  std::vector<std::string> terminated;
+  for (const auto& id : ids) {
+    if (!left.contains(id)) terminated.push_back(id);
+  }
+  if (flags.json) {
+    std::cout << json{{"cluster_name", cluster_name},
+                      {"terminated", terminated},
+                      {"left", std::vector<std::string>(left.begin(), left.end())},
+                      {"interrupted", interrupted}}
+                     .dump(2)
+              << "\n";
+  } else if (ids.empty()) {
+    std::cout << "cluster '" << cluster_name << "' has no nodes\n";
+  } else {
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      if (!left.contains(ids[i])) std::cout << "terminated " << ids[i] << " (" << names[i] << ")\n";
+    }
+    for (const auto& id : left) std::cout << "left " << id << "\n";
+  }
+  if (interrupted) {
+    std::cerr << "vsray: interrupted: " << terminated.size() << " node(s) terminated, "
+              << left.size() << " left; run `vsray down` again to remove them\n";
+    return kExitInterrupted;
+  }
+  if (!status.ok()) return Fail(status, kExitFailed);
   return kExitOk;
 }
 
+}  // namespace
+
 int Down(const CommonFlags& flags) {
+  InterruptWatch interrupts;  // before any thread starts
   int code = kExitOk;
-  auto opened = Open(flags, /*bootstrap=*/false, /*watch=*/false, &code);
+  auto opened =
+      Open(flags, /*bootstrap=*/false, /*watch=*/false, &code, nullptr, interrupts.token());
   if (!opened) return code;
   auto& [config, provider] = *opened;
+  const auto lease = TakeLease(*provider, "vsray down", &code);
+  if (!lease) return code;
   auto ids = provider->AllNodes();
   if (!ids.ok()) return Fail(ids.status(), kExitFailed);
   if (!ids->empty() && !flags.yes && IsTerminal(stdin)) {
@@ -342,17 +468,8 @@ int Down(const CommonFlags& flags) {
               << config.cluster_name << "'\n";
   }
   const Status status = provider->TerminateNodes(*ids);
-  if (flags.json) {
-    std::cout << json{{"cluster_name", config.cluster_name}, {"terminated", *ids}}.dump(2) << "\n";
-  } else if (ids->empty()) {
-    std::cout << "cluster '" << config.cluster_name << "' has no nodes\n";
-  } else {
-    for (std::size_t i = 0; i < ids->size(); ++i) {
-      std::cout << "terminated " << (*ids)[i] << " (" << names[i] << ")\n";
-    }
-  }
-  if (!status.ok()) return Fail(status, kExitFailed);
-  return kExitOk;
+  return ReportDown(flags, *provider, config.cluster_name, *ids, names, status,
+                    interrupts.interrupted());
 }
 
 int Nodes(const CommonFlags& flags, const std::vector<std::string>& tag_filters) {
@@ -370,6 +487,7 @@ int Nodes(const CommonFlags& flags, const std::vector<std::string>& tag_filters)
 
 int Create(const CommonFlags& flags, const std::string& node_type, int count) {
   if (count < 1) return Fail(InvalidArgumentError("--count must be at least 1"), kExitUsage);
+  InterruptWatch interrupts;  // before any thread starts
   Progress progress(!flags.quiet, IsTerminal(stderr));
   auto config = LoadConfig(flags.config, /*bootstrap=*/true);
   if (!config.ok()) return Fail(config.status(), kExitUsage);
@@ -381,10 +499,16 @@ int Create(const CommonFlags& flags, const std::string& node_type, int count) {
                 kExitUsage);
   }
   int code = kExitOk;
-  auto opened = Open(flags, /*bootstrap=*/true, /*watch=*/false, &code, &progress);
+  auto opened =
+      Open(flags, /*bootstrap=*/true, /*watch=*/false, &code, &progress, interrupts.token());
   if (!opened) return code;
   auto& provider = *opened->provider;
-  // A node of the head type is a worker of that type when the cluster has its head already.
+  const auto lease = TakeLease(provider, "vsray create", &code);
+  if (!lease) return code;
+  json extra = json{{"cluster_name", opened->config.cluster_name}};
+  RepairHalfMade(provider, extra);
+  // A node of the head type is a worker of that type when the cluster has its head already
+  // (complete: half-made ones were just finished or removed).
   std::string as_worker;
   if (node_type == config->head_node_type) {
     auto heads = provider.NonTerminatedNodes(
@@ -394,8 +518,10 @@ int Create(const CommonFlags& flags, const std::string& node_type, int count) {
   }
   Created created = CreateAll(opened->config, provider, {{node_type, count}}, as_worker);
   progress.Finish();
-  PrintNodes(DescribeAll(provider, created.ids), flags.json,
-             json{{"cluster_name", opened->config.cluster_name}, {"failures", created.failures}});
+  extra["failures"] = created.failures;
+  extra["interrupted"] = interrupts.interrupted();
+  PrintNodes(DescribeAll(provider, created.ids), flags.json, extra);
+  if (interrupts.interrupted()) return ReportInterrupted(created);
   for (const auto& failure : created.failures) std::cerr << "vsray: " << failure << "\n";
   return created.failures.empty() ? kExitOk : kExitFailed;
 }

@@ -29,6 +29,8 @@ StatusOr<ProviderOptions> MakeProviderOptions(const config::VsphereConfig& vsphe
   options.connect.credentials = {vsphere.credentials.user, vsphere.credentials.password};
   options.connect.tls = vsphere.tls;
   options.connect.call_timeout = vsphere.timeouts.call;
+  options.connect.connect_timeout = vsphere.timeouts.connect;
+  options.lease_ttl = vsphere.timeouts.lease;
   // A one-shot command needs no keepalive; a long-lived provider keeps its session warm.
   if (!watch) options.connect.keepalive_interval = std::chrono::milliseconds(0);
   options.datacenter = vsphere.datacenter;

@@ -62,6 +62,10 @@
 //   timeouts.creating_s          default 900: a node left `creating` longer (a crash) is
 //                                removed by the next provider start
 //   timeouts.call_s              default 120: one vCenter call
+//   timeouts.connect_s           default 15: until vCenter answers a connection (TCP + TLS)
+//   timeouts.lease_s             default 60: a run's cluster lease lasts this long unless
+//                                renewed (see provider/lease.h); also the longest a run
+//                                waits silently for another's lease between progress lines
 //                                (each an integer 1..86400 seconds)
 //   network.internal_cidrs  IPv4 CIDRs; internal_ip is the first guest address inside them
 //                           (default: the first usable address)
@@ -149,6 +153,8 @@ struct TimeoutConfig {
   std::chrono::seconds node_ready{600};
   std::chrono::seconds creating{900};
   std::chrono::seconds call{120};
+  std::chrono::seconds connect{15};
+  std::chrono::seconds lease{60};
 };
 
 struct CloudInitConfig {

@@ -327,7 +327,9 @@ Status ParseTimeouts(Checker& checker, const json& vsphere, const ConfigPath& pa
       {"deploy_s", &timeouts.deploy},
       {"node_ready_s", &timeouts.node_ready},
       {"creating_s", &timeouts.creating},
-      {"call_s", &timeouts.call}};
+      {"call_s", &timeouts.call},
+      {"connect_s", &timeouts.connect},
+      {"lease_s", &timeouts.lease}};
   std::vector<std::string> known;
   for (const auto& [key, value] : fields) known.emplace_back(key);
   VSRAY_RETURN_IF_ERROR(checker.CheckKeys(*object, timeouts_path, known));
@@ -467,7 +469,9 @@ json VsphereConfig::ToJson(bool redact) const {
                      {"deploy_s", timeouts.deploy.count()},
                      {"node_ready_s", timeouts.node_ready.count()},
                      {"creating_s", timeouts.creating.count()},
-                     {"call_s", timeouts.call.count()}};
+                     {"call_s", timeouts.call.count()},
+                     {"connect_s", timeouts.connect.count()},
+                     {"lease_s", timeouts.lease.count()}};
   const auto cidrs = [](const std::vector<Ipv4Cidr>& list) {
     json array = json::array();
     for (const Ipv4Cidr& cidr : list) array.push_back(cidr.ToString());

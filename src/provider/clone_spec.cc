@@ -37,6 +37,7 @@ std::vector<vsphere::OptionValue> BirthConfig(const CloneRequest& request) {
       {std::string(kGuestinfoNodeType),
        user_type == request.tags.end() ? std::string() : user_type->second},
       {std::string(kGuestinfoCreatedAt), std::to_string(request.created_at)}};
+  if (!request.intent.empty()) config.push_back({std::string(kGuestinfoIntent), request.intent});
   // Birth tags: the node is listed with its tags (and as `creating`) from the moment it
   // exists, before any custom attribute is written, by this process or by any other.
   for (const auto& [key, value] : request.tags) {

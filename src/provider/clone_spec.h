@@ -26,6 +26,7 @@ struct CloneRequest {
   vsphere::MoRef datastore;     // empty: the parent's
   TagMap tags;                  // Ray's tags the node is launched with (LaunchTags)
   std::int64_t created_at = 0;  // seconds since the epoch
+  std::string intent;           // FormatIntent (repair.h): what set-up still has to do
   std::vector<vsphere::OptionValue> extra_config;  // the node type's, then the node's own
 };
 
@@ -39,8 +40,9 @@ std::string NodeName(const TagMap& tags, const std::string& cluster, const std::
 // 8 random hex digits.
 std::string RandomSuffix();
 
-// The extraConfig a node is born with: identity (cluster, user node type, birth time), birth
-// tags (each launch tag and vsray-node-status=creating), then request.extra_config.
+// The extraConfig a node is born with: identity (cluster, user node type, birth time, create
+// intent), birth tags (each launch tag and vsray-node-status=creating), then
+// request.extra_config.
 std::vector<vsphere::OptionValue> BirthConfig(const CloneRequest& request);
 
 // An instant clone on the parent's host, in the cluster folder, its NICs connected (the

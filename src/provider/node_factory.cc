@@ -59,6 +59,9 @@ NodesPerHost NodeFactory::KnownLoad() const {
 
 StatusOr<CreatedNode> NodeFactory::Create(const NodeSpec& spec, const TagMap& tags,
                                           const Placement& placement, const Parents& parents) {
+  if (options_.cancel && options_.cancel->cancelled()) {
+    return CancelledError("not started: interrupted");
+  }
   CloneRequest request;
   request.name = NodeName(tags, cluster_, RandomSuffix());
   request.cluster = cluster_;
@@ -70,6 +73,7 @@ StatusOr<CreatedNode> NodeFactory::Create(const NodeSpec& spec, const TagMap& ta
   request.datastore = placement.datastore;
   request.tags = LaunchTags(tags, cluster_);
   request.created_at = options_.now_seconds();
+  request.intent = FormatIntent({spec.cpus, spec.memory_mb, spec.clone_mode});
   request.extra_config = spec.extra_config;
   if (spec.node_config) {
     auto per_node = spec.node_config(request.name);
@@ -97,6 +101,31 @@ StatusOr<CreatedNode> NodeFactory::Create(const NodeSpec& spec, const TagMap& ta
   Remember(node);
   Report(node.name, "created");
   return CreatedNode{node.vm.value, node.name, node.parent.host.value};
+}
+
+Status NodeFactory::Finish(const Node& found) {
+  const auto intent = ParseIntent(found.Identity(kGuestinfoIntent));
+  NodeSpec spec;
+  if (intent) {
+    spec.cpus = intent->cpus;
+    spec.memory_mb = intent->memory_mb;
+    spec.clone_mode = intent->clone_mode;
+  }
+  TagMap tags = found.BirthTags();
+  tags.erase(std::string(kTagVsrayNodeStatus));
+  NewNode node{found.name, {"VirtualMachine", found.id}, {}, LaunchTags(tags, cluster_)};
+  node.parent.host = {"HostSystem", found.host};
+  Report(node.name, "finishing (half-made by an earlier run)");
+  if (Status status = SetUp(spec, node); !status.ok()) {
+    Rollback(node, status);
+    Status failed =
+        status.WithContext("finishing half-made node '" + node.name + "' (" + node.vm.value + ")");
+    Report(node.name, "failed: " + failed.message());
+    return failed;
+  }
+  Remember(node);
+  Report(node.name, "created");
+  return OkStatus();
 }
 
 StatusOr<MoRef> NodeFactory::Clone(const NodeSpec& spec, const CloneRequest& request) {

@@ -20,6 +20,7 @@
 #include "provider/node_cache.h"
 #include "provider/parent_scheduler.h"
 #include "provider/provider_options.h"
+#include "provider/repair.h"
 #include "provider/vcenter.h"
 
 namespace vsray::provider {
@@ -59,8 +60,13 @@ class NodeFactory {
   // on, its tags written, `created`). Errors: the clone's (with "<mode> clone of 'parent' as
   // 'name'"), or the failed set-up step's (with "setting up node 'name' (vm-N)", after the VM
   // was destroyed).
+  // CANCELLED (nothing done) when options.cancel is set before the clone starts.
   StatusOr<CreatedNode> Create(const NodeSpec& spec, const TagMap& tags, const Placement& placement,
                                const Parents& parents);
+  // Finishes a half-made node (repair.h) as its creator would have: the set-up steps of its
+  // birth intent, its tags from its birth tags (those nobody has written since), `created`.
+  // A node whose set-up fails is destroyed (rollback) and the error returned.
+  Status Finish(const Node& found);
 
  private:
   // A node whose VM exists, being set up.

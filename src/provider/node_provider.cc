@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <future>
 #include <map>
+#include <set>
 
 #include "common/log.h"
 
@@ -72,9 +73,21 @@ Status NodeProvider::Start() {
   VSRAY_ASSIGN_OR_RETURN(folder_, base_.inventory->EnsureFolder(next_to, options_.folder));
   factory_ = std::make_unique<NodeFactory>(*base_.vcenter, fields_, cache_, scheduler_,
                                            mirror_.get(), options_, cluster_name_, folder_);
+  LeaseOptions lease;
+  lease.parent = folder_;
+  lease.ttl = options_.lease_ttl;
+  lease.now_seconds = options_.now_seconds;
+  lease.clock = options_.clock;
+  lease.cancel = options_.cancel.get();
+  if (options_.progress) {
+    lease.progress = [progress = options_.progress](const std::string& line) {
+      progress("cluster lease", line);
+    };
+  }
+  lease_ = std::make_unique<LeaseKeeper>(base_.vcenter->leases(), std::move(lease));
   VSRAY_RETURN_IF_ERROR(fields_.Load());
   VSRAY_RETURN_IF_ERROR(Refresh());
-  VSRAY_RETURN_IF_ERROR(RecoverCrashedNodes());
+  RepairAtStart();
   if (options_.watch) {
     watch_ = base_.vcenter->watch().Watch(folder_, cache_, options_.node_resync_interval);
   }
@@ -88,24 +101,78 @@ Status NodeProvider::Refresh() {
   return OkStatus();
 }
 
-Status NodeProvider::RecoverCrashedNodes() {
+void NodeProvider::RepairAtStart() {
+  if (options_.repair_at_start == StartRepair::kIfLeaseFree) {
+    auto hold = HoldLease("repairing half-made nodes", std::chrono::seconds(0));
+    if (!hold.ok()) Log()->info("half-made nodes: only stale ones: {}", hold.status().message());
+    recovered_ = Repair().removed;  // exclusive while the hold lives
+    return;
+  }
+  recovered_ = Repair().removed;
+}
+
+StatusOr<LeaseKeeper::Hold> NodeProvider::HoldLease(const std::string& what,
+                                                    std::chrono::seconds wait) {
+  return lease_->Acquire(what, wait);
+}
+
+RepairReport NodeProvider::Repair() {
+  RepairReport report;
+  // Fresh definitions, so that no attribute another run defined meanwhile is read as missing
+  // (a complete node would look half-made), and a fresh listing without a watcher.
+  Status fresh = fields_.Load();
+  if (fresh.ok() && !watch_) fresh = Refresh();
+  if (!fresh.ok()) {
+    report.failures.push_back("cannot look for half-made nodes: " + fresh.message());
+    return report;
+  }
+  RepairContext context;
+  context.exclusive = lease_->held();
+  context.now = options_.now_seconds();
+  context.creating_timeout = options_.creating_timeout;
+  std::set<std::string> flying;
+  for (const auto& [host, names] : scheduler_.InFlight()) flying.insert(names.begin(), names.end());
   const NodeReader reader = Reader();
-  const std::int64_t now = options_.now_seconds();
-  std::vector<std::string> stale;
+  std::vector<std::pair<Node, RepairDecision>> todo;
   cache_.ForEach([&](const Node& node) {
-    const bool parent = base_.catalog->IsFrozenParent(node.id);
-    if (DecideAtStart(reader, node, parent, now, options_.creating_timeout) ==
-        StartAction::kRemove) {
-      stale.push_back(node.id);
+    context.frozen_parent = base_.catalog->IsFrozenParent(node.id);
+    context.in_flight_here = flying.contains(node.name);
+    RepairDecision decision = DecideRepair(reader, node, context);
+    if (decision.action == RepairAction::kLeave) report.left.push_back(node.id);
+    if (decision.action == RepairAction::kFinish || decision.action == RepairAction::kRemove) {
+      todo.emplace_back(node, std::move(decision));
     }
   });
-  for (const auto& id : stale) {
-    Log()->warn("removing node {}: left 'creating' by an earlier run for longer than {} s", id,
-                options_.creating_timeout.count());
-    VSRAY_RETURN_IF_ERROR(TerminateNode(id));
-    recovered_.push_back(id);
+  std::vector<std::future<std::string>> futures;
+  futures.reserve(todo.size());
+  for (const auto& item : todo) {
+    futures.push_back(
+        base_.pool->Submit([this, &item] { return RepairOne(item.first, item.second); }));
   }
-  return OkStatus();
+  for (std::size_t i = 0; i < futures.size(); ++i) {
+    std::string failure = futures[i].get();
+    const bool finish = todo[i].second.action == RepairAction::kFinish;
+    if (!failure.empty()) {
+      report.failures.push_back(std::move(failure));
+    } else {
+      (finish ? report.finished : report.removed).push_back(todo[i].first.id);
+    }
+  }
+  return report;
+}
+
+std::string NodeProvider::RepairOne(const Node& node, const RepairDecision& decision) {
+  if (decision.action == RepairAction::kFinish) {
+    Log()->warn("finishing node {} ('{}'): {}", node.id, node.name, decision.why);
+    Status finished = factory_->Finish(node);
+    return finished.ok() ? std::string() : finished.message();
+  }
+  Log()->warn("removing node {} ('{}'): {}", node.id, node.name, decision.why);
+  if (options_.progress) options_.progress(node.name, "removing (" + decision.why + ")");
+  Status removed = TerminateNode(node.id);
+  if (!removed.ok()) return "removing half-made node " + node.id + ": " + removed.message();
+  if (options_.progress) options_.progress(node.name, "removed");
+  return "";
 }
 
 bool NodeProvider::IsNode(const NodeReader& reader, const Node& node) const {
@@ -241,6 +308,7 @@ Status NodeProvider::PrepareCreate(const NodeSpec& spec, const TagMap& tags, Pla
 StatusOr<CreateResult> NodeProvider::CreateNode(const NodeSpec& spec, const TagMap& tags,
                                                 int count) {
   if (count <= 0) return InvalidArgumentError("count must be at least 1");
+  VSRAY_ASSIGN_OR_RETURN(auto hold, HoldLease("create_node", options_.lease_wait));
   Placement placement;
   Parents parents;
   VSRAY_RETURN_IF_ERROR(PrepareCreate(spec, tags, placement, parents));
@@ -323,7 +391,12 @@ Status NodeProvider::TerminateNodes(const std::vector<std::string>& ids) {
   std::vector<std::future<Status>> futures;
   futures.reserve(ids.size());
   for (const auto& id : ids) {
-    futures.push_back(base_.light_pool->Submit([this, id] { return TerminateNode(id); }));
+    futures.push_back(base_.light_pool->Submit([this, id] {
+      if (options_.cancel && options_.cancel->cancelled()) {
+        return CancelledError("node " + id + " not terminated: interrupted");
+      }
+      return TerminateNode(id);
+    }));
   }
   Status first;
   int failed = 0;
@@ -342,6 +415,23 @@ StatusOr<std::vector<std::vector<FrozenVm>>> NodeProvider::PrepareFrozenVms(
     ProviderOptions options, const std::vector<FrozenVmSpec>& extra_specs) {
   options = WithDefaults(std::move(options), "frozen-vm");
   VSRAY_ASSIGN_OR_RETURN(auto base, OpenProviderBase(options));
+  // One prepare at a time per datacenter, whichever machine it runs on: the second one finds
+  // what the first deployed instead of deploying the same names again.
+  LeaseOptions lease;
+  lease.parent = base.inventory->datacenter().vm_folder;
+  lease.prefix = "vsray-frozen-lease-";
+  lease.what = "vsray frozen-vm prepare";
+  lease.ttl = options.lease_ttl;
+  lease.wait = options.lease_wait;
+  lease.now_seconds = options.now_seconds;
+  lease.clock = options.clock;
+  lease.cancel = options.cancel.get();
+  if (options.frozen_vm_progress) {
+    lease.progress = [progress = options.frozen_vm_progress](const std::string& line) {
+      progress("frozen-VM lease", line);
+    };
+  }
+  VSRAY_ASSIGN_OR_RETURN(auto held, Lease::Acquire(base.vcenter->leases(), std::move(lease)));
   std::vector<FrozenVmSpec> specs = {options.frozen_vm};
   specs.insert(specs.end(), extra_specs.begin(), extra_specs.end());
   std::vector<std::vector<FrozenVm>> out;

@@ -21,6 +21,7 @@
 #include "common/status.h"
 #include "provider/field_registry.h"
 #include "provider/frozen_vm.h"
+#include "provider/lease.h"
 #include "provider/node.h"
 #include "provider/node_cache.h"
 #include "provider/node_factory.h"
@@ -28,6 +29,7 @@
 #include "provider/parent_scheduler.h"
 #include "provider/provider_base.h"
 #include "provider/provider_options.h"
+#include "provider/repair.h"
 #include "provider/vcenter.h"
 
 namespace vsray::provider {
@@ -35,8 +37,9 @@ namespace vsray::provider {
 class NodeProvider {
  public:
   // Connects (options.vcenter; by default sharing the session per server and user), finds
-  // the datacenter, the frozen VM(s) and the cluster folder, lists the cluster, removes nodes
-  // a crash left `creating`, and (with options.watch) starts watching the folder. Errors:
+  // the datacenter, the frozen VM(s) and the cluster folder, lists the cluster, repairs
+  // half-made nodes as options.repair_at_start says, and (with options.watch) starts
+  // watching the folder. Errors:
   // those of the connection; NOT_FOUND for a missing datacenter, frozen VM or pool;
   // FAILED_PRECONDITION for a frozen VM that is on but not frozen, or that didn't freeze in
   // time.
@@ -64,15 +67,26 @@ class NodeProvider {
   // DEADLINE_EXCEEDED after `timeout` (on options.clock). `done` must not block.
   Status WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout) const;
 
-  // Creates `count` nodes in parallel (bounded by max_concurrency). Partial failures are in
-  // the result (the failed VMs are destroyed); when every node fails, the error says why.
+  // Creates `count` nodes in parallel (bounded by max_concurrency), holding the cluster lease
+  // (waiting up to options.lease_wait for another run's). Partial failures are in the result
+  // (the failed VMs are destroyed); when every node fails, the error says why. Once
+  // options.cancel is set, no further clone starts (those not started fail with CANCELLED).
   StatusOr<CreateResult> CreateNode(const NodeSpec& spec, const TagMap& tags, int count);
   // Changes only the given keys. NOT_FOUND for an unknown node.
   Status SetNodeTags(const std::string& id, const TagMap& tags);
   // Powers off and destroys. A node already gone counts as done; a VM without this cluster's
   // identity, or a frozen VM, is refused with PERMISSION_DENIED and left alone.
   Status TerminateNode(const std::string& id);
+  // Once options.cancel is set, no further termination starts (CANCELLED for those).
   Status TerminateNodes(const std::vector<std::string>& ids);
+
+  // Holds the cluster lease (lease.h) for `what` ("vsray up"...) until the hold is
+  // destroyed, waiting up to `wait` while another run holds it. Errors: Lease::Acquire's.
+  StatusOr<LeaseKeeper::Hold> HoldLease(const std::string& what, std::chrono::seconds wait);
+  // Finishes or removes the half-made nodes of this cluster by the rule of repair.h: every
+  // abandoned one while this process holds the cluster lease, else only those older than
+  // options.creating_timeout. Progress goes to options.progress.
+  RepairReport Repair();
 
   // `vsray frozen-vm prepare`: finds, deploys (missing ones), powers on and awaits the frozen
   // VMs of options.frozen_vm (and of `extra_specs`, e.g. per-node-type ones) without creating
@@ -97,7 +111,7 @@ class NodeProvider {
   const vsphere::MoRef& folder() const { return folder_; }
   const std::string& cluster_name() const { return cluster_name_; }
   const NodeCache& cache() const { return cache_; }
-  // Nodes removed at start because a crash left them `creating`.
+  // Nodes removed at start because a crash left them half-made.
   const std::vector<std::string>& recovered() const { return recovered_; }
 
  private:
@@ -106,7 +120,10 @@ class NodeProvider {
   Status Start();
   // One listing of the folder into the cache (one-shot mode, and at start).
   Status Refresh();
-  Status RecoverCrashedNodes();
+  // Start's repair (options.repair_at_start).
+  void RepairAtStart();
+  // One node of Repair: finished or removed; a failure line, or "".
+  std::string RepairOne(const Node& node, const RepairDecision& decision);
   // How this cluster reads nodes, with the attribute keys known now.
   NodeReader Reader() const { return fields_.Reader(cluster_name_); }
   // One of Ray's nodes: ours and not a frozen VM.
@@ -125,6 +142,7 @@ class NodeProvider {
   std::unique_ptr<TagMirrorClient> mirror_;  // with options.mirror_vsphere_tags
   vsphere::MoRef folder_;
   std::unique_ptr<NodeFactory> factory_;
+  std::unique_ptr<LeaseKeeper> lease_;  // over the cluster folder, made by Start
   std::vector<std::string> recovered_;
   std::mutex refresh_mu_;  // one listing at a time
   // Last: stops feeding the cache before anything above goes away.

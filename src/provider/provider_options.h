@@ -6,12 +6,14 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "provider/cancel.h"
 #include "provider/frozen_vm.h"
 #include "provider/node.h"
 #include "provider/vcenter.h"
@@ -20,6 +22,14 @@
 #include "vsphere/vim.h"
 
 namespace vsray::provider {
+
+// What a provider starting up does with half-made nodes (repair.h).
+enum class StartRepair {
+  kStaleOnly,    // remove those older than creating_timeout; leave the rest (a read-only
+                 // command, which takes no lease)
+  kIfLeaseFree,  // take the cluster lease if nobody holds it, and then finish or remove every
+                 // abandoned one (a long-lived provider: Ray's launcher and autoscaler)
+};
 
 struct ProviderOptions {
   vsphere::ConnectOptions connect;
@@ -49,6 +59,13 @@ struct ProviderOptions {
   std::chrono::seconds frozen_vm_ready_timeout{600};
   // A node still `creating` after this long was left by a crash: removed at start.
   std::chrono::seconds creating_timeout{1800};
+  StartRepair repair_at_start = StartRepair::kStaleOnly;
+  // The cluster lease (lease.h): its expiry after each renewal, and the longest CreateNode
+  // waits for another run's lease.
+  std::chrono::seconds lease_ttl{60};
+  std::chrono::seconds lease_wait{600};
+  // Set (e.g. by a first Ctrl-C): no new clone or termination starts; those in flight end.
+  std::shared_ptr<const Cancellation> cancel;
   AddressPolicy addresses;
   // Keep the cache live with a watcher thread (autoscaler); without it every
   // NonTerminatedNodes call re-lists the folder with one RetrievePropertiesEx (one-shot CLI).

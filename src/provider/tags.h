@@ -49,6 +49,10 @@ inline constexpr std::string_view kVsrayStatusCreated = "created";
 inline constexpr std::string_view kGuestinfoCluster = "guestinfo.vsray.cluster";
 inline constexpr std::string_view kGuestinfoNodeType = "guestinfo.vsray.node-type";
 inline constexpr std::string_view kGuestinfoCreatedAt = "guestinfo.vsray.created-at";
+// What the creating run still meant to do once the VM existed (its create intent), so that a
+// later run can finish a node whose creator died: "cpus=4;memory_mb=8192;clone=instant"
+// (each part optional). See provider/repair.h.
+inline constexpr std::string_view kGuestinfoIntent = "guestinfo.vsray.intent";
 // Prefix of the birth tags: "guestinfo.vsray.tag.<ray tag key>" = the value the node was
 // launched with. A node's tags are its birth tags overlaid with its custom attributes.
 inline constexpr std::string_view kGuestinfoTagPrefix = "guestinfo.vsray.tag.";

@@ -168,6 +168,27 @@ class TagMirrorClient {
                         const TagMap& changed) = 0;
 };
 
+// Lease folders (lease.h): folders made atomically in a parent folder, each with one text
+// record (a custom attribute of the folder, "vsray-lease", defined for folders on first use).
+class LeaseClient {
+ public:
+  struct Entry {
+    MoRef folder;
+    std::string name;
+    std::optional<std::string> record;  // nullopt: none written (yet)
+  };
+  virtual ~LeaseClient() = default;
+  // The child folders of `parent` whose names start with `prefix`, with their records.
+  virtual StatusOr<std::vector<Entry>> List(const MoRef& parent, const std::string& prefix) = 0;
+  // A new child folder of `parent`. ALREADY_EXISTS (DuplicateName) if it has a child of that
+  // name: vCenter gives a name to one creator only.
+  virtual StatusOr<MoRef> Create(const MoRef& parent, const std::string& name) = 0;
+  // Sets the record of lease folder `folder`. NOT_FOUND if it is gone.
+  virtual Status Write(const MoRef& folder, const std::string& record) = 0;
+  // Removes lease folder `folder`; already gone counts as done.
+  virtual Status Remove(const MoRef& folder) = 0;
+};
+
 // One provider's connection to vCenter.
 class VcenterConnection {
  public:
@@ -177,6 +198,7 @@ class VcenterConnection {
   virtual VmClient& vms() = 0;
   virtual WatchClient& watch() = 0;
   virtual LibraryClient& library() = 0;
+  virtual LeaseClient& leases() = 0;
   // A mirror of Ray's tags as vSphere tags, for a provider that enables it.
   virtual std::unique_ptr<TagMirrorClient> NewTagMirror() = 0;
 };

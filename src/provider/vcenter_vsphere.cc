@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "provider/folder_watcher.h"
+#include "provider/lease_vsphere.h"
 #include "provider/tag_mirror.h"
 #include "vsphere/rest.h"
 #include "vsphere/task_waiter.h"
@@ -47,13 +48,15 @@ class VsphereVcenter final : public VcenterConnection,
       : session_(std::move(session)),
         vim_(*session_, session_->content()),
         waiter_(session_),
-        ops_(vim_, waiter_, *session_->options().clock) {}
+        ops_(vim_, waiter_, *session_->options().clock),
+        leases_(vim_, waiter_) {}
 
   InventoryClient& inventory() override { return *this; }
   FieldsClient& fields() override { return *this; }
   VmClient& vms() override { return *this; }
   WatchClient& watch() override { return *this; }
   LibraryClient& library() override { return *this; }
+  LeaseClient& leases() override { return leases_; }
   std::unique_ptr<TagMirrorClient> NewTagMirror() override {
     return std::make_unique<TagMirror>(session_->options());
   }
@@ -234,6 +237,7 @@ class VsphereVcenter final : public VcenterConnection,
   vsphere::Vim vim_;
   vsphere::TaskWaiter waiter_;
   vsphere::VmOps ops_;
+  VsphereLeases leases_;
   std::mutex rest_mu_;
   std::unique_ptr<vsphere::RestClient> rest_;
 };

@@ -12,6 +12,9 @@ StatusOr<std::unique_ptr<provider::NodeProvider>> ConnectProvider(
     const config::VsphereConfig& vsphere, const std::string& cluster_name) {
   VSRAY_ASSIGN_OR_RETURN(provider::ProviderOptions options,
                          cluster::MakeProviderOptions(vsphere, nullptr, /*watch=*/true));
+  // Ray's launcher and autoscaler: finish or remove abandoned half-made nodes at start when
+  // no other run holds the cluster lease (provider/repair.h).
+  options.repair_at_start = provider::StartRepair::kIfLeaseFree;
   return provider::NodeProvider::Create(std::move(options), cluster_name);
 }
 

@@ -53,9 +53,46 @@ CURLcode InstallPinCallback(CURL* /*curl*/, void* ssl_ctx, void* arg) {
   return CURLE_OK;
 }
 
+// What the body and progress callbacks of one exchange share.
+struct Exchange {
+  const HttpRequest* request = nullptr;
+  std::string* body = nullptr;
+  bool too_large = false;
+  std::chrono::steady_clock::time_point start;  // the real network: no injected clock here
+  std::chrono::seconds reported{0};             // the last wait reported to on_slow
+};
+
 size_t AppendBody(char* data, size_t size, size_t count, void* user) {
-  static_cast<std::string*>(user)->append(data, size * count);
+  auto* exchange = static_cast<Exchange*>(user);
+  if (exchange->body->size() + size * count > exchange->request->max_response_bytes) {
+    exchange->too_large = true;
+    return 0;  // libcurl ends the transfer with CURLE_WRITE_ERROR
+  }
+  // Grows by doubling, but never past the limit: the memory a reply takes is bounded by it.
+  std::string& body = *exchange->body;
+  if (body.size() + size * count > body.capacity()) {
+    body.reserve(std::min(std::max(body.capacity() * 2, body.size() + size * count),
+                          exchange->request->max_response_bytes));
+  }
+  body.append(data, size * count);
   return size * count;
+}
+
+// libcurl calls this about once a second while an exchange goes on, also while nothing
+// arrives: the place to say that a server is slow to answer.
+int OnProgress(void* user, curl_off_t /*dltotal*/, curl_off_t /*dlnow*/, curl_off_t /*ultotal*/,
+               curl_off_t /*ulnow*/) {
+  auto* exchange = static_cast<Exchange*>(user);
+  const HttpRequest& request = *exchange->request;
+  if (!request.on_slow || request.slow_every.count() <= 0) return 0;
+  const auto waited = std::chrono::duration_cast<std::chrono::seconds>(
+      std::chrono::steady_clock::now() - exchange->start);
+  const auto every = std::chrono::duration_cast<std::chrono::seconds>(request.slow_every);
+  if (waited - exchange->reported >= every) {
+    exchange->reported = waited;
+    request.on_slow(waited);
+  }
+  return 0;
 }
 
 size_t ParseHeaderLine(char* data, size_t size, size_t count, void* user) {
@@ -124,7 +161,8 @@ class CurlTransport final : public HttpTransport {
   CURL* Acquire();
   void Release(CURL* handle);
   void ApplyTls(CURL* handle);
-  Status MapError(CURLcode code, const std::string& url, const char* detail);
+  Status MapError(CURLcode code, const HttpRequest& request, const char* detail);
+  Status MapTimeout(CURL* handle, const HttpRequest& request, const std::string& why);
 
   TlsOptions tls_;
   PinState pin_;
@@ -174,7 +212,8 @@ void CurlTransport::ApplyTls(CURL* handle) {
   }
 }
 
-Status CurlTransport::MapError(CURLcode code, const std::string& url, const char* detail) {
+Status CurlTransport::MapError(CURLcode code, const HttpRequest& request, const char* detail) {
+  const std::string& url = request.url;
   std::string why = (detail != nullptr && detail[0] != '\0') ? detail : curl_easy_strerror(code);
   switch (code) {
     case CURLE_COULDNT_CONNECT:
@@ -184,8 +223,6 @@ Status CurlTransport::MapError(CURLcode code, const std::string& url, const char
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE:
       return UnavailableError("cannot reach " + url + ": " + why);
-    case CURLE_OPERATION_TIMEDOUT:
-      return DeadlineExceededError("no reply from " + url + " in time: " + why);
     case CURLE_URL_MALFORMAT:
     case CURLE_UNSUPPORTED_PROTOCOL:
       return InvalidArgumentError("bad URL '" + url + "': " + why);
@@ -212,6 +249,9 @@ Status CurlTransport::MapError(CURLcode code, const std::string& url, const char
       status.set_fault("TlsVerification");
       return status;
     }
+    case CURLE_WRITE_ERROR:
+      return DataLossError("the reply from " + url + " is larger than the limit of " +
+                           std::to_string(request.max_response_bytes >> 20U) + " MiB: refused");
     case CURLE_SSL_CONNECT_ERROR:
       return FailedPreconditionError("TLS handshake with " + url + " failed (" + why +
                                      "); is it an HTTPS endpoint?");
@@ -221,6 +261,32 @@ Status CurlTransport::MapError(CURLcode code, const std::string& url, const char
     default:
       return UnknownError("request to " + url + " failed: " + why);
   }
+}
+
+Status CurlTransport::MapTimeout(CURL* handle, const HttpRequest& request, const std::string& why) {
+  // Whether the handshake finished tells a server that never answered the connection from
+  // one that accepted the call and did not answer it in time.
+  curl_off_t handshake_us = 0;
+  curl_easy_getinfo(handle, CURLINFO_APPCONNECT_TIME_T, &handshake_us);
+  const bool plain = request.url.starts_with("http://");
+  curl_off_t connect_us = 0;
+  curl_easy_getinfo(handle, CURLINFO_CONNECT_TIME_T, &connect_us);
+  const bool connected = plain ? connect_us > 0 : handshake_us > 0;
+  const auto seconds = [](std::chrono::milliseconds ms) {
+    return std::to_string((ms.count() + 999) / 1000) + " s";
+  };
+  std::string server = request.url;
+  if (const auto scheme = server.find("://"); scheme != std::string::npos) {
+    server = server.substr(scheme + 3);
+    server = server.substr(0, server.find('/'));
+  }
+  if (!connected) {
+    return DeadlineExceededError("cannot connect to vCenter " + server + ": no answer within " +
+                                 seconds(request.connect_timeout) +
+                                 " (timeouts.connect_s): " + why);
+  }
+  return DeadlineExceededError("vCenter " + server + " did not answer within " +
+                               seconds(request.timeout) + " (timeouts.call_s): " + why);
 }
 
 StatusOr<HttpResponse> CurlTransport::Send(const HttpRequest& request) {
@@ -245,15 +311,21 @@ StatusOr<HttpResponse> CurlTransport::Send(const HttpRequest& request) {
   curl_easy_setopt(handle, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error_buffer.data());
   curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers);
+  Exchange exchange{&request, &response.body, false, std::chrono::steady_clock::now()};
   curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &AppendBody);
-  curl_easy_setopt(handle, CURLOPT_WRITEDATA, &response.body);
+  curl_easy_setopt(handle, CURLOPT_WRITEDATA, &exchange);
+  curl_easy_setopt(handle, CURLOPT_MAXFILESIZE_LARGE,
+                   static_cast<curl_off_t>(request.max_response_bytes));
+  curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, &OnProgress);
+  curl_easy_setopt(handle, CURLOPT_XFERINFODATA, &exchange);
   curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, &ParseHeaderLine);
   curl_easy_setopt(handle, CURLOPT_HEADERDATA, &response.headers);
   curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS,
                    static_cast<long>(request.timeout.count()));  // NOLINT
-  curl_easy_setopt(
-      handle, CURLOPT_CONNECTTIMEOUT_MS,
-      static_cast<long>(std::min<std::int64_t>(request.timeout.count(), 15000)));  // NOLINT
+  curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(std::min(request.timeout, request.connect_timeout)  // NOLINT
+                                         .count()));
   if (request.method == "GET") {
     curl_easy_setopt(handle, CURLOPT_HTTPGET, 1L);
   } else {
@@ -269,7 +341,15 @@ StatusOr<HttpResponse> CurlTransport::Send(const HttpRequest& request) {
   const CURLcode code = curl_easy_perform(handle);
   curl_slist_free_all(headers);
   if (code != CURLE_OK) {
-    Status status = MapError(code, request.url, error_buffer.data());
+    const char* detail = error_buffer.data();
+    Status status;
+    if (code == CURLE_OPERATION_TIMEDOUT) {
+      status = MapTimeout(handle, request, detail[0] != '\0' ? detail : "timed out");
+    } else if (code == CURLE_FILESIZE_EXCEEDED || exchange.too_large) {
+      status = MapError(CURLE_WRITE_ERROR, request, detail);
+    } else {
+      status = MapError(code, request, detail);
+    }
     // A handle that failed mid-transfer may hold a broken connection: don't reuse it.
     curl_easy_cleanup(handle);
     return status;

@@ -452,9 +452,8 @@ Status RestClient::Redacted(const Status& status) const {
 
 RestClient::Outcome RestClient::SendOnce(const RestRequest& request, bool login,
                                          std::uint64_t* generation) {
-  HttpRequest http;
-  http.method = request.method;
-  http.url = address_.Url(request.path);
+  HttpRequest http =
+      RequestWithLimits(options_, request.method, address_.Url(request.path), request.what);
   http.timeout = request.timeout.count() > 0 ? std::max(request.timeout, options_.call_timeout)
                                              : options_.call_timeout;
   http.headers.emplace_back("Accept", "application/json");

@@ -116,6 +116,23 @@ StatusOr<ServerAddress> ParseServerAddress(std::string_view server, bool allow_p
   return address;
 }
 
+HttpRequest RequestWithLimits(const ConnectOptions& options, std::string method, std::string url,
+                              std::string what) {
+  HttpRequest request;
+  request.method = std::move(method);
+  request.url = std::move(url);
+  request.timeout = options.call_timeout;
+  request.connect_timeout = options.connect_timeout;
+  request.max_response_bytes = options.max_response_bytes;
+  request.on_slow = [server = options.server, what = std::move(what),
+                     limit = options.call_timeout](std::chrono::seconds waited) {
+    Log()->warn("still waiting for vCenter {} to answer {}: {} s so far (timeouts.call_s: {} s)",
+                server, what, waited.count(),
+                std::chrono::duration_cast<std::chrono::seconds>(limit).count());
+  };
+  return request;
+}
+
 StatusOr<ServerAddress> PrepareConnection(ConnectOptions& options) {
   VSRAY_ASSIGN_OR_RETURN(auto address, ParseServerAddress(options.server, options.tls.insecure));
   if (options.credentials.user.empty()) {
@@ -232,10 +249,10 @@ Status Session::Login() {
 
 StatusOr<Any> Session::SendOnce(std::string_view method, const std::string& envelope,
                                 std::uint64_t* generation) {
-  HttpRequest request;
-  request.method = "POST";
-  request.url = address_.Url("/sdk");
-  request.timeout = options_.call_timeout;
+  HttpRequest request =
+      RequestWithLimits(options_, "POST", address_.Url("/sdk"), std::string(method));
+  // A long poll waits on purpose (its callers bound it); everything else is reported.
+  if (method == "WaitForUpdatesEx" || method == "WaitForUpdates") request.on_slow = nullptr;
   request.headers = {{"Content-Type", "text/xml; charset=utf-8"}, {"SOAPAction", soap_action_}};
   if (std::string cookie = login_.Get(generation); !cookie.empty()) {
     request.headers.emplace_back("Cookie", std::move(cookie));

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -47,6 +48,10 @@ struct ConnectOptions {
   Credentials credentials;
   TlsOptions tls;
   std::chrono::milliseconds call_timeout{120000};
+  // Until the server has answered the TCP and TLS handshake.
+  std::chrono::milliseconds connect_timeout{15000};
+  // The largest reply accepted (a bound on the memory one reply takes).
+  std::size_t max_response_bytes = HttpRequest::kDefaultMaxResponseBytes;
   // A keepalive call is made when the session has been idle this long (vCenter drops idle
   // sessions after 30 minutes). Zero disables keepalive.
   std::chrono::milliseconds keepalive_interval{std::chrono::minutes(10)};
@@ -55,6 +60,12 @@ struct ConnectOptions {
   std::shared_ptr<HttpTransport> transport;
   Clock* clock = &SystemClock::Instance();
 };
+
+// An HTTP request to `url` with the connection's timeouts and reply limit, and a warning
+// logged every 15 s while the server does not answer (naming the server and `what`, e.g. the
+// SOAP method), so that no wait on vCenter is silent for longer.
+HttpRequest RequestWithLimits(const ConnectOptions& options, std::string method, std::string url,
+                              std::string what);
 
 // Checks the server address and user of `options`, and gives it a libcurl transport when it
 // has none. Shared by the SOAP session and the REST client.

@@ -4,6 +4,8 @@
 #define VSRAY_VSPHERE_TRANSPORT_H_
 
 #include <chrono>
+#include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -29,7 +31,19 @@ struct HttpRequest {
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // The whole exchange, and its connection phase (TCP and TLS handshake) alone.
   std::chrono::milliseconds timeout{60000};
+  std::chrono::milliseconds connect_timeout{15000};
+  // A reply body larger than this is refused (DATA_LOSS) as soon as it is known to
+  // be (by Content-Length, or as it arrives): the memory a reply may take is bounded.
+  std::size_t max_response_bytes = kDefaultMaxResponseBytes;
+  // Called from the sending thread every `slow_every` that the exchange goes on without
+  // ending (a server that accepted and does not answer), with the time waited so far, so
+  // that a long wait is never silent. Null: nothing is called.
+  std::function<void(std::chrono::seconds waited)> on_slow;
+  std::chrono::milliseconds slow_every{15000};
+
+  static constexpr std::size_t kDefaultMaxResponseBytes = std::size_t{64} << 20U;  // 64 MiB
 };
 
 struct HttpResponse {
@@ -46,7 +60,10 @@ class HttpTransport {
   virtual ~HttpTransport() = default;
   // Sends one request. Thread-safe. Returns:
   //  - UNAVAILABLE for connection failures (refused, reset, dropped, DNS) - transient;
-  //  - DEADLINE_EXCEEDED when request.timeout elapses - transient;
+  //  - DEADLINE_EXCEEDED when request.timeout (or connect_timeout before the server answered
+  //    the handshake) elapses - transient; the message names the server and the limit;
+  //  - DATA_LOSS when the reply is larger than request.max_response_bytes (not transient:
+  //    another attempt would get the same);
   //  - UNAUTHENTICATED (fault "TlsVerification") when the server's certificate is refused;
   //  - FAILED_PRECONDITION for other TLS failures (e.g. the server speaks plain HTTP);
   //  - INVALID_ARGUMENT for a malformed URL.

@@ -410,8 +410,10 @@ StatusOr<int> Vim::AddCustomFieldDef(const std::string& name, const std::string&
   XmlWriter w;
   w.Leaf("name", name);
   w.Leaf("moType", mo_type);
-  VSRAY_ASSIGN_OR_RETURN(auto reply, caller_.Call("AddCustomFieldDef",
-                                                  content_.custom_fields_manager, w.str(), false));
+  // Idempotent in effect: a repeat after a lost answer gets DuplicateName (ALREADY_EXISTS),
+  // which callers read as "defined" and look the key up.
+  VSRAY_ASSIGN_OR_RETURN(
+      auto reply, caller_.Call("AddCustomFieldDef", content_.custom_fields_manager, w.str(), true));
   const int key = ParseInt(reply.TextAt("returnval.key"), -1);
   if (key < 0) return DataLossError("AddCustomFieldDef: reply has no field key");
   return key;

@@ -181,7 +181,9 @@ class Vim {
   // ALREADY_EXISTS (DuplicateName) if a child of that name exists.
   StatusOr<MoRef> CreateFolder(const MoRef& parent, const std::string& name);
 
-  // Custom attributes. AddCustomFieldDef: ALREADY_EXISTS (DuplicateName) if defined.
+  // Custom attributes. AddCustomFieldDef: ALREADY_EXISTS (DuplicateName) if defined (also
+  // when a retry after a transient failure finds the first attempt's definition). `mo_type`
+  // empty: a field of every type.
   StatusOr<int> AddCustomFieldDef(const std::string& name, const std::string& mo_type);
   // Defined fields: name -> key, for fields applying to `mo_type` (or all types).
   StatusOr<std::vector<std::pair<std::string, int>>> CustomFieldDefs(const std::string& mo_type);

@@ -37,6 +37,16 @@ StatusOr<MoRef> VmOps::FinishClone(const StatusOr<MoRef>& task, const MoRef& fol
     }
     failed = result.status();
   }
+  if (IsFault(failed, "DuplicateName") && !folder.empty()) {
+    // A resent call (its first answer lost after vCenter acted) finds the clone its first
+    // sending made: the name is this create's own (it ends in a random suffix).
+    auto found = vim_.FindChild(folder, name);
+    if (found.ok() && found->has_value()) {
+      Log()->info("clone '{}' was made by a call whose answer was lost: {}", name, (*found)->value);
+      return **found;
+    }
+    return failed;
+  }
   if (!IsUnknownOutcome(failed) || folder.empty()) return failed;
   // The clone may exist even though we didn't hear back: look before reporting a failure.
   auto found = vim_.FindChild(folder, name);

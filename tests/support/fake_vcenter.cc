@@ -597,4 +597,56 @@ StatusOr<MoRef> FakeVcenter::DeployOvf(const std::string& item_id,
   return AddVm(std::move(vm));
 }
 
+// ---- LeaseClient ----
+
+StatusOr<std::vector<provider::LeaseClient::Entry>> FakeVcenter::List(const MoRef& parent,
+                                                                      const std::string& prefix) {
+  VSRAY_RETURN_IF_ERROR(Enter("LeaseList", ""));  // counted, not journaled (polls)
+  std::lock_guard lock(mu_);
+  std::vector<Entry> out;
+  for (const auto& [id, folder] : folders_) {
+    if (folder.second != parent || !folder.first.starts_with(prefix)) continue;
+    Entry entry{{"Folder", id}, folder.first, std::nullopt};
+    if (auto it = lease_records_.find(id); it != lease_records_.end()) entry.record = it->second;
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+StatusOr<MoRef> FakeVcenter::Create(const MoRef& parent, const std::string& name) {
+  VSRAY_RETURN_IF_ERROR(Enter("LeaseCreate", "LeaseCreate " + name));
+  std::lock_guard lock(mu_);  // one look and one creation: vCenter names are atomic
+  for (const auto& [id, folder] : folders_) {
+    if (folder.second == parent && folder.first == name) {
+      return AlreadyExistsError("DuplicateName: " + name).set_fault("DuplicateName");
+    }
+  }
+  MoRef ref = NewRef("Folder", "group-");
+  folders_[ref.value] = {name, parent};
+  return ref;
+}
+
+Status FakeVcenter::Write(const MoRef& folder, const std::string& record) {
+  VSRAY_RETURN_IF_ERROR(Enter("LeaseWrite", "LeaseWrite " + folder.value + " " + record));
+  std::lock_guard lock(mu_);
+  if (!folders_.contains(folder.value)) return NotFoundError("folder " + folder.value + " is gone");
+  lease_records_[folder.value] = record;
+  return OkStatus();
+}
+
+Status FakeVcenter::Remove(const MoRef& folder) {
+  VSRAY_RETURN_IF_ERROR(Enter("LeaseRemove", "LeaseRemove " + folder.value));
+  std::lock_guard lock(mu_);
+  folders_.erase(folder.value);
+  lease_records_.erase(folder.value);
+  return OkStatus();
+}
+
+std::optional<std::string> FakeVcenter::LeaseRecordOf(const MoRef& folder) const {
+  std::lock_guard lock(mu_);
+  auto it = lease_records_.find(folder.value);
+  if (it == lease_records_.end()) return std::nullopt;
+  return it->second;
+}
+
 }  // namespace vsray::testing

@@ -46,6 +46,7 @@ class FakeVcenter final : public provider::VcenterConnection,
                           public provider::VmClient,
                           public provider::WatchClient,
                           public provider::LibraryClient,
+                          public provider::LeaseClient,
                           public std::enable_shared_from_this<FakeVcenter> {
  public:
   // A datacenter "DC0" (its VM folder: vm_folder()) with one datastore; no hosts yet.
@@ -96,6 +97,7 @@ class FakeVcenter final : public provider::VcenterConnection,
   provider::VmClient& vms() override { return *this; }
   provider::WatchClient& watch() override { return *this; }
   provider::LibraryClient& library() override { return *this; }
+  provider::LeaseClient& leases() override { return *this; }
   std::unique_ptr<provider::TagMirrorClient> NewTagMirror() override;
 
   // ---- InventoryClient ----
@@ -144,6 +146,14 @@ class FakeVcenter final : public provider::VcenterConnection,
   StatusOr<MoRef> DeployOvf(const std::string& item_id,
                             const vsphere::OvfDeploySpec& spec) override;
 
+  // ---- LeaseClient (operations "LeaseList", "LeaseCreate", "LeaseWrite", "LeaseRemove") ----
+  StatusOr<std::vector<Entry>> List(const MoRef& parent, const std::string& prefix) override;
+  StatusOr<MoRef> Create(const MoRef& parent, const std::string& name) override;
+  Status Write(const MoRef& folder, const std::string& record) override;
+  Status Remove(const MoRef& folder) override;
+  // The record of a lease folder, as written.
+  std::optional<std::string> LeaseRecordOf(const MoRef& folder) const;
+
  private:
   class FakeWatch;
   struct Fault {
@@ -188,6 +198,7 @@ class FakeVcenter final : public provider::VcenterConnection,
   std::vector<std::string> journal_;
   std::function<void(const std::string&)> hook_;
   std::vector<std::pair<MoRef, provider::NodeCache*>> watches_;
+  std::map<std::string, std::string> lease_records_;  // folder id -> record
 };
 
 }  // namespace vsray::testing
