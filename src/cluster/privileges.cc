@@ -30,6 +30,8 @@ constexpr const char* kAdvancedConfig = "VirtualMachine.Config.AdvancedConfig";
 constexpr const char* kSnapshot = "VirtualMachine.State.CreateSnapshot";
 constexpr const char* kAssignVmToPool = "Resource.AssignVMToPool";
 constexpr const char* kAllocateSpace = "Datastore.AllocateSpace";
+constexpr const char* kFolderCreate = "Folder.Create";
+constexpr const char* kFolderDelete = "Folder.Delete";
 
 // Accumulates (entity, privilege, operation).
 class Builder {
@@ -91,6 +93,13 @@ void FrozenVmNeeds(const FrozenVmConfig& frozen, const ClusterConfig& config,
          "frozen VM deploy");
   b.Need(EntityKind::kDatastore, frozen.datastore, kAllocateSpace, "frozen VM deploy");
   b.Need(EntityKind::kDatacenter, config.vsphere.datacenter, kImport, "frozen VM deploy");
+  // The prepare lease (a folder with an attribute, made and removed in the datacenter's VM
+  // folder) that keeps two deploys of one name apart. Folder.Delete must hold on the lease
+  // folder itself, so this grant propagates through the datacenter.
+  const std::string lease = "frozen-VM prepare lease";
+  b.Need(EntityKind::kDatacenter, config.vsphere.datacenter, kFolderCreate, lease, true);
+  b.Need(EntityKind::kDatacenter, config.vsphere.datacenter, kFolderDelete, lease, true);
+  b.Need(EntityKind::kDatacenter, config.vsphere.datacenter, kSetCustomField, lease, true);
 }
 
 // The frozen VMs a node type clones from: its own, else the provider's.
@@ -142,6 +151,9 @@ void NodeNeeds(const ClusterConfig& config, Builder& b) {
   b.Need(EntityKind::kClusterFolder, folder, kSetCustomField, "write Ray's tags", true);
   b.Need(EntityKind::kClusterFolder, folder, kPowerOff, "terminate", true);
   b.Need(EntityKind::kClusterFolder, folder, kDelete, "terminate", true);
+  // The cluster lease: a folder with an attribute, made and removed in the cluster folder.
+  b.Need(EntityKind::kClusterFolder, folder, kFolderCreate, "cluster lease", true);
+  b.Need(EntityKind::kClusterFolder, folder, kFolderDelete, "cluster lease", true);
 }
 
 }  // namespace

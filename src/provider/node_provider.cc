@@ -415,8 +415,28 @@ StatusOr<std::vector<std::vector<FrozenVm>>> NodeProvider::PrepareFrozenVms(
     ProviderOptions options, const std::vector<FrozenVmSpec>& extra_specs) {
   options = WithDefaults(std::move(options), "frozen-vm");
   VSRAY_ASSIGN_OR_RETURN(auto base, OpenProviderBase(options));
-  // One prepare at a time per datacenter, whichever machine it runs on: the second one finds
-  // what the first deployed instead of deploying the same names again.
+  std::vector<FrozenVmSpec> specs = {options.frozen_vm};
+  specs.insert(specs.end(), extra_specs.begin(), extra_specs.end());
+  const bool deploys = std::any_of(specs.begin(), specs.end(), [](const FrozenVmSpec& spec) {
+    return spec.mode == FrozenVmMode::kDeployOne || spec.mode == FrozenVmMode::kDeployPerHost;
+  });
+  // One deploying prepare at a time per datacenter, whichever machine it runs on: the second
+  // one finds what the first deployed instead of deploying the same names again. Preparing
+  // existing frozen VMs (power on, wait) is idempotent and takes no lease.
+  std::unique_ptr<Lease> held;
+  if (deploys) {
+    VSRAY_ASSIGN_OR_RETURN(held, AcquirePrepareLease(base, options));
+  }
+  std::vector<std::vector<FrozenVm>> out;
+  for (const auto& spec : specs) {
+    VSRAY_ASSIGN_OR_RETURN(auto vms, base.catalog->Prepare(spec));
+    out.push_back(std::move(vms));
+  }
+  return out;
+}
+
+StatusOr<std::unique_ptr<Lease>> NodeProvider::AcquirePrepareLease(ProviderBase& base,
+                                                                   const ProviderOptions& options) {
   LeaseOptions lease;
   lease.parent = base.inventory->datacenter().vm_folder;
   lease.prefix = "vsray-frozen-lease-";
@@ -431,15 +451,7 @@ StatusOr<std::vector<std::vector<FrozenVm>>> NodeProvider::PrepareFrozenVms(
       progress("frozen-VM lease", line);
     };
   }
-  VSRAY_ASSIGN_OR_RETURN(auto held, Lease::Acquire(base.vcenter->leases(), std::move(lease)));
-  std::vector<FrozenVmSpec> specs = {options.frozen_vm};
-  specs.insert(specs.end(), extra_specs.begin(), extra_specs.end());
-  std::vector<std::vector<FrozenVm>> out;
-  for (const auto& spec : specs) {
-    VSRAY_ASSIGN_OR_RETURN(auto vms, base.catalog->Prepare(spec));
-    out.push_back(std::move(vms));
-  }
-  return out;
+  return Lease::Acquire(base.vcenter->leases(), std::move(lease));
 }
 
 StatusOr<std::vector<FrozenVmStatus>> NodeProvider::FrozenVmStatuses(

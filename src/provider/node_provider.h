@@ -115,6 +115,10 @@ class NodeProvider {
   const std::vector<std::string>& recovered() const { return recovered_; }
 
  private:
+  // The lease of a deploying `frozen-vm prepare` (vsray-frozen-lease-* in the datacenter's VM
+  // folder).
+  static StatusOr<std::unique_ptr<Lease>> AcquirePrepareLease(ProviderBase& base,
+                                                              const ProviderOptions& options);
   NodeProvider(ProviderOptions options, std::string cluster_name, ProviderBase base);
   // Everything after the base: frozen VMs, folder, attributes, listing, recovery, watch.
   Status Start();
