@@ -49,6 +49,9 @@ inline constexpr std::string_view kVsrayStatusCreated = "created";
 inline constexpr std::string_view kGuestinfoCluster = "guestinfo.vsray.cluster";
 inline constexpr std::string_view kGuestinfoNodeType = "guestinfo.vsray.node-type";
 inline constexpr std::string_view kGuestinfoCreatedAt = "guestinfo.vsray.created-at";
+// The GPUs a node is made with (a count), set only on GPU nodes: their set-up powers the VM
+// off and on again, so their addresses are not given out before they are `created`.
+inline constexpr std::string_view kGuestinfoGpus = "guestinfo.vsray.gpus";
 // Prefix of the birth tags: "guestinfo.vsray.tag.<ray tag key>" = the value the node was
 // launched with. A node's tags are its birth tags overlaid with its custom attributes.
 inline constexpr std::string_view kGuestinfoTagPrefix = "guestinfo.vsray.tag.";
