@@ -94,29 +94,34 @@ std::vector<SharedGpu> SharedGpus(const HostGpuInfo& host) {
   return gpus;
 }
 
+// Counts the vGPUs that running VM `vm` has on `gpus` (on the GPUs graphicsInfo lists it on,
+// else placed first fit).
+void LoadVm(std::vector<SharedGpu>& gpus, const vsphere::VmPassthroughInfo& vm) {
+  std::vector<std::string> profiles;
+  for (const auto& device : vm.devices) {
+    if (device.backing == Backing::kVgpu) profiles.push_back(device.vgpu);
+  }
+  if (profiles.empty()) return;
+  std::vector<SharedGpu*> listed;  // the GPUs graphicsInfo says the VM runs on
+  for (auto& gpu : gpus) {
+    const auto& vms = gpu.device->graphics_vms;
+    if (std::find(vms.begin(), vms.end(), vm.vm.value) != vms.end()) listed.push_back(&gpu);
+  }
+  if (listed.empty()) {
+    for (const auto& profile : profiles) PlaceVgpu(gpus, profile);
+    return;
+  }
+  for (SharedGpu* gpu : listed) {
+    gpu->profile = profiles.front();
+    gpu->used += listed.size() == 1 ? static_cast<int>(profiles.size()) : 1;
+  }
+}
+
 // The shared GPUs of `host` with the vGPUs running (powered-on VMs) and held on them.
 std::vector<SharedGpu> LoadedGpus(const HostGpuInfo& host, const std::vector<GpuHold>& holds) {
   std::vector<SharedGpu> gpus = SharedGpus(host);
   for (const auto& vm : host.vms) {
-    if (!IsOn(vm)) continue;
-    std::vector<std::string> profiles;
-    for (const auto& device : vm.devices) {
-      if (device.backing == Backing::kVgpu) profiles.push_back(device.vgpu);
-    }
-    if (profiles.empty()) continue;
-    std::vector<SharedGpu*> listed;  // the GPUs graphicsInfo says the VM runs on
-    for (auto& gpu : gpus) {
-      const auto& vms = gpu.device->graphics_vms;
-      if (std::find(vms.begin(), vms.end(), vm.vm.value) != vms.end()) listed.push_back(&gpu);
-    }
-    if (listed.empty()) {
-      for (const auto& profile : profiles) PlaceVgpu(gpus, profile);
-      continue;
-    }
-    for (SharedGpu* gpu : listed) {
-      gpu->profile = profiles.front();
-      gpu->used += listed.size() == 1 ? static_cast<int>(profiles.size()) : 1;
-    }
+    if (IsOn(vm)) LoadVm(gpus, vm);
   }
   for (const auto& hold : holds) {
     if (hold.host != host.host.value) continue;
