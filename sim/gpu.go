@@ -220,6 +220,7 @@ func (m *gpuManager) publishHost(ref types.ManagedObjectReference) {
 			bindings = append(bindings, types.HostAssignableHardwareBinding{InstanceId: d.pci.Id, Vm: *d.owner})
 		}
 	}
+	graphics := graphicsInfo(devices)
 	m.mu.Unlock()
 
 	simulator.Map.WithLock(host, func() {
@@ -258,8 +259,36 @@ func (m *gpuManager) publishHost(ref types.ManagedObjectReference) {
 			{Name: "config.pciPassthruInfo", Val: info},
 			{Name: "config.sharedPassthruGpuTypes", Val: privSet(profiles).sorted()},
 			{Name: "config.assignableHardwareBinding", Val: bindings},
+			{Name: "config.graphicsInfo", Val: graphics},
 		})
 	})
+}
+
+// graphicsInfo is a host's config.graphicsInfo: each GPU, "direct"
+// (passthrough) or "sharedDirect" (vGPU), its frame buffer and the running
+// VMs using it (m.mu held).
+func graphicsInfo(devices []*gpuDevice) []types.HostGraphicsInfo {
+	var out []types.HostGraphicsInfo
+	for _, d := range devices {
+		info := types.HostGraphicsInfo{
+			DeviceName: d.pci.DeviceName, VendorName: d.pci.VendorName, PciId: d.pci.Id,
+			GraphicsType: "direct", MemorySizeInKB: int64(d.memGB) * 1024 * 1024,
+		}
+		if d.owner != nil {
+			info.Vm = append(info.Vm, *d.owner)
+		}
+		if !d.passthrough() {
+			info.GraphicsType = "sharedDirect"
+			var vms []types.ManagedObjectReference
+			for vm := range d.vgpus {
+				vms = append(vms, vm)
+			}
+			sort.Slice(vms, func(i, j int) bool { return vms[i].Value < vms[j].Value })
+			info.Vm = append(info.Vm, vms...)
+		}
+		out = append(out, info)
+	}
+	return out
 }
 
 // isGPUBus tells GPU ids (buses from 0x3b) from the model's own devices

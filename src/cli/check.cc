@@ -16,9 +16,11 @@
 #include "cluster/cluster.h"
 #include "common/status.h"
 #include "config/cluster_config.h"
+#include "provider/gpu_placement.h"
 #include "provider/inventory.h"
 #include "provider/node_provider.h"
 #include "provider/vcenter_vsphere.h"
+#include "vsphere/passthrough.h"
 #include "vsphere/session.h"
 #include "vsphere/vim.h"
 
@@ -228,6 +230,107 @@ void AddPrivilegeChecks(const config::ClusterConfig& config, const std::string& 
   }
 }
 
+// One GPU of a host: vendor, device, ids, the modes it serves, and who uses it.
+std::string GpuDetail(const vs::HostPciDeviceInfo& gpu, const std::vector<std::string>& users,
+                      const std::vector<std::string>& profiles) {
+  std::string detail = gpu.vendor_name + " " + gpu.device_name + " (" +
+                       vs::PciIdHex(gpu.vendor_id) + ":" + vs::PciIdHex(gpu.device_id) + "): ";
+  if (gpu.graphics_type == "sharedDirect") {
+    detail += "vGPU, profiles";
+    for (std::size_t i = 0; i < profiles.size(); ++i) detail += (i ? ", " : " ") + profiles[i];
+  } else if (gpu.passthrough_enabled) {
+    detail += "passthrough, dynamic";
+  } else {
+    detail += "not enabled for passthrough";
+  }
+  if (!gpu.custom_label.empty()) detail += ", label '" + gpu.custom_label + "'";
+  if (users.empty()) return detail + "; free";
+  detail += "; used by";
+  for (std::size_t i = 0; i < users.size(); ++i) detail += (i ? ", " : " ") + users[i];
+  return detail;
+}
+
+// The GPUs of every host (per device: free or used, vendor, device, modes).
+void ReportHostGpus(const std::vector<vs::HostGpuInfo>& hosts, const config::GpuConfig& gpu_config,
+                    Report& report) {
+  for (const auto& host : hosts) {
+    const auto users = provider::GpuUsers(host);
+    int count = 0;
+    for (const auto& device : host.devices) {
+      if (!provider::IsGpu(device, gpu_config.device_classes)) continue;
+      ++count;
+      const auto used = users.find(device.id);
+      report.Ok("GPU " + host.name + " " + device.id,
+                GpuDetail(device, used == users.end() ? std::vector<std::string>() : used->second,
+                          host.vgpu_profiles));
+    }
+    if (count == 0) report.Ok("GPU " + host.name, "none");
+  }
+}
+
+// Whether node type `name` can get its GPUs now on the host of one of its usable frozen VMs.
+void ReportGpuPlacement(const std::string& name, const provider::GpuNeed& need,
+                        const std::vector<vs::HostGpuInfo>& hosts,
+                        const std::vector<provider::FrozenVmStatus>& parents, Report& report) {
+  std::vector<provider::HostOffer> offers;
+  bool placeable = false;
+  for (const auto& host : hosts) {
+    const bool parent = std::any_of(parents.begin(), parents.end(), [&](const auto& p) {
+      return p.usable && p.host_id == host.host.value;
+    });
+    if (!parent) continue;
+    offers.push_back(provider::Offer(host, need, {}));
+    placeable = placeable || offers.back().free >= need.count;
+  }
+  const std::string what = "GPU node type '" + name + "'";
+  const std::string detail = provider::DescribeNeed(need) + "; free on the hosts of its parents: " +
+                             provider::DescribeFree(offers);
+  if (placeable) {
+    report.Ok(what, detail + ": can be placed");
+  } else {
+    report.Fail(what, detail,
+                "free GPUs there, or give the node type a frozen VM on a host with free GPUs");
+  }
+}
+
+// GPUs per host and whether each GPU node type can be placed; only for a config with GPU node
+// types.
+void CheckGpus(provider::VcenterConnection& vcenter, provider::Inventory& inventory,
+               const config::ClusterConfig& config, const provider::ProviderOptions& options,
+               Report& report) {
+  std::map<std::string, provider::GpuNeed> needs;
+  for (const auto& [name, type] : config.node_types) {
+    if (auto need = cluster::MakeGpuNeed(type.node_config, config.vsphere.gpu)) needs[name] = *need;
+  }
+  if (needs.empty()) return;
+  auto hosts = inventory.Hosts();
+  if (!hosts.ok()) {
+    report.Fail("GPUs", hosts.status().message());
+    return;
+  }
+  std::vector<vs::MoRef> refs;
+  for (const auto& [id, host] : *hosts) refs.push_back({"HostSystem", id});
+  const bool assignable = config.vsphere.gpu.dynamic_pci_passthrough;
+  auto gpus = vcenter.gpus().HostGpus(refs, assignable);
+  if (!gpus.ok()) {
+    report.Fail("GPUs", gpus.status().message());
+    return;
+  }
+  ReportHostGpus(*gpus, config.vsphere.gpu, report);
+  for (const auto& [name, need] : needs) {
+    provider::ProviderOptions type_options = options;
+    if (const auto& frozen = config.node_types.at(name).node_config.frozen_vm) {
+      type_options.frozen_vm = cluster::ToFrozenVmSpec(*frozen);
+    }
+    auto parents = provider::NodeProvider::FrozenVmStatusOf(type_options, config.cluster_name);
+    if (!parents.ok()) {
+      report.Fail("GPU node type '" + name + "'", parents.status().message());
+      continue;
+    }
+    ReportGpuPlacement(name, need, *gpus, *parents, report);
+  }
+}
+
 }  // namespace
 
 int Check(const CommonFlags& flags) {
@@ -251,6 +354,7 @@ int Check(const CommonFlags& flags) {
         report);
     CheckPlacements(*inventory, config, report);
     CheckAllFrozenVms(config, options, report);
+    CheckGpus(*vcenter, *inventory, config, options, report);
     AddPrivilegeChecks(config, flags.config, session, report);
   } else {
     report.Warn("privileges",

@@ -21,6 +21,7 @@
 #include "config/bootstrap.h"
 #include "config/cluster_config.h"
 #include "provider/node_provider.h"
+#include "vsphere/passthrough.h"
 
 namespace vsray::cli {
 namespace {
@@ -93,7 +94,46 @@ struct NodeRow {
   TagMap tags;
   std::optional<std::string> external_ip;
   std::optional<std::string> internal_ip;
+  std::vector<vsphere::VmPassthroughDevice> gpus;  // filled by AddGpus
 };
+
+// A GPU of a node as `vsray nodes` shows it: "0000:3b:00.0", "dynamic 0000:3c:00.0",
+// "vgpu grid_t4-8c".
+std::string GpuText(const vsphere::VmPassthroughDevice& gpu) {
+  using Backing = vsphere::PciPassthroughSpec::Backing;
+  switch (gpu.backing) {
+    case Backing::kFixed:
+      return gpu.id;
+    case Backing::kDynamic:
+      return "dynamic " + (gpu.id.empty() ? std::string("(unbound)") : gpu.id);
+    case Backing::kVgpu:
+      return "vgpu " + gpu.vgpu;
+  }
+  return gpu.id;
+}
+
+json GpuJson(const vsphere::VmPassthroughDevice& gpu) {
+  using Backing = vsphere::PciPassthroughSpec::Backing;
+  if (gpu.backing == Backing::kVgpu) return {{"mode", "vgpu"}, {"profile", gpu.vgpu}};
+  json out = {{"mode", gpu.backing == Backing::kFixed ? "passthrough" : "dynamic"},
+              {"id", gpu.id.empty() ? json(nullptr) : json(gpu.id)},
+              {"vendor_id", vsphere::PciIdHex(gpu.vendor_id)},
+              {"device_id", vsphere::PciIdHex(gpu.device_id)}};
+  if (!gpu.custom_label.empty()) out["custom_label"] = gpu.custom_label;
+  return out;
+}
+
+// The GPUs of the GPU nodes among `rows`, read from vCenter (nothing for other nodes).
+Status AddGpus(NodeProvider& provider, std::vector<NodeRow>& rows) {
+  std::vector<std::string> ids;
+  ids.reserve(rows.size());
+  for (const auto& row : rows) ids.push_back(row.id);
+  VSRAY_ASSIGN_OR_RETURN(auto gpus, provider.NodeGpus(ids));
+  for (auto& row : rows) {
+    if (auto it = gpus.find(row.id); it != gpus.end()) row.gpus = std::move(it->second);
+  }
+  return OkStatus();
+}
 
 NodeRow Describe(const NodeProvider& provider, const std::string& id) {
   NodeRow row;
@@ -117,6 +157,8 @@ json RowJson(const NodeRow& row) {
   const auto ip = [](const std::optional<std::string>& value) {
     return value ? json(*value) : json(nullptr);
   };
+  json gpus = json::array();
+  for (const auto& gpu : row.gpus) gpus.push_back(GpuJson(gpu));
   return {{"id", row.id},
           {"name", row.name},
           {"node_type", row.node_type},
@@ -124,7 +166,8 @@ json RowJson(const NodeRow& row) {
           {"power_state", row.power},
           {"tags", tags},
           {"external_ip", ip(row.external_ip)},
-          {"internal_ip", ip(row.internal_ip)}};
+          {"internal_ip", ip(row.internal_ip)},
+          {"gpus", gpus}};
 }
 
 void PrintNodes(const std::vector<NodeRow>& rows, bool as_json, json extra = json::object()) {
@@ -139,14 +182,23 @@ void PrintNodes(const std::vector<NodeRow>& rows, bool as_json, json extra = jso
     std::cout << "no nodes\n";
     return;
   }
+  // A GPUS column when some node has GPUs.
+  const bool gpus =
+      std::any_of(rows.begin(), rows.end(), [](const auto& r) { return !r.gpus.empty(); });
   std::vector<std::vector<std::string>> table;
   table.reserve(rows.size());
   for (const auto& row : rows) {
     table.push_back({row.id, row.name, row.node_type, row.status,
                      row.power == "poweredOn" ? "running" : row.power,
                      row.external_ip.value_or("-")});
+    if (!gpus) continue;
+    std::string text;
+    for (const auto& gpu : row.gpus) text += (text.empty() ? "" : ",") + GpuText(gpu);
+    table.back().push_back(text.empty() ? "-" : text);
   }
-  std::cout << FormatTable({"ID", "NAME", "TYPE", "STATUS", "STATE", "IP"}, table);
+  std::vector<std::string> header = {"ID", "NAME", "TYPE", "STATUS", "STATE", "IP"};
+  if (gpus) header.emplace_back("GPUS");
+  std::cout << FormatTable(header, table);
 }
 
 std::vector<NodeRow> DescribeAll(const NodeProvider& provider,
@@ -480,8 +532,9 @@ int Nodes(const CommonFlags& flags, const std::vector<std::string>& tag_filters)
   if (!opened) return code;
   auto ids = opened->provider->NonTerminatedNodes(*filters);
   if (!ids.ok()) return Fail(ids.status(), kExitFailed);
-  PrintNodes(DescribeAll(*opened->provider, *ids), flags.json,
-             json{{"cluster_name", opened->config.cluster_name}});
+  auto rows = DescribeAll(*opened->provider, *ids);
+  if (Status gpus = AddGpus(*opened->provider, rows); !gpus.ok()) return Fail(gpus, kExitFailed);
+  PrintNodes(rows, flags.json, json{{"cluster_name", opened->config.cluster_name}});
   return kExitOk;
 }
 

@@ -72,8 +72,27 @@ StatusOr<ProviderOptions> MakeProviderOptions(const config::ClusterConfig& clust
                              watch);
 }
 
+std::optional<provider::GpuNeed> MakeGpuNeed(const config::NodeConfig& node,
+                                             const config::GpuConfig& gpu) {
+  if (node.gpus <= 0) return std::nullopt;
+  provider::GpuNeed need;
+  need.count = node.gpus;
+  need.mode = !node.gpu.vgpu_profile.empty() ? provider::GpuMode::kVgpu
+              : gpu.dynamic_pci_passthrough  ? provider::GpuMode::kDynamic
+                                             : provider::GpuMode::kPassthrough;
+  need.vendor_id = node.gpu.vendor_id;
+  need.device_id = node.gpu.device_id;
+  need.custom_label = node.gpu.custom_label;
+  need.vgpu_profile = node.gpu.vgpu_profile;
+  need.classes = gpu.device_classes;
+  need.use_64bit_mmio = gpu.use_64bit_mmio;
+  need.mmio_size_gb = gpu.mmio_size_gb;
+  return need;
+}
+
 NodeSpec MakeNodeSpec(const config::NodeConfig& node, const config::VsphereConfig& vsphere) {
   NodeSpec spec;
+  spec.gpu = MakeGpuNeed(node, vsphere.gpu);
   if (node.cpus > 0) spec.cpus = node.cpus;
   if (node.memory_mib > 0) spec.memory_mb = node.memory_mib;
   spec.resource_pool = node.resource_pool;

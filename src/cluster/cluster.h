@@ -6,6 +6,7 @@
 #define VSRAY_CLUSTER_CLUSTER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -29,7 +30,12 @@ StatusOr<provider::ProviderOptions> MakeProviderOptions(const config::VsphereCon
 StatusOr<provider::ProviderOptions> MakeProviderOptions(const config::ClusterConfig& cluster,
                                                         bool watch);
 
-// A NodeSpec for a node type's config: CPU, memory, placement, and (when cloud_init is
+// What a node type with resources.GPU > 0 asks for (mode from gpu_config and node_config.gpu);
+// nullopt for a node type without GPUs.
+std::optional<provider::GpuNeed> MakeGpuNeed(const config::NodeConfig& node,
+                                             const config::GpuConfig& gpu);
+
+// A NodeSpec for a node type's config: CPU, memory, GPUs, placement, and (when cloud_init is
 // enabled) the guestinfo userdata/metadata of each node, naming it.
 provider::NodeSpec MakeNodeSpec(const config::NodeConfig& node,
                                 const config::VsphereConfig& vsphere);

@@ -86,6 +86,56 @@ StatusOr<CloneMode> ParseCloneMode(const Checker& checker, const json& object,
                        "'" + mode + "' is not a clone mode; expected instant, linked or full");
 }
 
+// A PCI vendor or device id: a hex string ("10de", "0x10de") or an integer 0..65535.
+StatusOr<std::optional<std::uint16_t>> ParsePciId(const Checker& checker, const json& object,
+                                                  const ConfigPath& path, std::string_view key) {
+  const json* value = Member(object, key);
+  if (value == nullptr || value->is_null()) return std::optional<std::uint16_t>();
+  if (value->is_number_integer() && value->get<std::int64_t>() >= 0 &&
+      value->get<std::int64_t>() <= 0xFFFF) {
+    return std::optional<std::uint16_t>(static_cast<std::uint16_t>(value->get<std::int64_t>()));
+  }
+  static const std::regex kHex("(0[xX])?[0-9a-fA-F]{1,4}");
+  if (value->is_string() && std::regex_match(value->get<std::string>(), kHex)) {
+    return std::optional<std::uint16_t>(
+        static_cast<std::uint16_t>(std::stoul(value->get<std::string>(), nullptr, 16)));
+  }
+  return checker.Error(
+      path.Key(key),
+      "expected a PCI id: up to 4 hex digits in quotes (e.g. \"10de\")"
+      " or an integer 0..65535, got " +
+          (value->is_string() ? "'" + value->get<std::string>() + "'" : value->dump()));
+}
+
+// node_config.gpu: the GPUs a node type takes (narrowed by ids and label, or a vGPU profile).
+StatusOr<NodeGpuConfig> ParseNodeGpu(Checker& checker, const json& object,
+                                     const ConfigPath& parent) {
+  NodeGpuConfig gpu;
+  VSRAY_ASSIGN_OR_RETURN(const json* given, checker.GetObject(object, parent, "gpu"));
+  if (given == nullptr) return gpu;
+  const ConfigPath path = parent.Key("gpu");
+  VSRAY_RETURN_IF_ERROR(
+      checker.CheckKeys(*given, path, {"vendor_id", "device_id", "custom_label", "vgpu_profile"}));
+  VSRAY_ASSIGN_OR_RETURN(gpu.vendor_id, ParsePciId(checker, *given, path, "vendor_id"));
+  VSRAY_ASSIGN_OR_RETURN(gpu.device_id, ParsePciId(checker, *given, path, "device_id"));
+  VSRAY_RETURN_IF_ERROR(checker.GetString(*given, path, "custom_label", &gpu.custom_label));
+  VSRAY_RETURN_IF_ERROR(checker.GetString(*given, path, "vgpu_profile", &gpu.vgpu_profile));
+  if (!gpu.vgpu_profile.empty() && (gpu.vendor_id || gpu.device_id || !gpu.custom_label.empty())) {
+    return checker.Error(path,
+                         "give either 'vgpu_profile' (vGPUs) or 'vendor_id', 'device_id' and "
+                         "'custom_label' (whole devices), not both");
+  }
+  return gpu;
+}
+
+// node_config.gpu narrows GPUs the node type must ask for (resources.GPU).
+Status CheckGpuCount(const Checker& checker, const NodeConfig& config, const ConfigPath& gpu_path,
+                     const std::string& resources_path) {
+  if (config.gpus > 0 || config.gpu == NodeGpuConfig{}) return OkStatus();
+  return checker.Error(gpu_path, "says which GPUs the node type takes, but " + resources_path +
+                                     ".GPU is 0: set it to the number of GPUs (vGPUs) per node");
+}
+
 // node_config.frozen_vm (or Ray's older frozen_vm_name); nullopt when neither is given.
 StatusOr<std::optional<FrozenVmConfig>> ParseOwnFrozenVm(Checker& checker, const json& object,
                                                          const ConfigPath& path) {
@@ -114,10 +164,10 @@ StatusOr<NodeConfigParse> ParseNodeConfigObject(Checker& checker, const json& ob
                                                 const NodeConfig& inherited) {
   NodeConfigParse parse;
   NodeConfig& config = parse.config;
-  checker.WarnUnknownKeys(
-      object, path,
-      {"resource_pool", "datastore", "clone_mode", "frozen_vm", "frozen_vm_name", "resources"},
-      "(kept for Ray; vsray does not use it)");
+  checker.WarnUnknownKeys(object, path,
+                          {"resource_pool", "datastore", "clone_mode", "frozen_vm",
+                           "frozen_vm_name", "resources", "gpu"},
+                          "(kept for Ray; vsray does not use it)");
   config.resource_pool = inherited.resource_pool;
   config.datastore = inherited.datastore;
   VSRAY_RETURN_IF_ERROR(checker.GetString(object, path, "resource_pool", &config.resource_pool));
@@ -135,6 +185,7 @@ StatusOr<NodeConfigParse> ParseNodeConfigObject(Checker& checker, const json& ob
     config.memory_mib = parsed.memory_mib;
     config.gpus = parsed.gpus;
   }
+  VSRAY_ASSIGN_OR_RETURN(config.gpu, ParseNodeGpu(checker, object, path));
   return parse;
 }
 
@@ -456,6 +507,9 @@ Status ClusterParser::ParseNodeType(const std::string& name, const json& entry,
   node_type.node_config.cpus = resources.cpus;
   node_type.node_config.memory_mib = resources.memory_mib;
   node_type.node_config.gpus = resources.gpus;
+  VSRAY_RETURN_IF_ERROR(CheckGpuCount(checker_, node_type.node_config,
+                                      type_path.Key("node_config").Key("gpu"),
+                                      type_path.Key("resources").Display()));
   VSRAY_RETURN_IF_ERROR(
       ParseWorkerCounts(entry, type_path, name == config_.head_node_type, node_type));
   VSRAY_RETURN_IF_ERROR(ParseNodeTypeExtras(entry, type_path, node_type));
@@ -645,6 +699,8 @@ StatusOr<NodeConfig> ParseNodeConfig(const json& node_config, const VsphereConfi
                          "no frozen VM: neither node_config.frozen_vm nor "
                          "provider.vsphere_config.frozen_vm is set");
   }
+  VSRAY_RETURN_IF_ERROR(
+      CheckGpuCount(checker, parsed.config, path.Key("gpu"), path.Key("resources").Display()));
   // Called for every create_node: the same warnings as at load time, so only at debug level.
   for (const std::string& warning : checker.warnings()) Log()->debug("{}", warning);
   return parsed.config;

@@ -50,7 +50,16 @@
 //                           (4) resource_pool [+ name as a prefix filter]: the frozen VMs
 //                               already in that pool
 //                           Required unless every node type has node_config.frozen_vm.
-//   gpu_config.dynamic_pci_passthrough   bool, default false
+//   gpu_config              how node types with resources.GPU > 0 get their GPUs:
+//     dynamic_pci_passthrough   bool, default false: Dynamic DirectPath I/O (vSphere 7: any
+//                           free device of the allowed ids, bound at power-on) instead of fixed
+//                           DirectPath I/O (one device named in the VM)
+//     device_classes        PCI classes that count as GPUs, as hex strings: a base class
+//                           ("03") or a class and subclass ("0302"); default ["03"] (display
+//                           and 3D controllers, of any vendor)
+//     use_64bit_mmio        bool, default false: pciPassthru.use64bitMMIO on GPU nodes (GPUs
+//                           with 16 GB or more of memory need it)
+//     mmio_size_gb          integer 1..65536: pciPassthru.64bitMMIOSizeGB (with use_64bit_mmio)
 //   mirror_vsphere_tags     bool, default false: also write Ray's tags as vSphere tags
 //   max_concurrency         integer 1..256, default 64: nodes being created at once
 //   ssh_key_type            "ed25519" (default) or "rsa": the type of a key pair vsray creates
@@ -84,6 +93,12 @@
 //   frozen_vm_name               older Ray spelling of frozen_vm: {name: ...}
 //   resources                    set by bootstrap: the node type's CPU, Memory and GPU (only
 //                                what sizes the VM: node_config feeds Ray's launch hash)
+//   gpu                          which GPUs a node type with resources.GPU > 0 takes: any
+//                                GPU (see gpu_config) when unset; else narrowed by vendor_id,
+//                                device_id (PCI ids: hex strings like "10de", or integers) and
+//                                custom_label (a Dynamic DirectPath label), or vgpu_profile (a
+//                                vGPU profile, e.g. grid_a100-4c: resources.GPU vGPUs of it,
+//                                instead of whole devices)
 //
 // Workers inherit the head node type's resource_pool, datastore and frozen_vm when unset; the
 // resolved values are written into each node type's node_config, as Ray's vSphere provider
@@ -105,6 +120,7 @@
 #include "common/ipv4.h"
 #include "common/status.h"
 #include "config/keypair.h"
+#include "provider/gpu_need.h"
 #include "provider/vocabulary.h"
 #include "vsphere/transport.h"
 
@@ -169,13 +185,30 @@ struct VsphereCredentials {
   std::string password;
 };
 
+// provider.vsphere_config.gpu_config.
+struct GpuConfig {
+  bool dynamic_pci_passthrough = false;
+  std::vector<provider::PciClass> device_classes = provider::DefaultGpuClasses();
+  bool use_64bit_mmio = false;
+  int mmio_size_gb = 0;  // 0: vSphere's default
+};
+
+// node_config.gpu: which GPUs a node type takes.
+struct NodeGpuConfig {
+  std::optional<std::uint16_t> vendor_id;
+  std::optional<std::uint16_t> device_id;
+  std::string custom_label;
+  std::string vgpu_profile;
+  friend bool operator==(const NodeGpuConfig&, const NodeGpuConfig&) = default;
+};
+
 struct VsphereConfig {
   VsphereCredentials credentials;
   vsphere::TlsOptions tls;
   std::string datacenter;
   std::string folder;
   std::optional<FrozenVmConfig> frozen_vm;
-  bool dynamic_pci_passthrough = false;
+  GpuConfig gpu;
   bool mirror_vsphere_tags = false;
   int max_concurrency = provider::kDefaultMaxConcurrency;
   SshKeyType ssh_key_type = SshKeyType::kEd25519;
@@ -196,7 +229,8 @@ struct NodeConfig {
   std::optional<FrozenVmConfig> frozen_vm;  // resolved: own, else inherited
   int cpus = 0;                             // 0: keep the frozen VM's
   std::int64_t memory_mib = 0;              // 0: keep the frozen VM's
-  int gpus = 0;
+  int gpus = 0;                             // resources.GPU
+  NodeGpuConfig gpu;                        // node_config.gpu
 };
 
 struct NodeType {

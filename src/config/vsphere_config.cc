@@ -14,6 +14,7 @@
 #include "config/cluster_config.h"
 #include "config/parse_internal.h"
 #include "vsphere/session.h"
+#include "vsphere/vim.h"
 
 namespace vsray::config {
 namespace {
@@ -289,16 +290,62 @@ Status ParseFrozenVmKey(Checker& checker, const json& vsphere, const ConfigPath&
   return OkStatus();
 }
 
+// gpu_config.device_classes: hex "03" (a base class) or "0302" (class and subclass).
+Status ParseDeviceClasses(const Checker& checker, const json& gpu, const ConfigPath& path,
+                          std::vector<provider::PciClass>& classes) {
+  std::vector<std::string> texts;
+  bool given = false;
+  VSRAY_RETURN_IF_ERROR(checker.GetStringList(gpu, path, "device_classes", &texts, &given));
+  if (!given) return OkStatus();
+  if (texts.empty()) {
+    return checker.Error(path.Key("device_classes"),
+                         "is empty; expected PCI classes like \"03\" (display controllers) or "
+                         "\"0302\" (3D controllers)");
+  }
+  classes.clear();
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    static const std::regex kClass("[0-9a-fA-F]{2}([0-9a-fA-F]{2})?");
+    if (!std::regex_match(texts[i], kClass)) {
+      return checker.Error(path.Key("device_classes").Index(i),
+                           "'" + texts[i] +
+                               "' is not a PCI class; expected 2 hex digits (a base class, e.g. "
+                               "03) or 4 (class and subclass, e.g. 0302)");
+    }
+    const auto value = static_cast<std::uint16_t>(std::stoul(texts[i], nullptr, 16));
+    classes.push_back(texts[i].size() == 2
+                          ? provider::PciClass{static_cast<std::uint16_t>(value << 8U), 0xFF00}
+                          : provider::PciClass{value, 0xFFFF});
+  }
+  return OkStatus();
+}
+
+Status ParseGpuConfig(Checker& checker, const json& vsphere, const ConfigPath& vsphere_path,
+                      GpuConfig& config) {
+  VSRAY_ASSIGN_OR_RETURN(const json* gpu, checker.GetObject(vsphere, vsphere_path, "gpu_config"));
+  if (gpu == nullptr) return OkStatus();
+  const ConfigPath path = vsphere_path.Key("gpu_config");
+  VSRAY_RETURN_IF_ERROR(checker.CheckKeys(
+      *gpu, path, {"dynamic_pci_passthrough", "device_classes", "use_64bit_mmio", "mmio_size_gb"}));
+  VSRAY_RETURN_IF_ERROR(
+      checker.GetBool(*gpu, path, "dynamic_pci_passthrough", &config.dynamic_pci_passthrough));
+  VSRAY_RETURN_IF_ERROR(ParseDeviceClasses(checker, *gpu, path, config.device_classes));
+  VSRAY_RETURN_IF_ERROR(checker.GetBool(*gpu, path, "use_64bit_mmio", &config.use_64bit_mmio));
+  std::int64_t size = 0;
+  bool size_given = false;
+  VSRAY_RETURN_IF_ERROR(checker.GetInt(*gpu, path, "mmio_size_gb", 1, 65536, &size, &size_given));
+  if (size_given && !config.use_64bit_mmio) {
+    return checker.Error(path.Key("mmio_size_gb"),
+                         "is the size of the 64-bit MMIO space, which is only used with "
+                         "'use_64bit_mmio: true'; set that too");
+  }
+  config.mmio_size_gb = static_cast<int>(size);
+  return OkStatus();
+}
+
 // gpu_config, mirror_vsphere_tags, max_concurrency, ssh_key_type.
 Status ParseOptions(Checker& checker, const json& vsphere, const ConfigPath& path,
                     VsphereConfig& config) {
-  VSRAY_ASSIGN_OR_RETURN(const json* gpu, checker.GetObject(vsphere, path, "gpu_config"));
-  if (gpu != nullptr) {
-    VSRAY_RETURN_IF_ERROR(
-        checker.CheckKeys(*gpu, path.Key("gpu_config"), {"dynamic_pci_passthrough"}));
-    VSRAY_RETURN_IF_ERROR(checker.GetBool(*gpu, path.Key("gpu_config"), "dynamic_pci_passthrough",
-                                          &config.dynamic_pci_passthrough));
-  }
+  VSRAY_RETURN_IF_ERROR(ParseGpuConfig(checker, vsphere, path, config.gpu));
   VSRAY_RETURN_IF_ERROR(
       checker.GetBool(vsphere, path, "mirror_vsphere_tags", &config.mirror_vsphere_tags));
   std::int64_t concurrency = config.max_concurrency;
@@ -460,7 +507,15 @@ json VsphereConfig::ToJson(bool redact) const {
   if (!datacenter.empty()) out["datacenter"] = datacenter;
   out["folder"] = folder;
   if (frozen_vm) out["frozen_vm"] = frozen_vm->ToJson();
-  out["gpu_config"] = {{"dynamic_pci_passthrough", dynamic_pci_passthrough}};
+  json classes = json::array();
+  for (const provider::PciClass& c : gpu.device_classes) {
+    const std::string hex = vsphere::PciIdHex(c.value);
+    classes.push_back(c.mask == 0xFF00 ? hex.substr(0, 2) : hex);
+  }
+  out["gpu_config"] = {{"dynamic_pci_passthrough", gpu.dynamic_pci_passthrough},
+                       {"device_classes", classes},
+                       {"use_64bit_mmio", gpu.use_64bit_mmio}};
+  if (gpu.mmio_size_gb > 0) out["gpu_config"]["mmio_size_gb"] = gpu.mmio_size_gb;
   out["mirror_vsphere_tags"] = mirror_vsphere_tags;
   out["max_concurrency"] = max_concurrency;
   out["ssh_key_type"] = std::string(SshKeyTypeName(ssh_key_type));

@@ -8,6 +8,12 @@ namespace vsray::provider {
 
 std::string_view SetupStepName(SetupStep step) {
   switch (step) {
+    case SetupStep::kWaitGuest:
+      return "wait for the guest";
+    case SetupStep::kPowerOff:
+      return "power off";
+    case SetupStep::kAttachGpus:
+      return "attach GPUs";
     case SetupStep::kPowerOn:
       return "power on";
     case SetupStep::kResize:
@@ -24,21 +30,49 @@ std::string_view SetupStepName(SetupStep step) {
 
 std::vector<SetupStep> PlanSetup(const NodeSpec& spec, bool mirror) {
   std::vector<SetupStep> steps;
-  if (spec.clone_mode != CloneMode::kInstant) steps.push_back(SetupStep::kPowerOn);
-  if (spec.cpus || spec.memory_mb) steps.push_back(SetupStep::kResize);
+  if (spec.gpu && spec.gpu->count > 0) {
+    // An instant clone is born running; a linked or full clone is still off.
+    if (spec.clone_mode == CloneMode::kInstant) {
+      steps.push_back(SetupStep::kWaitGuest);
+      steps.push_back(SetupStep::kPowerOff);
+    }
+    steps.push_back(SetupStep::kAttachGpus);  // CPU and memory too
+    steps.push_back(SetupStep::kPowerOn);
+  } else {
+    if (spec.clone_mode != CloneMode::kInstant) steps.push_back(SetupStep::kPowerOn);
+    if (spec.cpus || spec.memory_mb) steps.push_back(SetupStep::kResize);
+  }
   steps.push_back(SetupStep::kWriteTags);
   steps.push_back(SetupStep::kMarkCreated);
   if (mirror) steps.push_back(SetupStep::kMirrorTags);
   return steps;
 }
 
+vsphere::ConfigSpec GpuConfigSpec(const NodeSpec& spec,
+                                  const std::vector<vsphere::PciPassthroughSpec>& devices) {
+  vsphere::ConfigSpec config;
+  config.num_cpus = spec.cpus;
+  config.memory_mb = spec.memory_mb;
+  config.add_passthrough = devices;
+  config.memory_reservation_locked_to_max = true;  // passthrough maps all of guest memory
+  if (spec.gpu && spec.gpu->use_64bit_mmio) {
+    config.extra_config.push_back({"pciPassthru.use64bitMMIO", "TRUE"});
+    if (spec.gpu->mmio_size_gb > 0) {
+      config.extra_config.push_back(
+          {"pciPassthru.64bitMMIOSizeGB", std::to_string(spec.gpu->mmio_size_gb)});
+    }
+  }
+  return config;
+}
+
 NodeFactory::NodeFactory(VcenterConnection& vcenter, FieldRegistry& fields, NodeCache& cache,
-                         ParentScheduler& scheduler, TagMirrorClient* mirror,
+                         ParentScheduler& scheduler, GpuAllocator& gpus, TagMirrorClient* mirror,
                          const ProviderOptions& options, std::string cluster, MoRef folder)
     : vcenter_(vcenter),
       fields_(fields),
       cache_(cache),
       scheduler_(scheduler),
+      gpus_(gpus),
       mirror_(mirror),
       options_(options),
       cluster_(std::move(cluster)),
@@ -57,6 +91,27 @@ NodesPerHost NodeFactory::KnownLoad() const {
   return known;
 }
 
+StatusOr<NodeFactory::Choice> NodeFactory::Choose(const NodeSpec& spec, const TagMap& tags,
+                                                  const Parents& parents, const std::string& name) {
+  Choice choice;
+  const auto known = [this] { return KnownLoad(); };
+  if (!spec.gpu || spec.gpu->count <= 0) {
+    choice.lease.emplace(scheduler_.Pick(parents.vms, parents.set, name, known));
+    return choice;
+  }
+  // The parent among those whose host can give the GPUs, chosen as usual among them.
+  const auto type = tags.find(std::string(kTagRayUserNodeType));
+  auto grant =
+      gpus_.Reserve(*spec.gpu, type == tags.end() ? std::string() : type->second, parents.vms,
+                    [&](const std::vector<FrozenVm>& eligible) {
+                      choice.lease.emplace(scheduler_.Pick(eligible, parents.set, name, known));
+                      return choice.lease->parent();
+                    });
+  if (!grant.ok()) return grant.status();
+  choice.gpus.emplace(*std::move(grant));
+  return choice;
+}
+
 StatusOr<CreatedNode> NodeFactory::Create(const NodeSpec& spec, const TagMap& tags,
                                           const Placement& placement, const Parents& parents) {
   if (options_.cancel && options_.cancel->cancelled()) {
@@ -65,9 +120,12 @@ StatusOr<CreatedNode> NodeFactory::Create(const NodeSpec& spec, const TagMap& ta
   CloneRequest request;
   request.name = NodeName(tags, cluster_, RandomSuffix());
   request.cluster = cluster_;
-  const auto lease =
-      scheduler_.Pick(parents.vms, parents.set, request.name, [this] { return KnownLoad(); });
-  request.parent = lease.parent();
+  auto choice = Choose(spec, tags, parents, request.name);
+  if (!choice.ok()) {
+    Report(request.name, "failed: " + choice.status().message());
+    return choice.status();
+  }
+  request.parent = choice->parent();
   request.folder = folder_;
   request.pool = placement.pool;
   request.datastore = placement.datastore;
@@ -79,6 +137,10 @@ StatusOr<CreatedNode> NodeFactory::Create(const NodeSpec& spec, const TagMap& ta
     auto per_node = spec.node_config(request.name);
     request.extra_config.insert(request.extra_config.end(), per_node.begin(), per_node.end());
   }
+  if (choice->gpus) {
+    request.extra_config.push_back(
+        {std::string(kGuestinfoGpus), std::to_string(choice->gpus->devices().size())});
+  }
 
   Report(request.name, "cloning");
   auto vm = Clone(spec, request);
@@ -89,16 +151,21 @@ StatusOr<CreatedNode> NodeFactory::Create(const NodeSpec& spec, const TagMap& ta
     Report(request.name, "failed: " + failed.message());
     return failed;
   }
-  NewNode node{request.name, *vm, request.parent, std::move(request.tags)};
+  NewNode node{request.name, *vm, request.parent, std::move(request.tags), {}};
+  if (choice->gpus) {
+    choice->gpus->Bind(node.vm.value);
+    node.gpus = choice->gpus->devices();
+  }
   Report(node.name, "configuring");
   if (Status status = SetUp(spec, node); !status.ok()) {
-    Rollback(node, status);
+    Rollback(node, status);  // then the GPUs go with `choice`
     Status failed =
         status.WithContext("setting up node '" + node.name + "' (" + node.vm.value + ")");
     Report(node.name, "failed: " + failed.message());
     return failed;
   }
   Remember(node);
+  if (choice->gpus) choice->gpus->Keep();
   Report(node.name, "created");
   return CreatedNode{node.vm.value, node.name, node.parent.host.value};
 }
@@ -153,6 +220,13 @@ Status NodeFactory::SetUp(const NodeSpec& spec, const NewNode& node) {
 
 Status NodeFactory::RunStep(SetupStep step, const NodeSpec& spec, const NewNode& node) {
   switch (step) {
+    case SetupStep::kWaitGuest:
+      return vcenter_.vms().WaitGuestRunning(node.vm, options_.clone_timeout);
+    case SetupStep::kPowerOff:
+      return vcenter_.vms().PowerOff(node.vm, options_.clone_timeout);
+    case SetupStep::kAttachGpus:
+      return vcenter_.vms().Reconfigure(node.vm, GpuConfigSpec(spec, node.gpus),
+                                        options_.clone_timeout);
     case SetupStep::kPowerOn:
       return vcenter_.vms().PowerOn(node.vm, options_.clone_timeout);
     case SetupStep::kResize: {

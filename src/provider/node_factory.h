@@ -3,20 +3,28 @@
 // destroyed and forgotten (rollback), and its siblings are not affected. Thread-safe: many
 // nodes are made at once, one per thread of the provider's pool.
 //
-// Where later capabilities plug in: a device allocator (GPU passthrough) between the parent
-// choice and the clone spec, with its set-up steps (power off, attach the devices, power on)
-// in PlanSetup; per-host concurrency in the scheduler; pipelining of the steps in SetUp.
+// A GPU node (NodeSpec::gpu) gets its parent and its devices together from the GpuAllocator
+// (a host with enough free GPUs, reserved before the clone), and its set-up attaches them with
+// the VM off: an instant clone waits until its guest runs, is powered off, gets ONE
+// reconfigure (devices, memory reservation locked to its size, CPU/memory, 64-bit MMIO when
+// asked) and is powered on; a linked or full clone is still off after its clone. Its
+// vsray-node-status stays `creating` until then (nothing reaps it while it is off).
+//
+// Where later capabilities plug in: per-host concurrency in the scheduler; pipelining of the
+// steps in SetUp.
 #ifndef VSRAY_PROVIDER_NODE_FACTORY_H_
 #define VSRAY_PROVIDER_NODE_FACTORY_H_
 
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
 #include "provider/clone_spec.h"
 #include "provider/field_registry.h"
+#include "provider/gpu_allocator.h"
 #include "provider/node_cache.h"
 #include "provider/parent_scheduler.h"
 #include "provider/provider_options.h"
@@ -39,7 +47,10 @@ struct Parents {
 
 // What is done to a new node once its VM exists, in order.
 enum class SetupStep {
-  kPowerOn,      // linked and full clones (CloneVM_Task's powerOn is not relied upon)
+  kWaitGuest,    // GPU instant clones: until the guest runs (it can be powered off then)
+  kPowerOff,     // GPU instant clones: passthrough devices are added to a VM that is off
+  kAttachGpus,   // GPU nodes: one reconfigure with the devices, memory lock, CPU/memory
+  kPowerOn,      // linked and full clones (CloneVM_Task's powerOn is not relied upon), GPU nodes
   kResize,       // CPU and memory of the node type
   kWriteTags,    // Ray's tags as custom attributes
   kMarkCreated,  // vsray-node-status=created: the node is complete
@@ -48,18 +59,23 @@ enum class SetupStep {
 std::string_view SetupStepName(SetupStep step);
 // The steps for a node of `spec`; `mirror`: the vSphere tags mirror is on.
 std::vector<SetupStep> PlanSetup(const NodeSpec& spec, bool mirror);
+// The one reconfigure of a GPU node: `devices`, its memory reserved (locked to its size), the
+// node type's CPU and memory, and 64-bit MMIO when the need asks for it.
+vsphere::ConfigSpec GpuConfigSpec(const NodeSpec& spec,
+                                  const std::vector<vsphere::PciPassthroughSpec>& devices);
 
 class NodeFactory {
  public:
   // Everything must outlive the factory. `mirror` may be null.
   NodeFactory(VcenterConnection& vcenter, FieldRegistry& fields, NodeCache& cache,
-              ParentScheduler& scheduler, TagMirrorClient* mirror, const ProviderOptions& options,
-              std::string cluster, MoRef folder);
+              ParentScheduler& scheduler, GpuAllocator& gpus, TagMirrorClient* mirror,
+              const ProviderOptions& options, std::string cluster, MoRef folder);
 
   // Makes one node of `spec` with Ray's `tags`. On success the node is in the cache (powered
-  // on, its tags written, `created`). Errors: the clone's (with "<mode> clone of 'parent' as
-  // 'name'"), or the failed set-up step's (with "setting up node 'name' (vm-N)", after the VM
-  // was destroyed).
+  // on, its tags written, `created`). Errors: RESOURCE_EXHAUSTED when no host has the GPUs it
+  // needs (nothing cloned; GpuAllocator::Reserve), the clone's (with "<mode> clone of 'parent'
+  // as 'name'"), or the failed set-up step's (with "setting up node 'name' (vm-N)", after the
+  // VM was destroyed and its GPUs released).
   // CANCELLED (nothing done) when options.cancel is set before the clone starts.
   StatusOr<CreatedNode> Create(const NodeSpec& spec, const TagMap& tags, const Placement& placement,
                                const Parents& parents);
@@ -74,8 +90,18 @@ class NodeFactory {
     std::string name;
     MoRef vm;
     FrozenVm parent;
-    TagMap tags;  // launch tags
+    TagMap tags;                                    // launch tags
+    std::vector<vsphere::PciPassthroughSpec> gpus;  // to attach (GPU nodes)
   };
+  // The parent of a new node and, for a GPU node, its reserved GPUs.
+  struct Choice {
+    std::optional<ParentScheduler::Lease> lease;
+    std::optional<GpuAllocator::Grant> gpus;
+    const FrozenVm& parent() const { return lease->parent(); }
+  };
+
+  StatusOr<Choice> Choose(const NodeSpec& spec, const TagMap& tags, const Parents& parents,
+                          const std::string& name);
 
   StatusOr<MoRef> Clone(const NodeSpec& spec, const CloneRequest& request);
   Status SetUp(const NodeSpec& spec, const NewNode& node);
@@ -96,6 +122,7 @@ class NodeFactory {
   FieldRegistry& fields_;
   NodeCache& cache_;
   ParentScheduler& scheduler_;
+  GpuAllocator& gpus_;
   TagMirrorClient* mirror_;
   const ProviderOptions& options_;
   const std::string cluster_;

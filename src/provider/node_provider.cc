@@ -71,7 +71,10 @@ Status NodeProvider::Start() {
   const auto parents = catalog.defaults();
   const MoRef next_to = parents.empty() ? MoRef{} : parents.front().folder;
   VSRAY_ASSIGN_OR_RETURN(folder_, base_.inventory->EnsureFolder(next_to, options_.folder));
-  factory_ = std::make_unique<NodeFactory>(*base_.vcenter, fields_, cache_, scheduler_,
+  gpus_ = std::make_unique<GpuAllocator>(
+      base_.vcenter->gpus(), folder_,
+      [this](const std::string& vm) { return cache_.Get(vm).has_value(); });
+  factory_ = std::make_unique<NodeFactory>(*base_.vcenter, fields_, cache_, scheduler_, *gpus_,
                                            mirror_.get(), options_, cluster_name_, folder_);
   LeaseOptions lease;
   lease.parent = folder_;
@@ -244,15 +247,21 @@ TagMap NodeProvider::NodeTags(const std::string& id) const {
   return tags;
 }
 
+bool NodeProvider::AwaitsGpuSetUp(const Node& node) const {
+  if (node.Identity(kGuestinfoGpus).empty()) return false;
+  const std::string* status = Reader().Status(node);
+  return status != nullptr && *status == kVsrayStatusCreating;
+}
+
 std::optional<std::string> NodeProvider::ExternalIp(const std::string& id) const {
   const auto node = cache_.Get(id);
-  if (!node) return std::nullopt;
+  if (!node || AwaitsGpuSetUp(*node)) return std::nullopt;
   return provider::ExternalIp(*node, options_.addresses);
 }
 
 std::optional<std::string> NodeProvider::InternalIp(const std::string& id) const {
   const auto node = cache_.Get(id);
-  if (!node) return std::nullopt;
+  if (!node || AwaitsGpuSetUp(*node)) return std::nullopt;
   return provider::InternalIp(*node, options_.addresses);
 }
 
@@ -261,7 +270,7 @@ std::optional<std::string> NodeProvider::GetNodeId(const std::string& ip,
   const NodeReader reader = Reader();
   std::optional<std::string> found;
   cache_.ForEach([&](const Node& node) {
-    if (found || !reader.IsOurs(node)) return;
+    if (found || !reader.IsOurs(node) || AwaitsGpuSetUp(node)) return;
     const auto address = use_internal_ip ? provider::InternalIp(node, options_.addresses)
                                          : provider::ExternalIp(node, options_.addresses);
     if (address && *address == ip) found = node.id;
@@ -363,10 +372,15 @@ Status NodeProvider::TerminateNode(const std::string& id) {
   }
   auto node = cache_.Get(id);
   if (!node) {
-    if (cache_.WasRemoved(id)) return OkStatus();
+    if (cache_.WasRemoved(id)) {
+      gpus_->Release(id);
+      return OkStatus();
+    }
     auto read = base_.vcenter->inventory().NodeOf({"VirtualMachine", id});
     if (!read.ok()) {
-      return read.status().code() == StatusCode::kNotFound ? OkStatus() : read.status();
+      if (read.status().code() != StatusCode::kNotFound) return read.status();
+      gpus_->Release(id);
+      return OkStatus();
     }
     node = *std::move(read);
   }
@@ -384,7 +398,26 @@ Status NodeProvider::TerminateNode(const std::string& id) {
                                      options_.clone_timeout)
                             .WithContext("terminating " + id + " ('" + node->name + "')"));
   cache_.Remove(id);
+  gpus_->Release(id);
   return OkStatus();
+}
+
+StatusOr<std::map<std::string, std::vector<vsphere::VmPassthroughDevice>>> NodeProvider::NodeGpus(
+    const std::vector<std::string>& ids) {
+  std::vector<MoRef> vms;
+  vms.reserve(ids.size());
+  for (const auto& id : ids) {
+    // Only GPU nodes (their birth config says so): nothing is read for a cluster without them.
+    const auto node = cache_.Get(id);
+    if (node && !node->Identity(kGuestinfoGpus).empty()) vms.push_back({"VirtualMachine", id});
+  }
+  std::map<std::string, std::vector<vsphere::VmPassthroughDevice>> out;
+  if (vms.empty()) return out;
+  VSRAY_ASSIGN_OR_RETURN(auto infos, base_.vcenter->gpus().VmGpus(vms));
+  for (auto& info : infos) {
+    if (!info.devices.empty()) out[info.vm.value] = std::move(info.devices);
+  }
+  return out;
 }
 
 Status NodeProvider::TerminateNodes(const std::vector<std::string>& ids) {

@@ -6,12 +6,14 @@
 //
 // The parts, one file each: the vCenter seam (vcenter.h; real: vcenter_vsphere.h), the
 // datacenter (inventory.h), custom attributes (field_registry.h), the frozen VMs
-// (frozen_vms.h, parent_catalog.h), parent choice (parent_scheduler.h), clone specs
-// (clone_spec.h), making a node (node_factory.h), reading nodes and crash recovery
-// (node_state.h), the cache and its watcher (node_cache.h, folder_watcher.h).
+// (frozen_vms.h, parent_catalog.h), parent choice (parent_scheduler.h), GPUs (gpu_need.h,
+// gpu_placement.h, gpu_allocator.h), clone specs (clone_spec.h), making a node (node_factory.h),
+// reading nodes and crash recovery (node_state.h), the cache and its watcher (node_cache.h,
+// folder_watcher.h).
 #ifndef VSRAY_PROVIDER_NODE_PROVIDER_H_
 #define VSRAY_PROVIDER_NODE_PROVIDER_H_
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -22,6 +24,7 @@
 #include "provider/field_registry.h"
 #include "provider/frozen_vm.h"
 #include "provider/lease.h"
+#include "provider/gpu_allocator.h"
 #include "provider/node.h"
 #include "provider/node_cache.h"
 #include "provider/node_factory.h"
@@ -63,6 +66,10 @@ class NodeProvider {
   std::optional<std::string> ExternalIp(const std::string& id) const;
   std::optional<std::string> InternalIp(const std::string& id) const;
   std::optional<std::string> GetNodeId(const std::string& ip, bool use_internal_ip) const;
+  // The PCI passthrough devices (GPUs) of each of `ids` that has any, read from vCenter (only
+  // for GPU nodes: no call when none of `ids` is one).
+  StatusOr<std::map<std::string, std::vector<vsphere::VmPassthroughDevice>>> NodeGpus(
+      const std::vector<std::string>& ids);
   // Blocks until `done()` is true, re-checking it whenever the cache changes (no polling).
   // DEADLINE_EXCEEDED after `timeout` (on options.clock). `done` must not block.
   Status WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout) const;
@@ -132,6 +139,9 @@ class NodeProvider {
   NodeReader Reader() const { return fields_.Reader(cluster_name_); }
   // One of Ray's nodes: ours and not a frozen VM.
   bool IsNode(const NodeReader& reader, const Node& node) const;
+  // A GPU node still being set up: it is powered off and on again, so its address is not
+  // given out yet (Ray's updater would start on it and lose it).
+  bool AwaitsGpuSetUp(const Node& node) const;
   // The placement and parents of a CreateNode call, and every attribute its nodes need.
   Status PrepareCreate(const NodeSpec& spec, const TagMap& tags, Placement& placement,
                        Parents& parents);
@@ -145,6 +155,7 @@ class NodeProvider {
   ParentScheduler scheduler_;
   std::unique_ptr<TagMirrorClient> mirror_;  // with options.mirror_vsphere_tags
   vsphere::MoRef folder_;
+  std::unique_ptr<GpuAllocator> gpus_;
   std::unique_ptr<NodeFactory> factory_;
   std::unique_ptr<LeaseKeeper> lease_;  // over the cluster folder, made by Start
   std::vector<std::string> recovered_;

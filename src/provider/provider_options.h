@@ -15,6 +15,7 @@
 #include "common/status.h"
 #include "provider/cancel.h"
 #include "provider/frozen_vm.h"
+#include "provider/gpu_need.h"
 #include "provider/node.h"
 #include "provider/vcenter.h"
 #include "provider/vocabulary.h"
@@ -102,6 +103,9 @@ struct NodeSpec {
   // This node type's own frozen VMs; default ProviderOptions::frozen_vm. Resolved (and
   // deployed if need be) on first use, then cached.
   std::optional<FrozenVmSpec> frozen_vm;
+  // GPUs (resources.GPU > 0): placed on a host with enough free ones, attached with the VM
+  // powered off (see node_factory.h).
+  std::optional<GpuNeed> gpu;
 };
 
 struct CreatedNode {

@@ -53,6 +53,10 @@ inline constexpr std::string_view kGuestinfoCreatedAt = "guestinfo.vsray.created
 // later run can finish a node whose creator died: "cpus=4;memory_mb=8192;clone=instant"
 // (each part optional). See provider/repair.h.
 inline constexpr std::string_view kGuestinfoIntent = "guestinfo.vsray.intent";
+
+// The GPUs a node is made with (a count), set only on GPU nodes: their set-up powers the VM
+// off and on again, so their addresses are not given out before they are `created`.
+inline constexpr std::string_view kGuestinfoGpus = "guestinfo.vsray.gpus";
 // Prefix of the birth tags: "guestinfo.vsray.tag.<ray tag key>" = the value the node was
 // launched with. A node's tags are its birth tags overlaid with its custom attributes.
 inline constexpr std::string_view kGuestinfoTagPrefix = "guestinfo.vsray.tag.";

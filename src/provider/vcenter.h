@@ -22,6 +22,7 @@
 #include "provider/frozen_vm.h"
 #include "provider/node.h"
 #include "provider/node_cache.h"
+#include "vsphere/passthrough.h"
 #include "vsphere/rest.h"
 #include "vsphere/session.h"
 #include "vsphere/vim.h"
@@ -127,6 +128,25 @@ class VmClient {
                                          Timeout timeout) = 0;
   // Waits until runtime.instantCloneFrozen of `vm` is true. DEADLINE_EXCEEDED after `timeout`.
   virtual Status WaitFrozen(const MoRef& vm, Timeout timeout) = 0;
+  // Waits until the guest of `vm` runs (VMware Tools report guestToolsRunning): a new instant
+  // clone has resumed and can be powered off. DEADLINE_EXCEEDED after `timeout`.
+  virtual Status WaitGuestRunning(const MoRef& vm, Timeout timeout) = 0;
+};
+
+// GPUs: what hosts have (PCI passthrough, Dynamic DirectPath I/O, vGPU) and what VMs hold.
+class GpuClient {
+ public:
+  virtual ~GpuClient() = default;
+  // The GPU-relevant state of `hosts` and their VMs with passthrough devices, read at once.
+  // `assignable_hardware`: also custom labels and Dynamic DirectPath bindings (vSphere 7.0
+  // properties). NOT_FOUND if a host is gone.
+  virtual StatusOr<std::vector<vsphere::HostGpuInfo>> HostGpus(const std::vector<MoRef>& hosts,
+                                                               bool assignable_hardware) = 0;
+  // The system id of each passthrough device of `host`, by PCI id (QueryConfigTarget).
+  virtual StatusOr<std::map<std::string, std::string>> SystemIds(const MoRef& host) = 0;
+  // The passthrough devices of `vms`; VMs that are gone are left out.
+  virtual StatusOr<std::vector<vsphere::VmPassthroughInfo>> VmGpus(
+      const std::vector<MoRef>& vms) = 0;
 };
 
 // A live view of a folder, kept until the handle is destroyed.
@@ -199,6 +219,7 @@ class VcenterConnection {
   virtual WatchClient& watch() = 0;
   virtual LibraryClient& library() = 0;
   virtual LeaseClient& leases() = 0;
+  virtual GpuClient& gpus() = 0;
   // A mirror of Ray's tags as vSphere tags, for a provider that enables it.
   virtual std::unique_ptr<TagMirrorClient> NewTagMirror() = 0;
 };

@@ -6,6 +6,7 @@
 #include "provider/folder_watcher.h"
 #include "provider/lease_vsphere.h"
 #include "provider/tag_mirror.h"
+#include "vsphere/passthrough.h"
 #include "vsphere/rest.h"
 #include "vsphere/task_waiter.h"
 #include "vsphere/vim.h"
@@ -42,7 +43,8 @@ class VsphereVcenter final : public VcenterConnection,
                              public FieldsClient,
                              public VmClient,
                              public WatchClient,
-                             public LibraryClient {
+                             public LibraryClient,
+                             public GpuClient {
  public:
   explicit VsphereVcenter(std::shared_ptr<vsphere::Session> session)
       : session_(std::move(session)),
@@ -57,6 +59,7 @@ class VsphereVcenter final : public VcenterConnection,
   WatchClient& watch() override { return *this; }
   LibraryClient& library() override { return *this; }
   LeaseClient& leases() override { return leases_; }
+  GpuClient& gpus() override { return *this; }
   std::unique_ptr<TagMirrorClient> NewTagMirror() override {
     return std::make_unique<TagMirror>(session_->options());
   }
@@ -187,6 +190,29 @@ class VsphereVcenter final : public VcenterConnection,
   Status WaitFrozen(const MoRef& vm, Timeout timeout) override {
     return ops_.WaitForProperty(vm, "runtime.instantCloneFrozen", "true", timeout);
   }
+  Status WaitGuestRunning(const MoRef& vm, Timeout timeout) override {
+    return ops_.WaitForProperty(vm, "guest.toolsRunningStatus", "guestToolsRunning", timeout);
+  }
+
+  // ---- GpuClient ----
+  StatusOr<std::vector<vsphere::HostGpuInfo>> HostGpus(const std::vector<MoRef>& hosts,
+                                                       bool assignable_hardware) override {
+    return vsphere::ReadHostGpus(vim_, hosts, assignable_hardware);
+  }
+  StatusOr<std::map<std::string, std::string>> SystemIds(const MoRef& host) override {
+    {
+      std::lock_guard lock(system_ids_mu_);
+      if (auto it = system_ids_.find(host.value); it != system_ids_.end()) return it->second;
+    }
+    // A host's system id does not change: ask once.
+    VSRAY_ASSIGN_OR_RETURN(auto ids, vsphere::PassthroughSystemIds(vim_, host));
+    std::lock_guard lock(system_ids_mu_);
+    system_ids_[host.value] = ids;
+    return ids;
+  }
+  StatusOr<std::vector<vsphere::VmPassthroughInfo>> VmGpus(const std::vector<MoRef>& vms) override {
+    return vsphere::ReadVmPassthrough(vim_, vms);
+  }
 
   // ---- WatchClient ----
   std::unique_ptr<NodeWatch> Watch(const MoRef& folder, NodeCache& cache,
@@ -240,6 +266,8 @@ class VsphereVcenter final : public VcenterConnection,
   VsphereLeases leases_;
   std::mutex rest_mu_;
   std::unique_ptr<vsphere::RestClient> rest_;
+  std::mutex system_ids_mu_;
+  std::map<std::string, std::map<std::string, std::string>> system_ids_;  // host -> PCI id -> id
 };
 
 }  // namespace

@@ -36,6 +36,42 @@ void WriteOptionValue(XmlWriter& w, std::string_view element, const OptionValue&
   w.Close(element);
 }
 
+// A VirtualPCIPassthrough with `spec`'s backing, added under the temporary key `key` (< 0).
+void WritePassthroughAdd(XmlWriter& w, const PciPassthroughSpec& spec, int key) {
+  using Backing = PciPassthroughSpec::Backing;
+  w.Open("deviceChange");
+  w.Leaf("operation", "add");
+  w.Open("device", "VirtualPCIPassthrough");
+  w.Leaf("key", std::to_string(key));
+  switch (spec.backing) {
+    case Backing::kFixed:
+      w.Open("backing", "VirtualPCIPassthroughDeviceBackingInfo");
+      w.Leaf("deviceName", spec.device_name);
+      w.Leaf("id", spec.id);
+      // "HostPciDevice.deviceId converted as is to a string": hex, as client code writes it.
+      w.Leaf("deviceId", PciIdHex(spec.device_id));
+      w.Leaf("systemId", spec.system_id);
+      w.Leaf("vendorId", std::to_string(static_cast<std::int16_t>(spec.vendor_id)));  // xsd:short
+      break;
+    case Backing::kDynamic:
+      w.Open("backing", "VirtualPCIPassthroughDynamicBackingInfo");
+      w.Leaf("deviceName", "");
+      w.Open("allowedDevice");
+      w.Leaf("vendorId", std::to_string(spec.vendor_id));
+      w.Leaf("deviceId", std::to_string(spec.device_id));
+      w.Close("allowedDevice");
+      if (!spec.custom_label.empty()) w.Leaf("customLabel", spec.custom_label);
+      break;
+    case Backing::kVgpu:
+      w.Open("backing", "VirtualPCIPassthroughVmiopBackingInfo");
+      w.Leaf("vgpu", spec.vgpu);
+      break;
+  }
+  w.Close("backing");
+  w.Close("device");
+  w.Close("deviceChange");
+}
+
 int ParseInt(std::string_view text, int fallback) {
   int value = fallback;
   std::from_chars(text.data(), text.data() + text.size(), value);
@@ -43,6 +79,16 @@ int ParseInt(std::string_view text, int fallback) {
 }
 
 }  // namespace
+
+std::string PciIdHex(std::uint16_t id) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(4, '0');
+  for (int i = 3; i >= 0; --i) {
+    out[static_cast<std::size_t>(i)] = kHex[id & 0xFU];
+    id = static_cast<std::uint16_t>(id >> 4U);
+  }
+  return out;
+}
 
 FilterSpec ContainerViewFilter(const MoRef& view, std::vector<PropertySpec> props) {
   FilterSpec spec;
@@ -148,7 +194,10 @@ void WriteConfigSpec(XmlWriter& w, std::string_view element, const ConfigSpec& s
     w.Value("device", device);
     w.Close("deviceChange");
   }
+  int key = -100;
+  for (const auto& device : spec.add_passthrough) WritePassthroughAdd(w, device, key--);
   for (const auto& option : spec.extra_config) WriteOptionValue(w, "extraConfig", option);
+  if (spec.memory_reservation_locked_to_max) w.Bool("memoryReservationLockedToMax", true);
   w.Close(element);
 }
 

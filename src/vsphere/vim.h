@@ -107,13 +107,38 @@ struct CloneSpec {
   std::vector<OptionValue> extra_config;
 };
 
+// A PCI passthrough device (VirtualPCIPassthrough) to add to a powered-off VM, with one of
+// its three backings.
+struct PciPassthroughSpec {
+  enum class Backing {
+    kFixed,  // DirectPath I/O: one device of the VM's host (VirtualPCIPassthroughDeviceBackingInfo)
+    kDynamic,  // Dynamic DirectPath I/O: any free device of these ids, bound at power-on
+    kVgpu,     // a vGPU profile (VirtualPCIPassthroughVmiopBackingInfo)
+  };
+  Backing backing = Backing::kFixed;
+  std::string id;         // kFixed: the host's PCI id ("0000:3b:00.0")
+  std::string system_id;  // kFixed: the host's system id (QueryConfigTarget)
+  std::uint16_t vendor_id = 0;
+  std::uint16_t device_id = 0;
+  std::string device_name;   // kFixed: the device's name on the host
+  std::string custom_label;  // kDynamic: only devices with this label ("" = any)
+  std::string vgpu;          // kVgpu: the profile, e.g. "grid_a100-4c"
+};
+
+// A PCI vendor or device id as 4 lower-case hex digits ("10de").
+std::string PciIdHex(std::uint16_t id);
+
 struct ConfigSpec {
   std::optional<int> num_cpus;
   std::optional<std::int64_t> memory_mb;
   // Devices to edit, each as retrieved from config.hardware.device with changes applied
   // (vCenter and the simulator want the whole device).
   std::vector<Any> edit_devices;
+  // PCI passthrough devices to add (the VM must be powered off).
+  std::vector<PciPassthroughSpec> add_passthrough;
   std::vector<OptionValue> extra_config;
+  // Reserve all of the VM's memory, following its size (passthrough devices need it).
+  bool memory_reservation_locked_to_max = false;
 };
 
 // True if `device` (an element of config.hardware.device) is a virtual NIC.

@@ -124,7 +124,11 @@ TEST(LoadClusterConfigTest, FullConfigReadsEveryKey) {
   ASSERT_TRUE(vsphere.frozen_vm.has_value());
   EXPECT_EQ(vsphere.frozen_vm->mode, FrozenVmMode::kDeployPerHost);
   EXPECT_EQ(vsphere.frozen_vm->library_item, "frozen-vm-ovf");
-  EXPECT_TRUE(vsphere.dynamic_pci_passthrough);  // "yes"
+  EXPECT_TRUE(vsphere.gpu.dynamic_pci_passthrough);  // "yes"
+  EXPECT_EQ(vsphere.gpu.device_classes,
+            (std::vector<provider::PciClass>{{0x0302, 0xFFFF}, {0x1200, 0xFF00}}));
+  EXPECT_TRUE(vsphere.gpu.use_64bit_mmio);
+  EXPECT_EQ(vsphere.gpu.mmio_size_gb, 128);
   EXPECT_TRUE(vsphere.mirror_vsphere_tags);
   EXPECT_EQ(vsphere.max_concurrency, 16);
   EXPECT_EQ(vsphere.ssh_key_type, SshKeyType::kRsa);
@@ -156,6 +160,10 @@ TEST(LoadClusterConfigTest, FullConfigReadsEveryKey) {
   EXPECT_EQ(gpu.node_config.resource_pool, "gpu-pool");
   EXPECT_EQ(gpu.node_config.clone_mode, CloneMode::kFull);
   EXPECT_EQ(gpu.node_config.gpus, 1);
+  EXPECT_EQ(gpu.node_config.gpu.vendor_id, 0x10de);
+  EXPECT_EQ(gpu.node_config.gpu.device_id, 0x20f1);  // YAML's 0x20f1 is an integer
+  EXPECT_EQ(gpu.node_config.gpu.custom_label, "a100");
+  EXPECT_EQ(gpu.node_config.gpu.vgpu_profile, "");
   ASSERT_TRUE(gpu.node_config.frozen_vm.has_value());
   EXPECT_EQ(gpu.node_config.frozen_vm->name, "frozen-gpu");
   EXPECT_EQ(gpu.node_config.frozen_vm->mode, FrozenVmMode::kExisting);
@@ -176,7 +184,7 @@ TEST(LoadClusterConfigTest, RayExampleLoadsUnchanged) {
   EXPECT_EQ(config->max_workers, 5);
   ASSERT_TRUE(config->vsphere.frozen_vm.has_value());
   EXPECT_EQ(config->vsphere.frozen_vm->mode, FrozenVmMode::kExisting);  // nulls are unset
-  EXPECT_FALSE(config->vsphere.dynamic_pci_passthrough);
+  EXPECT_FALSE(config->vsphere.gpu.dynamic_pci_passthrough);
   EXPECT_EQ(config->head().node_config.resource_pool, "");
   EXPECT_EQ(config->node_types.at("worker").min_workers, 1);
 

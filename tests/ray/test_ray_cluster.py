@@ -66,7 +66,8 @@ from simharness import env, start_sim  # noqa: F401 (fixtures)
 
 @pytest.fixture
 def sim(start_sim):
-    return start_sim(*SIM_FLAGS)
+    # 2 passthrough GPUs per host (for the GPU worker type; other node types ignore them).
+    return start_sim(*SIM_FLAGS, "--gpus-per-host", "2")
 
 
 @pytest.fixture(autouse=True)
@@ -254,6 +255,32 @@ def test_idle_workers_above_min_workers_are_scaled_down(cluster):
     assert c.scaler.num_failures == 0
     assert len([t for t in c.vms().values() if t[TAG_RAY_NODE_KIND] == NODE_KIND_WORKER]) == 1
     assert len(c.scaler.gcs_client.drained) == 2  # drained through the GCS, then terminated
+
+
+def test_autoscaler_brings_up_gpu_workers_on_distinct_gpus(cluster):
+    c = cluster("gpus", min_workers=0, max_workers=3)
+    raw = copy.deepcopy(c.raw)
+    raw["available_node_types"]["gpu.worker"] = {
+        "min_workers": 0, "max_workers": 2,
+        "resources": {"CPU": 2, "Memory": 4096, "GPU": 1}, "node_config": {}}
+    c.up(raw)
+    c.autoscaler()
+    # Demand for two GPUs: Ray's scheduler picks the GPU type, vsray gives each a GPU.
+    c.scaler.load_metrics.set_resource_requests([{"GPU": 1}] * 2)
+    assert tick_until(c.scaler, lambda: c.up_to_date_workers(2))
+    assert c.scaler.num_failures == 0
+    from pyVmomi import vim
+    from simharness import find_vm
+    devices = []
+    for name, tags in c.vms().items():
+        if tags[TAG_RAY_NODE_KIND] != NODE_KIND_WORKER:
+            continue
+        assert tags[TAG_RAY_USER_NODE_TYPE] == "gpu.worker"
+        vm = find_vm(c.si, name)
+        [device] = [d for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualPCIPassthrough)]
+        devices.append(device.backing.id)
+        assert vm.config.memoryReservationLockedToMax
+    assert sorted(devices) == ["0000:3b:00.0", "0000:3c:00.0"]  # both GPUs of the frozen VM's host
 
 
 def delete_vm(si, name):

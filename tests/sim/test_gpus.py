@@ -113,7 +113,11 @@ def test_fixed_device_conflicts_at_power_on(start_sim):
     assert info.state == "error" and isinstance(info.error, vim.fault.GenericVmConfigFault)
     assert "0000:3b:00.0 is already in use" in info.error.reason
     assert b.runtime.powerState == "poweredOff"
+    [graphics] = a.runtime.host.config.graphicsInfo  # the holder, in config.graphicsInfo
+    assert (graphics.pciId, graphics.graphicsType) == ("0000:3b:00.0", "direct")
+    assert [vm._moId for vm in graphics.vm] == [a._moId]
     assert wait_task(a.PowerOffVM_Task()).state == "success"
+    assert not a.runtime.host.config.graphicsInfo[0].vm
     assert wait_task(b.PowerOnVM_Task()).state == "success"
 
     # Passthrough devices need the VM off; the device must exist on the host.
@@ -219,6 +223,11 @@ def test_vgpu_profiles_share_a_gpu_by_frame_buffer(start_sim):
     assert info.state == "error" and isinstance(info.error, vim.fault.InsufficientGraphicsResourcesFault)
     assert wait_task(vms[0].PowerOffVM_Task()).state == "success"
     assert wait_task(vms[3].PowerOnVM_Task()).state == "success"
+    # config.graphicsInfo: the GPU in vGPU mode, its frame buffer and who runs on it.
+    [graphics] = vms[3].runtime.host.config.graphicsInfo
+    assert (graphics.pciId, graphics.graphicsType, graphics.memorySizeInKB) == (
+        "0000:3b:00.0", "sharedDirect", 8 * 1024 * 1024)
+    assert [vm._moId for vm in graphics.vm] == [vms[3]._moId]
     [status] = sim.control("GET", "gpus")
     assert status["mode"] == "vgpu" and status["vgpus"] == {vms[3]._moId: "grid_t4-8c"}
 

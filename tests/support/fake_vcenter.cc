@@ -149,6 +149,18 @@ void FakeVcenter::AddLibraryItem(const std::string& name, bool frozen_image) {
   items_[name] = frozen_image;
 }
 
+std::string FakeVcenter::AddGpu(const MoRef& host, FakeGpu gpu) {
+  std::lock_guard lock(mu_);
+  auto& list = gpus_[host.value];
+  if (gpu.id.empty()) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    const auto bus = static_cast<unsigned>(0x3b + list.size());
+    gpu.id = std::string("0000:") + kHex[(bus >> 4U) & 0xFU] + kHex[bus & 0xFU] + ":00.0";
+  }
+  list.push_back(gpu);
+  return gpu.id;
+}
+
 std::optional<FakeVm> FakeVcenter::Find(const MoRef& vm) const {
   std::lock_guard lock(mu_);
   auto it = vms_.find(vm.value);
@@ -493,12 +505,74 @@ StatusOr<MoRef> FakeVcenter::Clone(const MoRef& parent, const MoRef& folder,
   return vm;
 }
 
+std::string FakeVcenter::HolderLocked(const MoRef& host, const std::string& id) const {
+  for (const auto& [vm_id, vm] : vms_) {
+    if (vm.host != host || vm.power_state != "poweredOn") continue;
+    for (std::size_t i = 0; i < vm.gpus.size(); ++i) {
+      const bool fixed = vm.gpus[i].backing == vsphere::PciPassthroughSpec::Backing::kFixed;
+      if ((fixed && vm.gpus[i].id == id) || (i < vm.assigned.size() && vm.assigned[i] == id)) {
+        return vm_id;
+      }
+    }
+  }
+  return "";
+}
+
+Status FakeVcenter::BindGpusLocked(FakeVm& vm) {
+  using Backing = vsphere::PciPassthroughSpec::Backing;
+  std::vector<std::string> assigned(vm.gpus.size());
+  const auto fits = [](const vsphere::PciPassthroughSpec& wanted, const FakeGpu& gpu) {
+    const auto& profiles = gpu.vgpu_profiles;
+    switch (wanted.backing) {
+      case Backing::kFixed:
+        return profiles.empty() && gpu.id == wanted.id;
+      case Backing::kDynamic:
+        return profiles.empty() && gpu.vendor_id == wanted.vendor_id &&
+               gpu.device_id == wanted.device_id &&
+               (wanted.custom_label.empty() || wanted.custom_label == gpu.label);
+      case Backing::kVgpu:
+        return std::find(profiles.begin(), profiles.end(), wanted.vgpu) != profiles.end();
+    }
+    return false;
+  };
+  // The device `wanted` gets: the first that fits and (passthrough) is free; "" if none.
+  const auto choose = [&](const vsphere::PciPassthroughSpec& wanted) -> std::string {
+    for (const auto& gpu : gpus_[vm.host.value]) {
+      if (!fits(wanted, gpu)) continue;
+      if (wanted.backing == Backing::kVgpu) return gpu.id;  // room is not modelled
+      if (HolderLocked(vm.host, gpu.id).empty() &&
+          std::find(assigned.begin(), assigned.end(), gpu.id) == assigned.end()) {
+        return gpu.id;
+      }
+    }
+    return "";
+  };
+  for (std::size_t i = 0; i < vm.gpus.size(); ++i) {
+    const auto& wanted = vm.gpus[i];
+    const std::string id = choose(wanted);
+    if (!id.empty()) {
+      assigned[i] = id;
+      continue;
+    }
+    if (wanted.backing == Backing::kFixed) {
+      return FailedPreconditionError("Device " + wanted.id + " is already in use.")
+          .set_fault("GenericVmConfigFault");
+    }
+    return Status(StatusCode::kResourceExhausted, "no free device for " + vm.ref.value)
+        .set_fault(wanted.backing == Backing::kVgpu ? "InsufficientGraphicsResourcesFault"
+                                                    : "InsufficientResourcesFault");
+  }
+  vm.assigned = std::move(assigned);
+  return OkStatus();
+}
+
 Status FakeVcenter::PowerOn(const MoRef& vm, Timeout /*timeout*/) {
   VSRAY_RETURN_IF_ERROR(Enter("PowerOn", "PowerOn " + vm.value));
   {
     std::lock_guard lock(mu_);
     FakeVm* found = VmLocked(vm);
     if (found == nullptr) return NotFound(vm);
+    if (found->power_state != "poweredOn") VSRAY_RETURN_IF_ERROR(BindGpusLocked(*found));
     found->power_state = "poweredOn";
     if (found->frozen_image) found->frozen = true;
   }
@@ -514,6 +588,7 @@ Status FakeVcenter::PowerOff(const MoRef& vm, Timeout /*timeout*/) {
     if (found == nullptr) return NotFound(vm);
     found->power_state = "poweredOff";
     found->frozen = false;
+    found->assigned.clear();
   }
   Notify();
   return OkStatus();
@@ -536,9 +611,15 @@ Status FakeVcenter::Reconfigure(const MoRef& vm, const vsphere::ConfigSpec& spec
     std::lock_guard lock(mu_);
     FakeVm* found = VmLocked(vm);
     if (found == nullptr) return NotFound(vm);
+    if (!spec.add_passthrough.empty() && found->power_state != "poweredOff") {
+      return FailedPreconditionError("PCI passthrough devices need the VM powered off")
+          .set_fault("DeviceHotPlugNotSupported");
+    }
     if (spec.num_cpus) found->cpus = spec.num_cpus;
     if (spec.memory_mb) found->memory_mb = spec.memory_mb;
     for (const auto& option : spec.extra_config) found->extra_config[option.key] = option.value;
+    found->gpus.insert(found->gpus.end(), spec.add_passthrough.begin(), spec.add_passthrough.end());
+    found->memory_locked = found->memory_locked || spec.memory_reservation_locked_to_max;
   }
   Notify();
   return OkStatus();
@@ -561,6 +642,106 @@ Status FakeVcenter::WaitFrozen(const MoRef& vm, Timeout /*timeout*/) {
   if (found == nullptr) return NotFound(vm);
   if (found->frozen) return OkStatus();
   return DeadlineExceededError(vm.value + " did not freeze");
+}
+
+Status FakeVcenter::WaitGuestRunning(const MoRef& vm, Timeout /*timeout*/) {
+  VSRAY_RETURN_IF_ERROR(Enter("WaitGuest", "WaitGuest " + vm.value));
+  std::lock_guard lock(mu_);
+  const FakeVm* found = VmLocked(vm);
+  if (found == nullptr) return NotFound(vm);
+  if (found->power_state == "poweredOn") return OkStatus();
+  return DeadlineExceededError(vm.value + ": the guest does not run");
+}
+
+// ---- GpuClient ----
+
+vsphere::VmPassthroughInfo FakeVcenter::PassthroughLocked(const FakeVm& vm) const {
+  using Backing = vsphere::PciPassthroughSpec::Backing;
+  vsphere::VmPassthroughInfo info{vm.ref, vm.name, vm.power_state, vm.host, vm.folder, {}};
+  for (std::size_t i = 0; i < vm.gpus.size(); ++i) {
+    const auto& spec = vm.gpus[i];
+    vsphere::VmPassthroughDevice device;
+    device.backing = spec.backing;
+    device.vendor_id = spec.vendor_id;
+    device.device_id = spec.device_id;
+    device.custom_label = spec.custom_label;
+    device.vgpu = spec.vgpu;
+    if (spec.backing == Backing::kFixed) {
+      device.id = spec.id;
+    } else if (spec.backing == Backing::kDynamic && i < vm.assigned.size()) {
+      device.id = vm.assigned[i];
+    }
+    info.devices.push_back(std::move(device));
+  }
+  return info;
+}
+
+StatusOr<std::vector<vsphere::HostGpuInfo>> FakeVcenter::HostGpus(const std::vector<MoRef>& hosts,
+                                                                  bool assignable_hardware) {
+  VSRAY_RETURN_IF_ERROR(Enter("HostGpus", ""));
+  std::lock_guard lock(mu_);
+  std::vector<vsphere::HostGpuInfo> out;
+  for (const auto& host : hosts) {
+    const auto known = hosts_.find(host.value);
+    if (known == hosts_.end()) return NotFound(host);
+    vsphere::HostGpuInfo info{host, known->second.name, {}, {}, {}, {}};
+    for (const auto& gpu : gpus_[host.value]) {
+      vsphere::HostPciDeviceInfo device{gpu.id,
+                                        gpu.class_id,
+                                        gpu.vendor_id,
+                                        gpu.device_id,
+                                        "NVIDIA Corporation",
+                                        gpu.name,
+                                        gpu.vgpu_profiles.empty(),
+                                        assignable_hardware ? gpu.label : "",
+                                        gpu.vgpu_profiles.empty() ? "direct" : "sharedDirect",
+                                        gpu.memory_gb * 1024 * 1024,
+                                        {}};
+      for (const auto& profile : gpu.vgpu_profiles) {
+        if (std::find(info.vgpu_profiles.begin(), info.vgpu_profiles.end(), profile) ==
+            info.vgpu_profiles.end()) {
+          info.vgpu_profiles.push_back(profile);
+        }
+      }
+      for (const auto& [id, vm] : vms_) {
+        if (vm.host != host || vm.power_state != "poweredOn") continue;
+        if (std::find(vm.assigned.begin(), vm.assigned.end(), gpu.id) == vm.assigned.end()) {
+          continue;
+        }
+        device.graphics_vms.push_back(id);
+        const bool dynamic = std::any_of(vm.gpus.begin(), vm.gpus.end(), [](const auto& g) {
+          return g.backing == vsphere::PciPassthroughSpec::Backing::kDynamic;
+        });
+        if (assignable_hardware && dynamic && gpu.vgpu_profiles.empty()) info.bindings[gpu.id] = id;
+      }
+      info.devices.push_back(std::move(device));
+    }
+    for (const auto& [id, vm] : vms_) {
+      if (vm.host == host && !vm.gpus.empty()) info.vms.push_back(PassthroughLocked(vm));
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+StatusOr<std::map<std::string, std::string>> FakeVcenter::SystemIds(const MoRef& host) {
+  VSRAY_RETURN_IF_ERROR(Enter("SystemIds", ""));
+  std::lock_guard lock(mu_);
+  std::map<std::string, std::string> ids;
+  for (const auto& gpu : gpus_[host.value]) {
+    if (gpu.vgpu_profiles.empty()) ids[gpu.id] = "system-" + host.value;
+  }
+  return ids;
+}
+
+StatusOr<std::vector<vsphere::VmPassthroughInfo>> FakeVcenter::VmGpus(
+    const std::vector<MoRef>& vms) {
+  std::lock_guard lock(mu_);
+  std::vector<vsphere::VmPassthroughInfo> out;
+  for (const auto& vm : vms) {
+    if (const FakeVm* found = VmLocked(vm)) out.push_back(PassthroughLocked(*found));
+  }
+  return out;
 }
 
 // ---- WatchClient ----

@@ -1,8 +1,9 @@
 // An in-memory vCenter behind the provider's seam (provider/vcenter.h), for unit tests of
 // provider logic without a simulator: one datacenter with hosts (and their states), resource
 // pools, folders, VMs (name, host, folder, pool, power, frozen flag, custom values,
-// extraConfig, a guest address when on, snapshots), custom field definitions, content-library
-// items, and operations that succeed or fail on demand. It keeps the interfaces' contracts
+// extraConfig, a guest address when on, snapshots, PCI passthrough devices), GPUs of hosts,
+// custom field definitions, content-library items, and operations that succeed or fail on
+// demand. It keeps the interfaces' contracts
 // (desired-state VM operations, ALREADY_EXISTS, NOT_FOUND...). A watch keeps a cache in step
 // with a folder synchronously, after every change. Thread-safe.
 #ifndef VSRAY_TESTS_SUPPORT_FAKE_VCENTER_H_
@@ -38,6 +39,23 @@ struct FakeVm {
   std::optional<std::int64_t> memory_mb;
   MoRef snapshot;       // current snapshot
   std::string address;  // the guest's IPv4, reported while powered on
+  // PCI passthrough devices (ReconfigVM), and what a dynamic one was bound to while on.
+  std::vector<vsphere::PciPassthroughSpec> gpus;
+  std::vector<std::string> assigned;  // dynamic: the bound PCI id, per device ("" if none)
+  bool memory_locked = false;         // memoryReservationLockedToMax
+};
+
+// A GPU of a fake host.
+struct FakeGpu {
+  std::string id;  // "0000:3b:00.0"
+  std::uint16_t vendor_id = 0x10de;
+  std::uint16_t device_id = 0x20f1;
+  std::uint16_t class_id = 0x0302;
+  std::string name = "GA100 [A100 PCIe 40GB]";
+  std::string label;
+  // vGPU mode (shared direct) with this much memory, instead of passthrough.
+  std::vector<std::string> vgpu_profiles;
+  std::int64_t memory_gb = 0;
 };
 
 class FakeVcenter final : public provider::VcenterConnection,
@@ -47,6 +65,7 @@ class FakeVcenter final : public provider::VcenterConnection,
                           public provider::WatchClient,
                           public provider::LibraryClient,
                           public provider::LeaseClient,
+                          public provider::GpuClient,
                           public std::enable_shared_from_this<FakeVcenter> {
  public:
   // A datacenter "DC0" (its VM folder: vm_folder()) with one datastore; no hosts yet.
@@ -68,6 +87,10 @@ class FakeVcenter final : public provider::VcenterConnection,
   void SetFrozen(const MoRef& vm, bool frozen);
   void SetPower(const MoRef& vm, const std::string& power_state);
   void AddLibraryItem(const std::string& name, bool frozen_image);
+  // A GPU on `host` (its id: the next bus from 3b when empty); returns its id. Power-ons bind
+  // GPUs as vCenter does: a fixed device held by a running VM, or no free device for a
+  // dynamic one, fails the power-on (GenericVmConfigFault, InsufficientResourcesFault).
+  std::string AddGpu(const MoRef& host, FakeGpu gpu = {});
 
   // ---- Looking ----
   std::optional<FakeVm> Find(const MoRef& vm) const;
@@ -98,6 +121,7 @@ class FakeVcenter final : public provider::VcenterConnection,
   provider::WatchClient& watch() override { return *this; }
   provider::LibraryClient& library() override { return *this; }
   provider::LeaseClient& leases() override { return *this; }
+  provider::GpuClient& gpus() override { return *this; }
   std::unique_ptr<provider::TagMirrorClient> NewTagMirror() override;
 
   // ---- InventoryClient ----
@@ -136,6 +160,13 @@ class FakeVcenter final : public provider::VcenterConnection,
   StatusOr<MoRef> CreateSnapshot(const MoRef& vm, const std::string& name,
                                  Timeout timeout) override;
   Status WaitFrozen(const MoRef& vm, Timeout timeout) override;
+  Status WaitGuestRunning(const MoRef& vm, Timeout timeout) override;
+
+  // ---- GpuClient ----
+  StatusOr<std::vector<vsphere::HostGpuInfo>> HostGpus(const std::vector<MoRef>& hosts,
+                                                       bool assignable_hardware) override;
+  StatusOr<std::map<std::string, std::string>> SystemIds(const MoRef& host) override;
+  StatusOr<std::vector<vsphere::VmPassthroughInfo>> VmGpus(const std::vector<MoRef>& vms) override;
 
   // ---- WatchClient ----
   std::unique_ptr<provider::NodeWatch> Watch(const MoRef& folder, provider::NodeCache& cache,
@@ -180,6 +211,11 @@ class FakeVcenter final : public provider::VcenterConnection,
                             const std::vector<vsphere::OptionValue>& config, bool powered_on);
   // Brings every watching cache in step (without the lock).
   void Notify();
+  // Binds the GPUs of `vm` for a power-on; the fault if they cannot be (callers hold mu_).
+  Status BindGpusLocked(FakeVm& vm);
+  // Who holds PCI id `id` on `host` among running VMs ("" if none; callers hold mu_).
+  std::string HolderLocked(const MoRef& host, const std::string& id) const;
+  vsphere::VmPassthroughInfo PassthroughLocked(const FakeVm& vm) const;
 
   std::mutex notify_mu_;  // one Notify at a time, so that listings reach caches in order
   mutable std::mutex mu_;
@@ -188,6 +224,7 @@ class FakeVcenter final : public provider::VcenterConnection,
   MoRef vm_folder_;
   MoRef datastore_;
   std::map<std::string, provider::HostInfo> hosts_;               // id -> host
+  std::map<std::string, std::vector<FakeGpu>> gpus_;              // host id -> GPUs
   std::map<std::string, Pool> pools_;                             // id -> pool
   std::map<std::string, std::pair<std::string, MoRef>> folders_;  // id -> (name, parent)
   std::map<std::string, FakeVm> vms_;                             // id -> VM
