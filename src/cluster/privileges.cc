@@ -31,6 +31,7 @@ constexpr const char* kSnapshot = "VirtualMachine.State.CreateSnapshot";
 constexpr const char* kAssignVmToPool = "Resource.AssignVMToPool";
 constexpr const char* kAllocateSpace = "Datastore.AllocateSpace";
 constexpr const char* kFolderCreate = "Folder.Create";
+constexpr const char* kAddRemoveDevice = "VirtualMachine.Config.AddRemoveDevice";
 constexpr const char* kFolderDelete = "Folder.Delete";
 
 // Accumulates (entity, privilege, operation).
@@ -144,6 +145,10 @@ void NodeNeeds(const ClusterConfig& config, Builder& b) {
     modes_per_frozen[key].insert(type.node_config.clone_mode);
     frozen_vms[key] = frozen;
     NodeTypeNeeds(type.node_config, frozen, folder, b);
+    // A GPU node's reconfigure adds PCI passthrough devices (vGPU included).
+    if (type.node_config.gpus > 0) {
+      b.Need(EntityKind::kClusterFolder, folder, kAddRemoveDevice, "GPU devices", true);
+    }
   }
   for (const auto& [key, modes] : modes_per_frozen) {
     FrozenVmNeeds(frozen_vms[key], config, modes, b);

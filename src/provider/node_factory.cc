@@ -180,7 +180,7 @@ Status NodeFactory::Finish(const Node& found) {
   }
   TagMap tags = found.BirthTags();
   tags.erase(std::string(kTagVsrayNodeStatus));
-  NewNode node{found.name, {"VirtualMachine", found.id}, {}, LaunchTags(tags, cluster_)};
+  NewNode node{found.name, {"VirtualMachine", found.id}, {}, LaunchTags(tags, cluster_), {}};
   node.parent.host = {"HostSystem", found.host};
   Report(node.name, "finishing (half-made by an earlier run)");
   if (Status status = SetUp(spec, node); !status.ok()) {

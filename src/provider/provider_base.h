@@ -26,7 +26,7 @@ struct ProviderBase {
   std::shared_ptr<VcenterConnection> vcenter;
   std::unique_ptr<Inventory> inventory;
   std::unique_ptr<ThreadPool> pool;        // creates: options.max_concurrency threads
-  std::unique_ptr<ThreadPool> light_pool;  // terminates: kLightOperationConcurrency threads
+  std::unique_ptr<ThreadPool> light_pool;  // terminates: as many, never behind creates
   std::unique_ptr<ParentCatalog> catalog;
 };
 

@@ -54,7 +54,7 @@ struct ProviderOptions {
   // clone_mode linked: create the snapshot "vsray-base" on a parent that has none.
   bool create_base_snapshot = true;
   // Nodes being created at once (each: clone, reconfigure, power, tags); terminates use their
-  // own pool of kLightOperationConcurrency.
+  // own pool of the same size.
   int max_concurrency = kDefaultMaxConcurrency;
   std::chrono::seconds clone_timeout{600};
   std::chrono::seconds frozen_vm_ready_timeout{600};

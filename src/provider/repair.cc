@@ -68,6 +68,11 @@ RepairDecision DecideRepair(const NodeReader& reader, const Node& node,
   if (!HasBirthTags(node)) {
     return {RepairAction::kRemove, "half-made without birth tags (kind and node type)"};
   }
+  // A GPU node's set-up (power off, devices, power on) is not redone by a repair: remove it, so
+  // that its type's next create makes it whole, with its devices.
+  if (!node.Identity(kGuestinfoGpus).empty()) {
+    return {RepairAction::kRemove, "half-made GPU node (its devices are not restored by repair)"};
+  }
   return {RepairAction::kFinish, "half-made by a run that ended"};
 }
 

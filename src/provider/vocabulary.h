@@ -14,12 +14,10 @@ namespace vsray::provider {
 // provisioning operations per host and queues the rest, so the client's limit only has to be
 // high enough never to be the bottleneck below that: 64 serves 8 hosts at vCenter's limit.
 // Measured in vsray-sim with vCenter-like timings (bench/side_by_side.py, 100 nodes over 10
-// hosts): 8 in flight took 18.9 s to create and 13.6 s to terminate, 80 took 11.2 s and 2.3 s.
+// hosts): 8 in flight took 18.9 s to create and 13.6 s to terminate, 64 took 4.8 s and 2.3 s.
+// Terminates (power off + destroy: not provisioning operations) have a pool of the same size
+// of their own, so that they never wait behind clones.
 inline constexpr int kDefaultMaxConcurrency = 64;
-
-// Light operations (power off + destroy of a node) in flight at once: they are not
-// provisioning operations, vCenter does not queue them, and they never wait behind clones.
-inline constexpr int kLightOperationConcurrency = 64;
 
 // The four ways to get frozen VMs (design.md, `frozen_vm`).
 enum class FrozenVmMode {

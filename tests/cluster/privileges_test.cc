@@ -87,7 +87,11 @@ TEST(PrivilegesTest, ExistingFrozenVmInstantClonesNeedNoLibraryNorTags) {
 
 TEST(PrivilegesTest, DeployAsksForImportAndGrantsThroughThePool) {
   const auto r = PrivilegesFor(Load(kDeploy));
-  EXPECT_THAT(Ids(Find(r, EntityKind::kDatacenter)), ::testing::ElementsAre("VApp.Import"));
+  // The deploy, and the prepare lease (a folder with an attribute in the datacenter).
+  EXPECT_THAT(Ids(Find(r, EntityKind::kDatacenter)),
+              ::testing::ElementsAre("Folder.Create", "Folder.Delete", "Global.SetCustomField",
+                                     "VApp.Import"));
+  EXPECT_TRUE(Find(r, EntityKind::kDatacenter)->propagate);
   const auto* frozen = Find(r, EntityKind::kFrozenVm);
   ASSERT_NE(frozen, nullptr);
   EXPECT_TRUE(frozen->deployed);

@@ -71,6 +71,16 @@ TEST(RepairRuleTest, CompleteNodesAreKeptAndStrangersIgnored) {
   EXPECT_EQ(DecideRepair(reader, attribute_only, exclusive).action, RepairAction::kKeep);
 }
 
+TEST(RepairRuleTest, AHalfMadeGpuNodeIsRemovedNotFinished) {
+  const NodeReader reader{"c1", 11, 12};
+  RepairContext exclusive{false, true, false, kNow, std::chrono::seconds(900)};
+  Node gpu = HalfMade("gpu");
+  gpu.identity[std::string(kGuestinfoGpus)] = "1";
+  const auto decision = DecideRepair(reader, gpu, exclusive);
+  EXPECT_EQ(decision.action, RepairAction::kRemove);
+  EXPECT_THAT(decision.why, HasSubstr("GPU"));
+}
+
 TEST(RepairRuleTest, WithoutTheLeaseOnlyStaleNodesAreRemoved) {
   const NodeReader reader{"c1", 11, 12};
   RepairContext shared{false, false, false, kNow, std::chrono::seconds(900)};
