@@ -37,8 +37,7 @@ StatusOr<ProviderBase> OpenProviderBase(const ProviderOptions& options) {
   }
   base.inventory = *std::move(inventory);
   base.pool = std::make_unique<ThreadPool>(static_cast<std::size_t>(options.max_concurrency));
-  base.light_pool =
-      std::make_unique<ThreadPool>(static_cast<std::size_t>(options.max_concurrency));
+  base.light_pool = std::make_unique<ThreadPool>(static_cast<std::size_t>(options.max_concurrency));
   FrozenVmEnv env;
   env.vcenter = base.vcenter.get();
   env.inventory = base.inventory.get();
