@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "provider/key_values.h"
 
 namespace vsray::provider {
 namespace {
@@ -120,17 +121,10 @@ std::string FormatLeaseRecord(const LeaseRecord& record) {
 std::optional<LeaseRecord> ParseLeaseRecord(std::string_view text) {
   LeaseRecord record;
   bool has_expiry = false;
-  while (!text.empty()) {
-    const auto end = text.find(';');
-    const std::string_view part = text.substr(0, end);
-    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
-    const auto eq = part.find('=');
-    if (eq == std::string_view::npos) return std::nullopt;
-    const std::string_view key = part.substr(0, eq);
-    const std::string_view value = part.substr(eq + 1);
+  const bool parsed = ForEachKeyValue(text, [&](std::string_view key, std::string_view value) {
     if (key == "expires") {
       auto expires = ParseInt(value);
-      if (!expires) return std::nullopt;
+      if (!expires) return false;
       record.expires = *expires;
       has_expiry = true;
     } else if (key == "owner") {
@@ -138,8 +132,9 @@ std::optional<LeaseRecord> ParseLeaseRecord(std::string_view text) {
     } else if (key == "what") {
       record.what = std::string(value);
     }
-  }
-  if (!has_expiry || record.owner.empty()) return std::nullopt;
+    return true;
+  });
+  if (!parsed || !has_expiry || record.owner.empty()) return std::nullopt;
   return record;
 }
 

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "provider/key_values.h"
+
 namespace vsray::provider {
 namespace {
 
@@ -93,30 +95,24 @@ std::string FormatIntent(const NodeIntent& intent) {
 std::optional<NodeIntent> ParseIntent(std::string_view text) {
   NodeIntent intent;
   bool any = false;
-  while (!text.empty()) {
-    const auto end = text.find(';');
-    const std::string_view part = text.substr(0, end);
-    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
-    const auto eq = part.find('=');
-    if (eq == std::string_view::npos) return std::nullopt;
-    const std::string_view key = part.substr(0, eq);
-    const std::string_view value = part.substr(eq + 1);
+  const bool parsed = ForEachKeyValue(text, [&](std::string_view key, std::string_view value) {
     if (key == "cpus") {
       const auto cpus = ParseNumber(value);
-      if (!cpus || *cpus < 1 || *cpus > 4096) return std::nullopt;
+      if (!cpus || *cpus < 1 || *cpus > 4096) return false;
       intent.cpus = static_cast<int>(*cpus);
     } else if (key == "memory_mb") {
       const auto memory = ParseNumber(value);
-      if (!memory || *memory < 1) return std::nullopt;
+      if (!memory || *memory < 1) return false;
       intent.memory_mb = *memory;
     } else if (key == "clone") {
       const auto mode = ParseCloneMode(value);
-      if (!mode) return std::nullopt;
+      if (!mode) return false;
       intent.clone_mode = *mode;
     }
     any = true;
-  }
-  if (!any) return std::nullopt;
+    return true;
+  });
+  if (!parsed || !any) return std::nullopt;
   return intent;
 }
 
