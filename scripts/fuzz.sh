@@ -3,12 +3,15 @@
 #   soap_response_fuzz  the SOAP response decoder (src/vsphere/soap.cc)
 #   rest_reply_fuzz     the vAPI REST client's reply decoding, any status and body
 #   config_load_fuzz    the cluster config loader (YAML, Ray's and vsray's keys)
-# FUZZ_SECONDS=N per target (default 60); FUZZ_TARGETS="a b" to run some only. Seeds come from
+# FUZZ_SECONDS=N per target (default 60); FUZZ_TARGETS="a b" to run some only; FUZZ_SEED=N the
+# mutation seed (default 1, so that a run, CI's included, is reproducible: a failure found with
+# it is found again; FUZZ_SEED=0 draws a new seed each run, for exploring). Seeds come from
 # fuzz/corpus/<kind>/ (soap, rest, config); each run's corpus grows in $VSRAY_FUZZ_DIR.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 out=${VSRAY_FUZZ_DIR:-$root/build-fuzz}
 seconds=${FUZZ_SECONDS:-60}
+seed=${FUZZ_SEED:-1}
 targets=${FUZZ_TARGETS:-soap_response_fuzz rest_reply_fuzz config_load_fuzz}
 jobs=${VSRAY_JOBS:-2}
 cxx=(clang++)
@@ -56,7 +59,7 @@ for target in $targets; do
   mkdir -p "$out/corpus-$kind"
   cp -n "$root/fuzz/corpus/$kind"/* "$out/corpus-$kind/" 2>/dev/null || true
   echo "=== $target: ${seconds} s"
-  if ! "$out/$target" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+  if ! "$out/$target" -max_total_time="$seconds" -seed="$seed" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
       -print_final_stats=1 -artifact_prefix="$out/$target-" "$out/corpus-$kind" >"$out/$target.log" 2>&1; then
     status=1
     echo "$target FAILED; see $out/$target.log (the input that failed: $out/$target-crash-*)"

@@ -1,5 +1,6 @@
 #include "config/yaml_tree.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
@@ -10,6 +11,7 @@
 #include <optional>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -486,17 +488,90 @@ json ResolvePlainScalar(std::string_view text) {
   return std::string(text);
 }
 
+// Counts the text's documents, stopping at two, and marks where the second begins. yaml-cpp's
+// LoadAll never returns on some malformed text: after a document it yields empty documents
+// forever without consuming the offending character (e.g. " r: 1\n,a:\n"), so documents are
+// counted by a bounded event pass and only the first is loaded.
+class DocumentCounter : public YAML::EventHandler {
+ public:
+  int documents = 0;
+  std::optional<YAML::Mark> second;  // the first event of the second document
+
+  void OnDocumentStart(const YAML::Mark& mark) override { Note(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t /*anchor*/) override { Note(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t /*anchor*/) override { Note(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string& /*tag*/, YAML::anchor_t /*anchor*/,
+                const std::string& /*value*/) override {
+    Note(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string& /*tag*/,
+                       YAML::anchor_t /*anchor*/, YAML::EmitterStyle::value /*style*/) override {
+    Note(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string& /*tag*/, YAML::anchor_t /*anchor*/,
+                  YAML::EmitterStyle::value /*style*/) override {
+    Note(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void Note(const YAML::Mark& mark) {
+    if (documents == 1 && !second) second = mark;
+  }
+};
+
+// Throws YAML::Exception on a syntax error.
+DocumentCounter CountDocuments(const std::string& text) {
+  std::istringstream stream(text);
+  YAML::Parser parser(stream);
+  DocumentCounter counter;
+  while (counter.documents < 2 && parser.HandleNextDocument(counter)) ++counter.documents;
+  return counter;
+}
+
+// The error for a text of more than one document, at the second one's '---' if there is one;
+// without one, yaml-cpp stopped at text it could not read (PyYAML: "expected '<document
+// start>'"), which is named.
+Status MultipleDocumentsError(std::string_view text, const std::string& source,
+                              const YAML::Mark& second) {
+  const int mark_line = LineOf(second);
+  int line = 0;
+  int current = 1;
+  std::size_t start = 0;
+  while (start < text.size() && current <= mark_line) {
+    const std::size_t end = std::min(text.find('\n', start), text.size());
+    if (current > 1 && text.substr(start, end - start).rfind("---", 0) == 0) line = current;
+    start = end + 1;
+    ++current;
+  }
+  if (line > 0) {
+    return ConfigError(source, line, "",
+                       "more than one YAML document ('---'); a cluster config is one mapping");
+  }
+  std::string found = "text";
+  if (second.pos >= 0 && static_cast<std::size_t>(second.pos) < text.size()) {
+    found = std::string("'") + text[static_cast<std::size_t>(second.pos)] + "'";
+  }
+  return ConfigError(source, mark_line, "",
+                     "YAML syntax error: unexpected " + found + " after the end of the mapping");
+}
+
 StatusOr<Document> ParseConfigText(std::string_view text, std::string source) {
   Document document;
   document.source = std::move(source);
   if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
   VSRAY_RETURN_IF_ERROR(CheckText(text, document.source));
 
-  std::vector<YAML::Node> documents;
+  const std::string owned(text);
+  DocumentCounter counted;
+  YAML::Node first;
   std::string yaml_error;
   int yaml_error_line = 1;
   try {
-    documents = YAML::LoadAll(std::string(text));
+    counted = CountDocuments(owned);
+    if (counted.documents == 1) first = YAML::Load(owned);
   } catch (const YAML::Exception& e) {
     yaml_error = e.msg;
     yaml_error_line = LineOf(e.mark);
@@ -514,28 +589,17 @@ StatusOr<Document> ParseConfigText(std::string_view text, std::string source) {
     }
     return ConfigError(document.source, yaml_error_line, "", "YAML syntax error: " + yaml_error);
   }
-  if (documents.size() > 1) {
-    // yaml-cpp marks the second document at its first node; point at its '---' if there is one.
-    int line = LineOf(documents[1].Mark());
-    int current = 1;
-    std::size_t start = 0;
-    while (start < text.size() && current < line) {
-      const std::size_t end = std::min(text.find('\n', start), text.size());
-      if (text.substr(start, end - start).rfind("---", 0) == 0) line = current;
-      start = end + 1;
-      ++current;
-    }
-    return ConfigError(document.source, line, "",
-                       "more than one YAML document ('---'); a cluster config is one mapping");
+  if (counted.documents > 1) {
+    return MultipleDocumentsError(text, document.source, counted.second.value_or(YAML::Mark()));
   }
-  if (documents.empty()) {
+  if (counted.documents == 0) {
     document.root = nullptr;
     return document;
   }
   try {
     Converter converter(document.source, &document.lines);
-    converter.Record(ConfigPath(), 0, documents[0]);
-    VSRAY_RETURN_IF_ERROR(converter.Convert(documents[0], ConfigPath(), 0, &document.root));
+    converter.Record(ConfigPath(), 0, first);
+    VSRAY_RETURN_IF_ERROR(converter.Convert(first, ConfigPath(), 0, &document.root));
   } catch (const std::exception& e) {  // yaml-cpp or nlohmann: never let one escape
     return ConfigError(document.source, 1, "", std::string("cannot read the YAML: ") + e.what());
   }

@@ -148,6 +148,9 @@ TEST(ParseConfigTextTest, RejectsBadTextWithLine) {
       {"a: 1\nb: \xff\xfe\n", "t.yaml:2: not UTF-8 text (invalid byte 0xff)"},
       {"a: \xc0\xaf\n", "t.yaml:1: not UTF-8 text"},  // overlong encoding
       {"a: 1\n---\nb: 2\n", "t.yaml:2: more than one YAML document"},
+      // yaml-cpp's LoadAll never returned on this (empty documents without end).
+      {" r: 1\n,a:\n", "t.yaml:2: YAML syntax error: unexpected ',' after the end of the mapping"},
+      {"---\na: 1\n---\nb: 2\n", "t.yaml:3: more than one YAML document"},
       {"a: !python/object x\n", "t.yaml:1: a: unsupported YAML tag '!python/object'"},
       {"a: !!int abc\n", "t.yaml:1: a: the value does not match its tag"},
       {"? [a, b]\n: 1\n", "t.yaml:1: (top level): mapping keys must be plain strings"},
