@@ -1,6 +1,7 @@
 #include "provider/folder_watcher.h"
 
 #include <algorithm>
+#include <unordered_set>
 
 #include "common/log.h"
 
@@ -128,11 +129,15 @@ void FolderWatcher::Resync() {
 
 void FolderWatcher::VerifyUnidentified() {
   std::vector<std::string> ids;
+  std::unordered_set<std::string> unidentified;
   cache_.ForEach([&](const Node& node) {
-    if (node.identity.empty() && verify_attempts_[node.id] < kMaxVerifyAttempts) {
-      ids.push_back(node.id);
-    }
+    if (!node.identity.empty()) return;
+    unidentified.insert(node.id);
+    if (verify_attempts_[node.id] < kMaxVerifyAttempts) ids.push_back(node.id);
   });
+  // Forget nodes that are gone or identified, so that a long-running provider does not grow.
+  std::erase_if(verify_attempts_,
+                [&](const auto& entry) { return !unidentified.contains(entry.first); });
   if (ids.empty()) return;
   vsphere::FilterSpec spec;
   spec.props.push_back({"VirtualMachine", WatchedProperties()});
