@@ -73,8 +73,8 @@ void CheckFrozenVms(const provider::ProviderOptions& options, const std::string&
   const std::string what =
       "frozen VM (" + std::string(provider::FrozenVmModeDescription(frozen.mode)) + ")";
   if (!statuses.ok()) {
-    report.Fail(what, statuses.status().message(),
-                "fix provider.vsphere_config.frozen_vm (or run `vsray frozen-vm status`)");
+    // Not `vsray frozen-vm status`: it reads the same way, and fails the same way.
+    report.Fail(what, statuses.status().message(), "fix provider.vsphere_config.frozen_vm");
     return;
   }
   if (statuses->empty()) {

@@ -15,8 +15,10 @@
 
 #include "cli/interrupt.h"
 #include "cli/output.h"
+#include "cli/status.h"
 #include "cluster/cluster.h"
 #include "common/log.h"
+#include "common/spelling.h"
 #include "common/status.h"
 #include "config/bootstrap.h"
 #include "config/cluster_config.h"
@@ -33,6 +35,18 @@ using provider::TagMap;
 int Fail(const Status& status, int code) {
   std::cerr << "vsray: " << status.message() << "\n";
   return code;
+}
+
+// Errors about what the config names in vCenter (a missing pool, datastore or frozen VM, no
+// usable frozen VM) point at `vsray check`, which checks each of them.
+Status WithCheckHint(const Status& status, const std::string& config_path) {
+  if (status.code() != StatusCode::kNotFound && status.code() != StatusCode::kFailedPrecondition) {
+    return status;
+  }
+  Status hinted(status.code(),
+                status.message() + "; `vsray check " + config_path + "` checks what it names");
+  hinted.set_fault(status.fault());
+  return hinted;
 }
 
 // Reads the cluster config; `bootstrap` also completes it (key pair, userdata keys) as
@@ -74,7 +88,7 @@ std::optional<Opened> Open(const CommonFlags& flags, bool bootstrap, bool watch,
   }
   auto provider = NodeProvider::Create(*std::move(options), config->cluster_name);
   if (!provider.ok()) {
-    *exit_code = Fail(provider.status(), kExitFailed);
+    *exit_code = Fail(WithCheckHint(provider.status(), flags.config), kExitFailed);
     return std::nullopt;
   }
   return Opened{*std::move(config), *std::move(provider)};
@@ -391,8 +405,12 @@ int ReportUp(const CommonFlags& flags, const NodeProvider& provider,
   if (interrupted) return ReportInterrupted(created);
   for (const auto& failure : created.failures) std::cerr << "vsray: " << failure << "\n";
   if (!created.failures.empty()) {
+    const bool placement = WithCheckHint(created.error, flags.config) != created.error;
     std::cerr << "vsray: " << created.asked - static_cast<int>(created.ids.size()) << " of "
-              << created.asked << " node(s) were not created; run `vsray up` again to retry\n";
+              << created.asked << " node(s) were not created; "
+              << (placement ? "`vsray check " + flags.config + "` checks the placement"
+                            : std::string("run `vsray up` again to retry"))
+              << "\n";
     return kExitFailed;
   }
   if (!wait_status.ok()) return Fail(wait_status, kExitFailed);
@@ -445,8 +463,10 @@ int Up(const CommonFlags& flags, bool no_wait) {
         WaitReady(*provider, *all, config.vsphere.timeouts.node_ready, progress, interrupts);
   }
   progress.Finish();
-  return ReportUp(flags, *provider, *all, created, wait_status, interrupts.interrupted(),
-                  std::move(extra));
+  const int result = ReportUp(flags, *provider, *all, created, wait_status,
+                              interrupts.interrupted(), std::move(extra));
+  if (!interrupts.interrupted()) PrintUpSummary(flags, config, *provider);
+  return result;
 }
 
 namespace {
@@ -490,9 +510,19 @@ int ReportDown(const CommonFlags& flags, NodeProvider& provider, const std::stri
   return kExitOk;
 }
 
+// `down` deletes only when asked: on a terminal it asks, elsewhere it needs --yes (like
+// terraform's -auto-approve). False (message printed) when it must refuse.
+bool MayDownWithoutAsking(const CommonFlags& flags) {
+  if (flags.yes || IsTerminal(stdin)) return true;
+  std::cerr << "vsray: down: stdin is not a terminal, so there is no one to ask: pass --yes to "
+               "terminate every node of the cluster\n";
+  return false;
+}
+
 }  // namespace
 
 int Down(const CommonFlags& flags) {
+  if (!MayDownWithoutAsking(flags)) return kExitUsage;
   InterruptWatch interrupts;  // before any thread starts
   int code = kExitOk;
   auto opened =
@@ -545,10 +575,11 @@ int Create(const CommonFlags& flags, const std::string& node_type, int count) {
   auto config = LoadConfig(flags.config, /*bootstrap=*/true);
   if (!config.ok()) return Fail(config.status(), kExitUsage);
   if (config->FindNodeType(node_type) == nullptr) {
-    std::string known;
-    for (const auto& [name, type] : config->node_types) known += (known.empty() ? "" : ", ") + name;
-    return Fail(InvalidArgumentError("--node-type '" + node_type + "' is not in " + flags.config +
-                                     " (available_node_types: " + known + ")"),
+    std::vector<std::string> known;
+    for (const auto& [name, type] : config->node_types) known.push_back(name);
+    return Fail(InvalidArgumentError("--node-type '" + node_type +
+                                     "' is not a key of available_node_types in " + flags.config +
+                                     DidYouMean(node_type, known)),
                 kExitUsage);
   }
   int code = kExitOk;

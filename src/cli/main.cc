@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/status.h"
 #include "common/log.h"
 
 namespace {
@@ -54,6 +55,7 @@ struct Args {
   cli::ConnectFlags connect;
   bool inventory_json = false;
   cli::RoleFlags role;
+  int watch_seconds = 0;  // status --watch
 };
 
 // The subcommands; the parsed one runs.
@@ -71,6 +73,7 @@ struct Commands {
   CLI::App* inventory = nullptr;
   CLI::App* role_show = nullptr;
   CLI::App* role_create = nullptr;
+  CLI::App* status = nullptr;
 };
 
 void AddGlobalFlags(CLI::App& app, Args& args) {
@@ -189,6 +192,19 @@ void AddRoleCommands(CLI::App& app, Args& args, Commands& commands) {
                                    "grant the role to this user where `role show` says");
 }
 
+// status.
+void AddStatusCommand(CLI::App& app, Args& args, Commands& commands) {
+  commands.status = app.add_subcommand(
+      "status", "the cluster at a glance: vCenter, head, nodes per type, frozen VMs, strays");
+  AddConfig(*commands.status, args.flags);
+  AddJson(*commands.status, args.flags);
+  commands.status
+      ->add_option("--watch", args.watch_seconds, "redraw every SECONDS (default 5) until Ctrl-C")
+      ->expected(0, 1)
+      ->default_str("5")
+      ->check(CLI::Range(1, 3600));
+}
+
 // Logging as the global flags say; false (message printed) on a usage error.
 bool SetUpLogging(const Args& args) {
   if (args.verbose && args.quiet) {
@@ -218,6 +234,7 @@ int Run(const Commands& commands, Args& args) {
   if (commands.terminate->parsed()) return cli::Terminate(flags, args.node_ids);
   if (commands.set_tags->parsed()) return cli::SetTags(flags, args.node_id, args.tags);
   if (commands.check->parsed()) return cli::Check(flags);
+  if (commands.status->parsed()) return cli::ClusterStatusCommand(flags, args.watch_seconds);
   if (commands.frozen_status->parsed()) return cli::FrozenVmStatus(flags);
   if (commands.frozen_prepare->parsed()) return cli::FrozenVmPrepare(flags);
   if (commands.sim->parsed()) return cli::Sim(args.sim, args.quiet);
@@ -244,6 +261,7 @@ int main(int argc, char** argv) {
   AddCheckCommands(app, args, commands);
   AddToolCommands(app, args, commands);
   AddRoleCommands(app, args, commands);
+  AddStatusCommand(app, args, commands);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -15,8 +15,6 @@ bool IsPlainKey(std::string_view key) {
   });
 }
 
-char Lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
-
 }  // namespace
 
 ConfigPath ConfigPath::Key(std::string_view key) const {
@@ -125,47 +123,6 @@ Status ConfigError(std::string_view source, int line, std::string_view path,
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
   }
   return InvalidArgumentError(std::move(text));
-}
-
-std::size_t EditDistance(std::string_view a, std::string_view b) {
-  const std::size_t n = a.size();
-  const std::size_t m = b.size();
-  // Three rows: i-2, i-1, i.
-  std::vector<std::size_t> two_back(m + 1);
-  std::vector<std::size_t> previous(m + 1);
-  std::vector<std::size_t> current(m + 1);
-  for (std::size_t j = 0; j <= m; ++j) previous[j] = j;
-  for (std::size_t i = 1; i <= n; ++i) {
-    current[0] = i;
-    for (std::size_t j = 1; j <= m; ++j) {
-      const std::size_t cost = Lower(a[i - 1]) == Lower(b[j - 1]) ? 0 : 1;
-      current[j] = std::min({previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost});
-      if (i > 1 && j > 1 && Lower(a[i - 1]) == Lower(b[j - 2]) &&
-          Lower(a[i - 2]) == Lower(b[j - 1])) {
-        current[j] = std::min(current[j], two_back[j - 2] + 1);
-      }
-    }
-    two_back.swap(previous);
-    previous.swap(current);
-  }
-  return previous[m];
-}
-
-std::string ClosestMatch(std::string_view word, const std::vector<std::string>& candidates) {
-  std::string best;
-  std::size_t best_distance = 0;
-  for (const std::string& candidate : candidates) {
-    const std::size_t distance = EditDistance(word, candidate);
-    if (best.empty() || distance < best_distance) {
-      best = candidate;
-      best_distance = distance;
-    }
-  }
-  if (best.empty()) return "";
-  // A typo: a couple of edits for short words, about a third of the word for long ones.
-  const std::size_t longest = std::max(word.size(), best.size());
-  const std::size_t limit = std::max<std::size_t>(2, longest / 3);
-  return best_distance <= limit && best_distance < longest ? best : "";
 }
 
 std::string RedactSecret(std::string text, std::string_view secret) {

@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/spelling.h"
 #include "common/status.h"
 
 namespace vsray::config {
@@ -67,12 +68,9 @@ class SourceMap {
 Status ConfigError(std::string_view source, int line, std::string_view path,
                    std::string_view message);
 
-// Levenshtein distance with adjacent transpositions (optimal string alignment), ASCII
-// case-insensitive.
-std::size_t EditDistance(std::string_view a, std::string_view b);
-
-// The candidate closest to `word` if it is close enough to be a likely typo, else "".
-std::string ClosestMatch(std::string_view word, const std::vector<std::string>& candidates);
+// The "did you mean" helpers (common/spelling.h), for the config's callers.
+using ::vsray::ClosestMatch;
+using ::vsray::EditDistance;
 
 // Replaces every occurrence of `secret` (when at least 3 characters long) with "*****".
 std::string RedactSecret(std::string text, std::string_view secret);

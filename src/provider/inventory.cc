@@ -2,12 +2,21 @@
 
 #include <utility>
 
+#include "common/spelling.h"
+
 namespace vsray::provider {
 namespace {
 
 std::string Names(const std::vector<DatacenterInfo>& all) {
   std::string names;
   for (const auto& dc : all) names += (names.empty() ? "" : ", ") + dc.name;
+  return names;
+}
+
+std::vector<std::string> NameList(const std::vector<DatacenterInfo>& all) {
+  std::vector<std::string> names;
+  names.reserve(all.size());
+  for (const auto& dc : all) names.push_back(dc.name);
   return names;
 }
 
@@ -43,7 +52,8 @@ StatusOr<std::unique_ptr<Inventory>> Inventory::Open(InventoryClient& client,
     }
   }
   if (!chosen) {
-    Status status = NotFoundError("'" + datacenter + "' not found (have: " + Names(all) + ")");
+    Status status =
+        NotFoundError("'" + datacenter + "' not found" + DidYouMean(datacenter, NameList(all)));
     status.set_fault("NotFound");
     return status;
   }
@@ -63,9 +73,7 @@ StatusOr<MoRef> Inventory::FindPlacement(const std::string& type, const std::str
   } else {
     VSRAY_ASSIGN_OR_RETURN(found, client_.FindByName(type, name, datacenter_.ref));
   }
-  if (found.empty()) {
-    return NotFoundError(type + " '" + name + "' not found in the datacenter");
-  }
+  if (found.empty()) return NotFoundWithSuggestions(type, name);
   if (found.size() > 1) {
     return FailedPreconditionError(std::to_string(found.size()) + " objects of type " + type +
                                    " are named '" + name + "': give its inventory path instead");
@@ -73,6 +81,15 @@ StatusOr<MoRef> Inventory::FindPlacement(const std::string& type, const std::str
   std::lock_guard lock(mu_);
   placement_[key] = found.front();
   return found.front();
+}
+
+Status Inventory::NotFoundWithSuggestions(const std::string& type, const std::string& name) {
+  std::string message = type + " '" + name + "' not found in datacenter '" + datacenter_.name + "'";
+  // The suggestions are a help: without them the error is still right.
+  if (auto names = client_.NamesOf(type, datacenter_.ref); names.ok()) {
+    message += DidYouMean(name, *names);
+  }
+  return NotFoundError(std::move(message));
 }
 
 StatusOr<MoRef> Inventory::EnsureFolder(const MoRef& parent_or_root, const std::string& name) {

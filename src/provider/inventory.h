@@ -49,6 +49,8 @@ class Inventory {
  private:
   Inventory(InventoryClient& client, DatacenterInfo datacenter)
       : client_(client), datacenter_(std::move(datacenter)) {}
+  // NOT_FOUND for `name`, with the closest names of `type` that exist ("did you mean").
+  Status NotFoundWithSuggestions(const std::string& type, const std::string& name);
 
   InventoryClient& client_;
   const DatacenterInfo datacenter_;

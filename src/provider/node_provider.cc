@@ -209,6 +209,19 @@ StatusOr<std::vector<std::string>> NodeProvider::NonTerminatedNodes(const TagMap
   return ids;
 }
 
+std::vector<Node> NodeProvider::ForeignVms() const {
+  const NodeReader reader = Reader();
+  std::vector<Node> foreign;
+  cache_.ForEach([&](const Node& node) {
+    if (!reader.IsOurs(node) && !node.frozen && !base_.catalog->IsFrozenParent(node.id)) {
+      foreign.push_back(node);
+    }
+  });
+  std::sort(foreign.begin(), foreign.end(),
+            [](const Node& a, const Node& b) { return a.name < b.name; });
+  return foreign;
+}
+
 StatusOr<std::vector<std::string>> NodeProvider::AllNodes() {
   if (!watch_) VSRAY_RETURN_IF_ERROR(Refresh());
   const NodeReader reader = Reader();

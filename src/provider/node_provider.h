@@ -58,6 +58,9 @@ class NodeProvider {
   // Every VM of this cluster in any power state (what `vsray down` removes); frozen VMs and
   // VMs without this cluster's identity are never in it.
   StatusOr<std::vector<std::string>> AllNodes();
+  // VMs in the cluster's folder that are neither this cluster's nodes nor frozen VMs (untagged
+  // ones, other clusters'): shown by `vsray status`, never touched. From the last listing.
+  std::vector<Node> ForeignVms() const;
   // The cached view of one of this cluster's nodes (name, power state, host, NICs).
   std::optional<Node> GetNode(const std::string& id) const;
   bool IsRunning(const std::string& id) const;

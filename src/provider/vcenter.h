@@ -62,6 +62,9 @@ class InventoryClient {
   // Every object of `type` named `name` under `root`.
   virtual StatusOr<std::vector<MoRef>> FindByName(const std::string& type, const std::string& name,
                                                   const MoRef& root) = 0;
+  // The names of every object of `type` under `root` (for "did you mean" in errors).
+  virtual StatusOr<std::vector<std::string>> NamesOf(const std::string& type,
+                                                     const MoRef& root) = 0;
   // The child named `name` of folder `parent`; nullopt if none.
   virtual StatusOr<std::optional<MoRef>> FindChild(const MoRef& parent,
                                                    const std::string& name) = 0;

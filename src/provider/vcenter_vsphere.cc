@@ -85,6 +85,16 @@ class VsphereVcenter final : public VcenterConnection,
                                           const MoRef& root) override {
     return vim_.FindByName(type, name, root);
   }
+  StatusOr<std::vector<std::string>> NamesOf(const std::string& type, const MoRef& root) override {
+    VSRAY_ASSIGN_OR_RETURN(auto contents, vim_.ListByType(type, {"name"}, root));
+    std::vector<std::string> names;
+    for (const auto& content : contents) {
+      if (const Any* name = content.Get("name"); name != nullptr) {
+        names.push_back(name->text);
+      }
+    }
+    return names;
+  }
   StatusOr<std::optional<MoRef>> FindChild(const MoRef& parent, const std::string& name) override {
     return vim_.FindChild(parent, name);
   }

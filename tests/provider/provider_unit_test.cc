@@ -222,7 +222,26 @@ TEST(InventoryTest, ChoosesTheDatacenterOrSaysWhichExist) {
               StatusIs(StatusCode::kInvalidArgument, HasSubstr("2 datacenters (DC0, DC1)")));
   FakeVcenter fake;
   EXPECT_THAT(Inventory::Open(fake, "DC9"),
-              StatusIs(StatusCode::kNotFound, HasSubstr("'DC9' not found (have: DC0)")));
+              StatusIs(StatusCode::kNotFound, HasSubstr("'DC9' not found; did you mean 'DC0'?")));
+  EXPECT_THAT(Inventory::Open(fake, "Paris"),
+              StatusIs(StatusCode::kNotFound, HasSubstr("'Paris' not found (have: DC0)")));
+}
+
+TEST(InventoryTest, AMistypedPlacementGetsTheClosestNameThatExists) {
+  FakeVcenter fake;
+  const MoRef host = fake.AddHost("esx-1");
+  fake.AddPool("gpu-pool", {host});
+  fake.AddPool("cpu-pool", {host});
+  auto inventory = Inventory::Open(fake, "");
+  ASSERT_THAT(inventory, IsOk());
+  EXPECT_THAT((*inventory)->FindPlacement("ResourcePool", "gpu-pol"),
+              StatusIs(StatusCode::kNotFound, HasSubstr("ResourcePool 'gpu-pol' not found in "
+                                                        "datacenter 'DC0'; did you mean "
+                                                        "'gpu-pool'?")));
+  EXPECT_THAT((*inventory)->FindPlacement("ResourcePool", "elsewhere"),
+              StatusIs(StatusCode::kNotFound, HasSubstr("(have: cpu-pool, gpu-pool)")));
+  EXPECT_THAT((*inventory)->FindPlacement("Datastore", "LocalDS_O"),
+              StatusIs(StatusCode::kNotFound, HasSubstr("did you mean 'LocalDS_0'?")));
 }
 
 TEST(FieldRegistryTest, DefinesOnceAndReadsBackOneDefinedMeanwhile) {

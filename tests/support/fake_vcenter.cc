@@ -331,6 +331,20 @@ StatusOr<std::vector<MoRef>> FakeVcenter::FindByName(const std::string& type,
   return out;
 }
 
+StatusOr<std::vector<std::string>> FakeVcenter::NamesOf(const std::string& type,
+                                                        const MoRef& /*root*/) {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  if (type == "VirtualMachine") {
+    for (const auto& [id, vm] : vms_) out.push_back(vm.name);
+  } else if (type == "ResourcePool") {
+    for (const auto& [id, pool] : pools_) out.push_back(pool.name);
+  } else if (type == "Datastore") {
+    out.emplace_back("LocalDS_0");
+  }
+  return out;
+}
+
 StatusOr<std::optional<MoRef>> FakeVcenter::FindChild(const MoRef& parent,
                                                       const std::string& name) {
   std::lock_guard lock(mu_);

@@ -130,6 +130,7 @@ class FakeVcenter final : public provider::VcenterConnection,
   StatusOr<std::optional<MoRef>> FindByPath(const std::string& path) override;
   StatusOr<std::vector<MoRef>> FindByName(const std::string& type, const std::string& name,
                                           const MoRef& root) override;
+  StatusOr<std::vector<std::string>> NamesOf(const std::string& type, const MoRef& root) override;
   StatusOr<std::optional<MoRef>> FindChild(const MoRef& parent, const std::string& name) override;
   StatusOr<MoRef> CreateFolder(const MoRef& parent, const std::string& name) override;
   StatusOr<std::map<std::string, provider::HostInfo>> Hosts(const MoRef& datacenter) override;
