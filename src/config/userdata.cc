@@ -1,8 +1,10 @@
 #include "config/userdata.h"
 
-#include <array>
+#include <openssl/evp.h>
+
+#include <algorithm>
 #include <cctype>
-#include <cstdint>
+#include <cstddef>
 #include <nlohmann/json.hpp>
 
 #include "config/yaml_tree.h"
@@ -10,13 +12,13 @@
 namespace vsray::config {
 namespace {
 
-constexpr std::string_view kAlphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-int DecodeChar(char c) {
-  const std::size_t at = kAlphabet.find(c);
-  return at == std::string_view::npos ? -1 : static_cast<int>(at);
+bool IsBase64Char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+         c == '/';
 }
+
+// OpenSSL takes int lengths: large inputs go in chunks of whole 3-byte (4-character) groups.
+constexpr std::size_t kChunkGroups = std::size_t{1} << 20;
 
 }  // namespace
 
@@ -77,57 +79,44 @@ std::string HostnameFor(std::string_view vm_name) {
 
 std::string Base64Encode(std::string_view data) {
   std::string out;
-  out.reserve((data.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 3 <= data.size(); i += 3) {
-    const std::uint32_t n =
-        (static_cast<std::uint32_t>(static_cast<unsigned char>(data[i])) << 16U) |
-        (static_cast<std::uint32_t>(static_cast<unsigned char>(data[i + 1])) << 8U) |
-        static_cast<unsigned char>(data[i + 2]);
-    out += kAlphabet[(n >> 18U) & 63U];
-    out += kAlphabet[(n >> 12U) & 63U];
-    out += kAlphabet[(n >> 6U) & 63U];
-    out += kAlphabet[n & 63U];
-  }
-  const std::size_t rest = data.size() - i;
-  if (rest > 0) {
-    std::uint32_t n = static_cast<std::uint32_t>(static_cast<unsigned char>(data[i])) << 16U;
-    if (rest == 2) n |= static_cast<std::uint32_t>(static_cast<unsigned char>(data[i + 1])) << 8U;
-    out += kAlphabet[(n >> 18U) & 63U];
-    out += kAlphabet[(n >> 12U) & 63U];
-    out += rest == 2 ? kAlphabet[(n >> 6U) & 63U] : '=';
-    out += '=';
+  out.reserve(4 * ((data.size() + 2) / 3));
+  // + the NUL OpenSSL writes
+  std::string chunk_out(4 * std::min(kChunkGroups, (data.size() + 2) / 3) + 1, '\0');
+  for (std::size_t at = 0; at < data.size(); at += 3 * kChunkGroups) {
+    const std::string_view chunk = data.substr(at, 3 * kChunkGroups);
+    const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(chunk_out.data()),
+                                        reinterpret_cast<const unsigned char*>(chunk.data()),
+                                        static_cast<int>(chunk.size()));
+    out.append(chunk_out.data(), static_cast<std::size_t>(written));
   }
   return out;
 }
 
 StatusOr<std::string> Base64Decode(std::string_view text) {
+  // EVP_DecodeBlock skips blanks and keeps the padding's zero bytes: check strictly first.
   if (text.size() % 4 != 0) return InvalidArgumentError("base64: length is not a multiple of 4");
+  std::size_t padding = 0;
+  while (padding < 2 && padding < text.size() && text[text.size() - 1 - padding] == '=') {
+    ++padding;
+  }
+  for (const char c : text.substr(0, text.size() - padding)) {
+    if (c == '=') return InvalidArgumentError("base64: data after padding");
+    if (!IsBase64Char(c)) return InvalidArgumentError("base64: invalid character");
+  }
   std::string out;
   out.reserve(text.size() / 4 * 3);
-  for (std::size_t i = 0; i < text.size(); i += 4) {
-    const bool last = i + 4 == text.size();
-    std::array<int, 4> values{};
-    int padding = 0;
-    for (std::size_t k = 0; k < 4; ++k) {
-      const char c = text[i + k];
-      if (c == '=' && last && k >= 2) {
-        values[k] = 0;
-        ++padding;
-        continue;
-      }
-      if (padding > 0) return InvalidArgumentError("base64: data after padding");
-      values[k] = DecodeChar(c);
-      if (values[k] < 0) return InvalidArgumentError("base64: invalid character");
+  std::string chunk_out(3 * std::min(kChunkGroups, text.size() / 4), '\0');
+  for (std::size_t at = 0; at < text.size(); at += 4 * kChunkGroups) {
+    const std::string_view chunk = text.substr(at, 4 * kChunkGroups);
+    const int decoded = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(chunk_out.data()),
+                                        reinterpret_cast<const unsigned char*>(chunk.data()),
+                                        static_cast<int>(chunk.size()));
+    if (decoded < 0 || static_cast<std::size_t>(decoded) != chunk.size() / 4 * 3) {
+      return InvalidArgumentError("base64: invalid data");
     }
-    const std::uint32_t n = (static_cast<std::uint32_t>(values[0]) << 18U) |
-                            (static_cast<std::uint32_t>(values[1]) << 12U) |
-                            (static_cast<std::uint32_t>(values[2]) << 6U) |
-                            static_cast<std::uint32_t>(values[3]);
-    out += static_cast<char>((n >> 16U) & 0xffU);
-    if (padding < 2) out += static_cast<char>((n >> 8U) & 0xffU);
-    if (padding < 1) out += static_cast<char>(n & 0xffU);
+    out.append(chunk_out.data(), static_cast<std::size_t>(decoded));
   }
+  out.resize(out.size() - padding);
   return out;
 }
 

@@ -109,9 +109,24 @@ TEST(Base64Test, RoundTripsEveryByteAndRejectsJunk) {
     const std::string data = all.substr(0, length);
     EXPECT_EQ(*Base64Decode(Base64Encode(data)), data);
   }
-  for (const char* bad : {"Zg=", "Zg=a", "Z===", "Zm9v!A==", "====", "Zg==Zg=="}) {
+  for (const char* bad : {"Zg=", "Zg=a", "Z===", "Zm9v!A==", "====", "Zg==Zg==", "Zm9v Zg==",
+                          "Zm9v\nZg==", "Zm9vYmFy\n"}) {
     EXPECT_THAT(Base64Decode(bad), Not(IsOk())) << bad;
   }
+}
+
+// Past OpenSSL's int lengths the work goes in chunks (of 3 MiB): the seams must not show.
+TEST(Base64Test, RoundTripsAcrossChunks) {
+  std::string data;
+  for (std::size_t i = 0; i < std::size_t{3} * 1024 * 1024 * 2 + 7; ++i) {
+    data += static_cast<char>((i * 131 + i / 977) % 256);
+  }
+  const std::string encoded = Base64Encode(data);
+  ASSERT_EQ(encoded.size(), (data.size() + 2) / 3 * 4);
+  // The groups around the first seam decode, on their own, to the bytes they stand for.
+  const std::size_t seam = std::size_t{3} * 1024 * 1024;
+  EXPECT_EQ(*Base64Decode(encoded.substr(seam / 3 * 4 - 8, 16)), data.substr(seam - 6, 12));
+  EXPECT_EQ(*Base64Decode(encoded), data);
 }
 
 }  // namespace
