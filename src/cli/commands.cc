@@ -656,6 +656,11 @@ int SetTags(const CommonFlags& flags, const std::string& node_id,
 
 namespace {
 
+// A frozen VM's state as its table and JSON show it: "missing" (to deploy) or NodeStateWord.
+std::string FrozenVmState(const provider::FrozenVmStatus& s) {
+  return s.id.empty() ? "missing" : NodeStateWord(s.power_state, "");
+}
+
 void PrintFrozenVmStatuses(const std::string& cluster_name,
                            const std::vector<provider::FrozenVmStatus>& statuses, bool as_json) {
   if (as_json) {
@@ -665,7 +670,7 @@ void PrintFrozenVmStatuses(const std::string& cluster_name,
                      {"id", s.id.empty() ? json(nullptr) : json(s.id)},
                      {"host", s.host},
                      {"host_state", s.host_state},
-                     {"state", s.id.empty() ? "missing" : NodeStateWord(s.power_state, "")},
+                     {"state", FrozenVmState(s)},
                      {"frozen", s.frozen},
                      {"usable", s.usable},
                      {"clones_on_host", s.clones_on_host},
@@ -684,12 +689,12 @@ void PrintFrozenVmStatuses(const std::string& cluster_name,
   table.reserve(statuses.size());
   const auto or_dash = [](const std::string& text) { return text.empty() ? "-" : text; };
   for (const auto& s : statuses) {
-    table.push_back({or_dash(s.name), or_dash(s.id), s.host, s.host_state, or_dash(s.power_state),
+    table.push_back({or_dash(s.name), or_dash(s.id), s.host, s.host_state, FrozenVmState(s),
                      s.frozen ? "yes" : "no", std::to_string(s.clones_on_host),
                      s.usable ? "ok" : s.problem});
   }
   std::cout << FormatTable(
-      {"NAME", "ID", "HOST", "HOST STATE", "POWER", "FROZEN", "CLONES", "STATUS"}, table);
+      {"NAME", "ID", "HOST", "HOST STATE", "STATE", "FROZEN", "CLONES", "STATUS"}, table);
 }
 
 }  // namespace

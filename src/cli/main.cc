@@ -16,8 +16,11 @@ namespace {
 using vsray::cli::kExitUsage;
 
 constexpr const char* kFooter = R"(
-Start with: vsray sim --write-config sim.yaml & vsray check sim.yaml; vsray up sim.yaml --yes
-Run `vsray COMMAND --help` for a command's flags and examples.
+Examples (a first try, on the bundled simulator):
+  vsray sim --write-config sim.yaml &    # a simulated vCenter and a cluster config for it
+  vsray check sim.yaml                   # config, credentials, TLS, placement, frozen VM
+  vsray up sim.yaml --yes                # head + min_workers of each node type
+Run `vsray COMMAND --help` for a command's flags, defaults and examples.
 
 Credentials missing from the config come from VSPHERE_SERVER, VSPHERE_USER and
 VSPHERE_PASSWORD. Exit codes: 0 success, 1 failed operation, 2 invalid usage or config,
@@ -292,15 +295,35 @@ std::string FirstWord(int argc, char** argv) {
   return "";
 }
 
-// An unknown subcommand, named with the ones there are; "" when the first word is one.
-std::string UnknownCommand(const CLI::App& app, const std::string& word) {
-  if (word.empty()) return "";
-  std::string known;
-  for (const CLI::App* command : app.get_subcommands([](const CLI::App*) { return true; })) {
-    if (command->get_name() == word) return "";
-    known += (known.empty() ? "" : ", ") + command->get_name();
+// An unknown subcommand (or sub-subcommand: `frozen-vm nope`), named with the ones there are;
+// "" when the words name known ones.
+std::string UnknownCommand(const CLI::App& app, int argc, char** argv) {
+  const CLI::App* at = &app;
+  std::string path = "vsray";
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--log-file" || arg == "--log-level") {
+      ++i;
+      continue;
+    }
+    if (arg == "--") return "";
+    if (arg.empty() || arg[0] == '-') continue;
+    const auto commands = at->get_subcommands([](const CLI::App*) { return true; });
+    if (commands.empty()) return "";
+    std::string known;
+    const CLI::App* found = nullptr;
+    for (const CLI::App* command : commands) {
+      if (command->get_name() == arg) found = command;
+      known += (known.empty() ? "" : ", ") + command->get_name();
+    }
+    if (found == nullptr) {
+      return "unknown command '" + std::string(arg) + "' (commands of " + path + ": " + known +
+             "; see " + path + " --help)";
+    }
+    at = found;
+    path += " " + found->get_name();
   }
-  return "unknown command '" + word + "' (commands: " + known + "; see vsray --help)";
+  return "";
 }
 
 bool HasJsonFlag(int argc, char** argv) {
@@ -344,7 +367,7 @@ int main(int argc, char** argv) {
   AddCheckCommands(app, args, commands);
   AddToolCommands(app, args, commands);
   AddRoleCommands(app, args, commands);
-  if (const std::string unknown = UnknownCommand(app, FirstWord(argc, argv)); !unknown.empty()) {
+  if (const std::string unknown = UnknownCommand(app, argc, argv); !unknown.empty()) {
     std::cerr << "vsray: " << unknown << "\n";
     return kExitUsage;
   }
