@@ -34,6 +34,21 @@ std::size_t Columns(const std::string& text) {
   }));
 }
 
+// `line` cut to `cols` less one column, so that it never wraps.
+std::string FitWidth(std::string line, int cols) {
+  const auto width = static_cast<std::size_t>(std::max(cols - 1, 1));
+  if (Columns(line) <= width) return line;
+  std::size_t columns = 0;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    if ((static_cast<unsigned char>(line[i]) & 0xC0) == 0x80) continue;
+    if (columns++ == width) {
+      line.resize(i);
+      break;
+    }
+  }
+  return line;
+}
+
 }  // namespace
 
 void SetJsonOutput(std::string command, bool enabled) {
@@ -236,19 +251,8 @@ std::string Progress::Counts() const {
   return text;
 }
 
-// `line` cut to the terminal's width less one column, so that it never wraps.
 std::string Progress::Fit(std::string line) const {
-  const auto width = static_cast<std::size_t>(std::max(terminal_.cols - 1, 1));
-  if (Columns(line) <= width) return line;
-  std::size_t columns = 0;
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    if ((static_cast<unsigned char>(line[i]) & 0xC0) == 0x80) continue;
-    if (columns++ == width) {
-      line.resize(i);
-      break;
-    }
-  }
-  return line;
+  return FitWidth(std::move(line), terminal_.cols);
 }
 
 // Per-node lines under a header while they fit the terminal (one row stays free for the
@@ -282,8 +286,8 @@ void Progress::Finish() {
 ConnectingNotice::ConnectingNotice(bool quiet, const std::string& server) {
   const TerminalInfo terminal = StderrTerminal();
   if (quiet || !terminal.terminal) return;
-  std::cerr << "vsray: connecting to vCenter " << server << "\u2026" << (terminal.ansi ? "" : "\n")
-            << std::flush;
+  const std::string line = "vsray: connecting to vCenter " + server + "\u2026";
+  std::cerr << (terminal.ansi ? FitWidth(line, terminal.cols) : line + "\n") << std::flush;
   erase_ = terminal.ansi;
 }
 
