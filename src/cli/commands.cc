@@ -402,8 +402,7 @@ int ReportUp(const CommonFlags& flags, const NodeProvider& provider,
   for (const auto& failure : created.failures) std::cerr << "vsray: " << failure.Line() << "\n";
   if (!created.failures.empty()) {
     // A node type none of whose nodes could be made: the config names something vCenter lacks.
-    const bool placement = std::any_of(created.failures.begin(), created.failures.end(),
-                                       [](const Failure& f) { return f.code != "clone_failed"; });
+    const bool placement = !created.error.ok();
     std::cerr << "vsray: " << created.asked - static_cast<int>(created.ids.size()) << " of "
               << created.asked << " node(s) were not created; "
               << (placement ? "run `vsray check " + flags.config + "` to see what is wrong"

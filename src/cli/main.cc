@@ -317,8 +317,10 @@ std::string UnknownCommand(const CLI::App& app, int argc, char** argv) {
       known += (known.empty() ? "" : ", ") + command->get_name();
     }
     if (found == nullptr) {
-      return "unknown command '" + std::string(arg) + "' (commands of " + path + ": " + known +
-             "; see " + path + " --help)";
+      std::string message = "unknown command '";
+      message.append(arg).append("' (commands of ").append(path).append(": ").append(known);
+      message.append("; see ").append(path).append(" --help)");
+      return message;
     }
     at = found;
     path += " " + found->get_name();

@@ -231,11 +231,12 @@ std::string Progress::Elapsed() const {
 }
 
 // "cloning 8 · configuring 3 · running 40": states in order of first appearance; a state's
-// detail after a comma ("running, 10.0.0.5") is not part of it.
+// detail ("running, 10.0.0.5", "failed: <why>") is not part of it.
 std::string Progress::Counts() const {
   std::vector<std::pair<std::string, int>> counts;
   for (const auto& [item, state] : items_) {
-    const std::string word = state.substr(0, state.find(','));
+    std::string word = state.substr(0, state.find(','));
+    if (word.starts_with("failed")) word = "failed";  // "failed: <why>"
     auto it = std::find_if(counts.begin(), counts.end(),
                            [&](const auto& entry) { return entry.first == word; });
     if (it == counts.end()) {
@@ -271,7 +272,9 @@ void Progress::Redraw() {
     std::size_t width = 0;
     for (const auto& [item, state] : items_) width = std::max(width, item.size());
     for (const auto& [item, state] : items_) {
-      text += Fit("  " + item + std::string(width - item.size() + 2, ' ') + state) + "\n";
+      std::string line = "  " + item;
+      line.append(width - item.size() + 2, ' ').append(state);
+      text += Fit(std::move(line)) + "\n";
     }
     drawn_ = items_.size() + 1;
   }

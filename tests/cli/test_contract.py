@@ -153,3 +153,18 @@ def test_help_is_per_command_with_defaults(tmp_path):
     top = cli.run("--help")
     assert "Usage: vsray [OPTIONS] SUBCOMMAND" in top.out and "/bin/vsray" not in top.out, top.out
     assert "130 interrupted" in top.out
+
+
+def test_a_placement_error_is_a_structured_failure_pointing_at_check(sim, cli, tmp_path):
+    def bad_pool(text):
+        head, _, workers = text.partition("  ray.worker.default:")
+        return head + "  ray.worker.default:" + workers.replace(
+            "node_config: {}", "node_config: {resource_pool: no-such-pool}", 1)
+    config = sim.derived_config(tmp_path, "pool.yaml", bad_pool)
+    up = document(cli.run("up", config, "--yes", "--json"), "up", code=1)
+    [failure] = up["failures"]
+    assert failure["node_type"] == "ray.worker.default" and failure["id"] is None, failure
+    assert failure["code"] == "not_found" and "no-such-pool" in failure["message"], failure
+    assert [n["node_type"] for n in up["nodes"]] == ["ray.head.default"]
+    assert f"run `vsray check {config}`" in cli.run("up", config, "--yes").err
+    assert cli.run("down", config, "--yes").code == 0
