@@ -16,7 +16,7 @@ namespace {
 using vsray::cli::kExitUsage;
 
 constexpr const char* kFooter = R"(
-Examples (a first try, on the bundled simulator):
+Examples:
   vsray sim --write-config sim.yaml &    # a simulated vCenter and a cluster config for it
   vsray check sim.yaml                   # config, credentials, TLS, placement, frozen VM
   vsray up sim.yaml --yes                # head + min_workers of each node type
