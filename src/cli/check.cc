@@ -1,6 +1,10 @@
 // `vsray check` and `vsray inventory`: read-only looks at vCenter.
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -22,6 +26,7 @@
 #include "provider/vcenter_vsphere.h"
 #include "vsphere/passthrough.h"
 #include "vsphere/session.h"
+#include "vsphere/transport.h"
 #include "vsphere/vim.h"
 
 namespace vsray::cli {
@@ -32,7 +37,8 @@ using nlohmann::json;
 
 using vs::TextOf;
 
-// One line per check; remembers whether any failed.
+// One line per check; remembers whether any failed. JSON: {"status": "ok" | "warn" | "fail",
+// "check", "detail", "fix"} per check ("fix" null when there is nothing to do).
 class Report {
  public:
   explicit Report(bool as_json) : json_(as_json) {}
@@ -43,28 +49,54 @@ class Report {
   }
   void Fail(const std::string& what, const std::string& detail, const std::string& fix = "") {
     failed_ = true;
-    Add("FAIL", what, detail, fix);
+    Add("fail", what, detail, fix);
   }
   bool failed() const { return failed_; }
+  void set_cluster_name(std::string name) { cluster_name_ = std::move(name); }
   void Print() const {
-    if (json_) std::cout << json{{"ok", !failed_}, {"checks", checks_}}.dump(2) << "\n";
+    if (!json_) return;
+    json document = JsonDocument(cluster_name_);
+    document["ok"] = !failed_;
+    document["checks"] = checks_;
+    PrintJson(document);
   }
 
  private:
-  void Add(const std::string& result, const std::string& what, const std::string& detail,
+  void Add(const std::string& status, const std::string& what, const std::string& detail,
            const std::string& fix) {
-    checks_.push_back({{"result", result}, {"check", what}, {"detail", detail}, {"fix", fix}});
+    checks_.push_back({{"status", status},
+                       {"check", what},
+                       {"detail", detail},
+                       {"fix", fix.empty() ? json(nullptr) : json(fix)}});
     if (json_) return;
-    std::cout << (result == "ok"     ? "[ok]   "
-                  : result == "warn" ? "[warn] "
+    std::cout << (status == "ok"     ? "[ok]   "
+                  : status == "warn" ? "[warn] "
                                      : "[FAIL] ")
               << what << ": " << detail << (fix.empty() ? "" : " -> " + fix) << "\n";
   }
 
   bool json_;
   bool failed_ = false;
+  std::string cluster_name_;
   json checks_ = json::array();
 };
+
+// What to do about a failed connection or login.
+std::string ConnectFix(const Status& status) {
+  const std::string code = FailureCode(status);
+  if (code == "tls") {
+    return "set tls.ca_file to the CA that signed vCenter's certificate, or tls.thumbprint to "
+           "its SHA-256 thumbprint";
+  }
+  if (code == "login_failed") {
+    return "check credentials.user and credentials.password (or VSPHERE_USER, "
+           "VSPHERE_PASSWORD)";
+  }
+  if (code == "timeout" || code == "unreachable") {
+    return "check credentials.server and that vCenter answers there (timeouts.connect_s)";
+  }
+  return "check credentials.server and provider.vsphere_config.tls";
+}
 
 // The frozen VMs of `options.frozen_vm`, read-only (never deployed or powered on here).
 void CheckFrozenVms(const provider::ProviderOptions& options, const std::string& cluster_name,
@@ -115,14 +147,15 @@ std::optional<std::pair<config::ClusterConfig, provider::ProviderOptions>> Check
     const std::string& path, Report& report) {
   auto loaded = config::LoadClusterConfigFile(path);
   if (!loaded.ok()) {
-    report.Fail("config", loaded.status().message());
+    report.Fail("config", loaded.status().message(), "fix " + path + " where the message says");
     return std::nullopt;
   }
+  report.set_cluster_name(loaded->cluster_name);
   report.Ok("config", path + ": cluster '" + loaded->cluster_name + "', " +
                           std::to_string(loaded->node_types.size()) + " node type(s)");
   auto options = cluster::MakeProviderOptions(*loaded, /*watch=*/false);
   if (!options.ok()) {
-    report.Fail("config", options.status().message());
+    report.Fail("config", options.status().message(), "fix " + path + " where the message says");
     return std::nullopt;
   }
   return std::pair{*std::move(loaded), *std::move(options)};
@@ -133,7 +166,9 @@ std::shared_ptr<vs::Session> CheckConnection(const config::ClusterConfig& config
                                              const vs::ConnectOptions& connect, Report& report) {
   auto session = vs::Session::Connect(connect);
   if (!session.ok()) {
-    report.Fail("connect", session.status().message());
+    const bool login = FailureCode(session.status()) == "login_failed";
+    report.Fail(login ? "login" : "connect", session.status().message(),
+                ConnectFix(session.status()));
     return nullptr;
   }
   const auto& tls = config.vsphere.tls;
@@ -168,7 +203,8 @@ std::unique_ptr<provider::Inventory> CheckDatacenter(provider::VcenterConnection
 void CheckFolder(provider::Inventory& inventory, const std::string& folder, Report& report) {
   auto found = inventory.FindFolder(folder);
   if (!found.ok()) {
-    report.Fail("folder", found.status().message());
+    report.Fail("folder", found.status().message(),
+                "fix provider.vsphere_config.folder (a folder of the datacenter's VM folder)");
   } else if (*found) {
     report.Ok("folder", "'" + folder + "' exists");
   } else {
@@ -226,7 +262,9 @@ void AddPrivilegeChecks(const config::ClusterConfig& config, const std::string& 
   for (const auto& line : CheckPrivileges(config, path, session)) {
     if (line.result == "ok") report.Ok("privileges", line.detail);
     if (line.result == "warn") report.Warn("privileges", line.detail, line.fix);
-    if (line.result == "FAIL") report.Fail("privileges", line.detail, line.fix);
+    if (line.result == "FAIL" || line.result == "fail") {
+      report.Fail("privileges", line.detail, line.fix);
+    }
   }
 }
 
@@ -305,7 +343,7 @@ void CheckGpus(provider::VcenterConnection& vcenter, provider::Inventory& invent
   if (needs.empty()) return;
   auto hosts = inventory.Hosts();
   if (!hosts.ok()) {
-    report.Fail("GPUs", hosts.status().message());
+    report.Fail("GPUs", hosts.status().message(), "check that the user may read the hosts");
     return;
   }
   std::vector<vs::MoRef> refs;
@@ -313,7 +351,7 @@ void CheckGpus(provider::VcenterConnection& vcenter, provider::Inventory& invent
   const bool assignable = config.vsphere.gpu.dynamic_pci_passthrough;
   auto gpus = vcenter.gpus().HostGpus(refs, assignable);
   if (!gpus.ok()) {
-    report.Fail("GPUs", gpus.status().message());
+    report.Fail("GPUs", gpus.status().message(), "check that the user may read the hosts");
     return;
   }
   ReportHostGpus(*gpus, config.vsphere.gpu, report);
@@ -324,7 +362,8 @@ void CheckGpus(provider::VcenterConnection& vcenter, provider::Inventory& invent
     }
     auto parents = provider::NodeProvider::FrozenVmStatusOf(type_options, config.cluster_name);
     if (!parents.ok()) {
-      report.Fail("GPU node type '" + name + "'", parents.status().message());
+      report.Fail("GPU node type '" + name + "'", parents.status().message(),
+                  "fix the node type's frozen_vm");
       continue;
     }
     ReportGpuPlacement(name, need, *gpus, *parents, report);
@@ -341,7 +380,9 @@ int Check(const CommonFlags& flags) {
     return kExitUsage;
   }
   const auto& [config, options] = *checked;
+  ConnectingNotice notice(flags.quiet, options.connect.server);
   auto session = CheckConnection(config, options.connect, report);
+  notice.Done();
   if (!session) {
     report.Print();
     return kExitFailed;
@@ -385,18 +426,51 @@ StatusOr<vs::ConnectOptions> InventoryConnection(const ConnectFlags& flags) {
   if (options.credentials.password.empty()) {
     return InvalidArgumentError("no vCenter password: set VSPHERE_PASSWORD");
   }
+  if (!flags.thumbprint.empty() && vs::NormalizeThumbprint(flags.thumbprint).empty()) {
+    return InvalidArgumentError("--thumbprint '" + flags.thumbprint +
+                                "': expected a SHA-256 fingerprint (64 hex digits, ':' allowed)");
+  }
+  if (!flags.ca_file.empty() && access(flags.ca_file.c_str(), R_OK) != 0) {
+    return InvalidArgumentError("--ca-file: cannot read '" + flags.ca_file +
+                                "': " + std::strerror(errno));  // NOLINT(concurrency-mt-unsafe)
+  }
   return options;
 }
 
+// An object of the inventory. Hosts: `state` their connection state and `maintenance`; VMs:
+// `state` NodeStateWord, `host` the name of their host, `frozen`.
 struct InventoryRow {
-  std::string kind, id, name, detail;
+  InventoryRow(std::string kind_, std::string id_, std::string name_)
+      : kind(std::move(kind_)), id(std::move(id_)), name(std::move(name_)) {}
+
+  std::string kind, id, name;
+  std::string state;
+  std::string host;
+  std::optional<bool> maintenance;
+  std::optional<bool> frozen;
+
+  // The table's DETAIL column: "poweredOn on host1, frozen" as one text.
+  std::string Detail() const {
+    std::string detail = state;
+    if (!host.empty()) detail += " on " + host;
+    if (maintenance.value_or(false)) detail += ", maintenance";
+    if (frozen.value_or(false)) detail += ", frozen";
+    return detail;
+  }
+  json Json() const {
+    const auto text = [](const std::string& t) { return t.empty() ? json(nullptr) : json(t); };
+    const auto flag = [](const std::optional<bool>& b) { return b ? json(*b) : json(nullptr); };
+    return {{"kind", kind},          {"id", id},           {"name", name},
+            {"state", text(state)},  {"host", text(host)}, {"maintenance", flag(maintenance)},
+            {"frozen", flag(frozen)}};
+  }
 };
 
 // Adds a row per object of `type` (name only) as `label`.
 Status AddNamed(vs::Vim& vim, const std::string& type, const std::string& label,
                 std::vector<InventoryRow>& rows) {
   VSRAY_ASSIGN_OR_RETURN(auto objects, vim.ListByType(type, {"name"}));
-  for (const auto& o : objects) rows.push_back({label, o.obj.value, TextOf(o, "name"), ""});
+  for (const auto& o : objects) rows.emplace_back(label, o.obj.value, TextOf(o, "name"));
   return OkStatus();
 }
 
@@ -412,9 +486,10 @@ StatusOr<std::vector<InventoryRow>> ListInventory(vs::Vim& vim) {
   VSRAY_RETURN_IF_ERROR(AddNamed(vim, "Datacenter", "datacenter", rows));
   VSRAY_RETURN_IF_ERROR(AddNamed(vim, "ClusterComputeResource", "cluster", rows));
   for (const auto& host : hosts) {
-    std::string detail = TextOf(host, "runtime.connectionState");
-    if (TextOf(host, "runtime.inMaintenanceMode") == "true") detail += ", maintenance";
-    rows.push_back({"host", host.obj.value, TextOf(host, "name"), detail});
+    InventoryRow row{"host", host.obj.value, TextOf(host, "name")};
+    row.state = TextOf(host, "runtime.connectionState");
+    row.maintenance = TextOf(host, "runtime.inMaintenanceMode") == "true";
+    rows.push_back(std::move(row));
   }
   VSRAY_RETURN_IF_ERROR(AddNamed(vim, "Datastore", "datastore", rows));
   VSRAY_RETURN_IF_ERROR(AddNamed(vim, "ResourcePool", "pool", rows));
@@ -422,12 +497,13 @@ StatusOr<std::vector<InventoryRow>> ListInventory(vs::Vim& vim) {
       auto vms, vim.ListByType("VirtualMachine", {"name", "runtime.powerState", "runtime.host",
                                                   "runtime.instantCloneFrozen"}));
   for (const auto& vm : vms) {
-    std::string detail = TextOf(vm, "runtime.powerState");
+    InventoryRow row{"vm", vm.obj.value, TextOf(vm, "name")};
+    row.state = NodeStateWord(TextOf(vm, "runtime.powerState"), "");
     if (const std::string host = TextOf(vm, "runtime.host"); !host.empty()) {
-      detail += " on " + host_names[host];
+      row.host = host_names[host];
     }
-    if (TextOf(vm, "runtime.instantCloneFrozen") == "true") detail += ", frozen";
-    rows.push_back({"vm", vm.obj.value, TextOf(vm, "name"), detail});
+    row.frozen = TextOf(vm, "runtime.instantCloneFrozen") == "true";
+    rows.push_back(std::move(row));
   }
   return rows;
 }
@@ -436,30 +512,32 @@ void PrintInventory(const std::vector<InventoryRow>& rows, const vs::ServiceCont
                     bool as_json) {
   if (as_json) {
     json out = json::array();
-    for (const auto& row : rows) {
-      out.push_back(
-          {{"kind", row.kind}, {"id", row.id}, {"name", row.name}, {"detail", row.detail}});
-    }
-    std::cout << json{{"server", content.full_name}, {"objects", out}}.dump(2) << "\n";
+    for (const auto& row : rows) out.push_back(row.Json());
+    json document = JsonDocument();
+    document["server"] = content.full_name;
+    document["api_version"] = content.api_version;
+    document["objects"] = std::move(out);
+    PrintJson(document);
     return;
   }
   std::cout << content.full_name << " (API " << content.api_version << ")\n";
   std::vector<std::vector<std::string>> table;
   table.reserve(rows.size());
-  for (const auto& row : rows) table.push_back({row.kind, row.name, row.id, row.detail});
+  for (const auto& row : rows) table.push_back({row.kind, row.name, row.id, row.Detail()});
   std::cout << FormatTable({"KIND", "NAME", "ID", "DETAIL"}, table);
 }
 
 }  // namespace
 
-int Inventory(const ConnectFlags& flags, bool as_json) {
+int Inventory(const ConnectFlags& flags, bool as_json, bool quiet) {
   const auto fail = [](const Status& status, int code) {
-    std::cerr << "vsray: " << status.message() << "\n";
-    return code;
+    return FailRun(status, code, code == kExitUsage ? "usage" : "");
   };
   auto options = InventoryConnection(flags);
   if (!options.ok()) return fail(options.status(), kExitUsage);
+  ConnectingNotice notice(quiet, options->server);
   auto session = vs::Session::Connect(*options);
+  notice.Done();
   if (!session.ok()) return fail(session.status(), kExitFailed);
   vs::Vim vim(**session, (*session)->content());
   auto rows = ListInventory(vim);

@@ -17,6 +17,7 @@
 #include "cli/output.h"
 #include "cli/status.h"
 #include "cluster/cluster.h"
+#include "cluster/status.h"
 #include "common/log.h"
 #include "common/spelling.h"
 #include "common/status.h"
@@ -32,9 +33,9 @@ using nlohmann::json;
 using provider::NodeProvider;
 using provider::TagMap;
 
+// A fatal error: exit 2 is the config's (or usage's), else the status says.
 int Fail(const Status& status, int code) {
-  std::cerr << "vsray: " << status.message() << "\n";
-  return code;
+  return FailRun(status, code, code == kExitUsage ? "config" : "");
 }
 
 // Errors about what the config names in vCenter (a missing pool, datastore or frozen VM, no
@@ -48,6 +49,8 @@ Status WithCheckHint(const Status& status, const std::string& config_path) {
   hinted.set_fault(status.fault());
   return hinted;
 }
+
+int UsageError(const Status& status) { return FailRun(status, kExitUsage, "usage"); }
 
 // Reads the cluster config; `bootstrap` also completes it (key pair, userdata keys) as
 // `ray up` does. Errors are the config's one-line located messages.
@@ -86,7 +89,9 @@ std::optional<Opened> Open(const CommonFlags& flags, bool bootstrap, bool watch,
       progress->Update(vm, "frozen VM: " + state);
     };
   }
+  ConnectingNotice notice(flags.quiet, options->connect.server);
   auto provider = NodeProvider::Create(*std::move(options), config->cluster_name);
+  notice.Done();
   if (!provider.ok()) {
     *exit_code = Fail(WithCheckHint(provider.status(), flags.config), kExitFailed);
     return std::nullopt;
@@ -104,7 +109,7 @@ struct NodeRow {
   std::string name;
   std::string node_type;
   std::string status;
-  std::string power;
+  std::string state;  // NodeStateWord
   TagMap tags;
   std::optional<std::string> external_ip;
   std::optional<std::string> internal_ip;
@@ -153,10 +158,12 @@ NodeRow Describe(const NodeProvider& provider, const std::string& id) {
   NodeRow row;
   row.id = id;
   row.tags = provider.NodeTags(id);
+  std::string power;
   if (auto node = provider.GetNode(id)) {
     row.name = node->name;
-    row.power = node->power_state;
+    power = node->power_state;
   }
+  row.state = std::string(cluster::NodeState(power, row.tags));
   row.node_type = TagOr(row.tags, provider::kTagRayUserNodeType);
   row.status =
       TagOr(row.tags, provider::kTagRayNodeStatus, TagOr(row.tags, provider::kTagVsrayNodeStatus));
@@ -177,19 +184,20 @@ json RowJson(const NodeRow& row) {
           {"name", row.name},
           {"node_type", row.node_type},
           {"status", row.status},
-          {"power_state", row.power},
+          {"state", row.state},
           {"tags", tags},
           {"external_ip", ip(row.external_ip)},
           {"internal_ip", ip(row.internal_ip)},
           {"gpus", gpus}};
 }
 
-void PrintNodes(const std::vector<NodeRow>& rows, bool as_json, json extra = json::object()) {
+// The nodes: a table, or with --json `document` (from JsonDocument) with their list.
+void PrintNodes(const std::vector<NodeRow>& rows, bool as_json, json document) {
   if (as_json) {
     json nodes = json::array();
     for (const auto& row : rows) nodes.push_back(RowJson(row));
-    extra["nodes"] = std::move(nodes);
-    std::cout << extra.dump(2) << "\n";
+    document["nodes"] = std::move(nodes);
+    PrintJson(document);
     return;
   }
   if (rows.empty()) {
@@ -202,9 +210,8 @@ void PrintNodes(const std::vector<NodeRow>& rows, bool as_json, json extra = jso
   std::vector<std::vector<std::string>> table;
   table.reserve(rows.size());
   for (const auto& row : rows) {
-    table.push_back({row.id, row.name, row.node_type, row.status,
-                     row.power == "poweredOn" ? "running" : row.power,
-                     row.external_ip.value_or("-")});
+    table.push_back(
+        {row.id, row.name, row.node_type, row.status, row.state, row.external_ip.value_or("-")});
     if (!gpus) continue;
     std::string text;
     for (const auto& gpu : row.gpus) text += (text.empty() ? "" : ",") + GpuText(gpu);
@@ -273,7 +280,7 @@ std::vector<std::pair<std::string, int>> PlanUp(const config::ClusterConfig& con
 
 struct Created {
   std::vector<std::string> ids;
-  std::vector<std::string> failures;
+  std::vector<Failure> failures;
   Status error;         // a node type none of whose nodes could be made
   int asked = 0;        // nodes the plan asked for
   int not_started = 0;  // of those, not started because of an interruption
@@ -288,7 +295,7 @@ void AddOutcome(const std::string& type_name, int count,
     if (failure.code() == StatusCode::kCancelled) {
       ++created.not_started;
     } else {
-      created.failures.push_back("node type '" + type_name + "': " + failure.message());
+      created.failures.push_back(Failure::Of(failure, type_name, "", "clone_failed"));
     }
   };
   if (!result.ok()) {
@@ -296,8 +303,9 @@ void AddOutcome(const std::string& type_name, int count,
       created.not_started += count;
       return;
     }
-    created.failures.push_back("node type '" + type_name + "': none of " + std::to_string(count) +
-                               " node(s) created: " + result.status().message());
+    Failure failure = Failure::Of(result.status(), type_name, "", "placement");
+    failure.message = "none of " + std::to_string(count) + " node(s) created: " + failure.message;
+    created.failures.push_back(std::move(failure));
     if (created.error.ok()) created.error = result.status();
     return;
   }
@@ -389,7 +397,7 @@ int ReportInterrupted(const Created& created) {
             << " node(s) created, " << created.not_started << " not started";
   if (!created.failures.empty()) std::cerr << ", " << created.failures.size() << " failed";
   std::cerr << "; run the command again to finish (half-made nodes are finished or removed)\n";
-  for (const auto& failure : created.failures) std::cerr << "vsray: " << failure << "\n";
+  for (const auto& failure : created.failures) std::cerr << "vsray: " << failure.Line() << "\n";
   return kExitInterrupted;
 }
 
@@ -398,17 +406,21 @@ int ReportUp(const CommonFlags& flags, const NodeProvider& provider,
              const std::vector<std::string>& all, const Created& created, const Status& wait_status,
              bool interrupted, json extra) {
   extra["created"] = created.ids;
-  extra["failures"] = created.failures;
   extra["interrupted"] = interrupted;
   extra["not_created"] = created.asked - static_cast<int>(created.ids.size());
+  if (!wait_status.ok() && !interrupted) {
+    extra["failures"].push_back(
+        FailuresJson({Failure::Of(wait_status, "", "", "timeout")}).front());
+  }
   PrintNodes(DescribeAll(provider, all), flags.json, extra);
   if (interrupted) return ReportInterrupted(created);
-  for (const auto& failure : created.failures) std::cerr << "vsray: " << failure << "\n";
+  for (const auto& failure : created.failures) std::cerr << "vsray: " << failure.Line() << "\n";
   if (!created.failures.empty()) {
-    const bool placement = WithCheckHint(created.error, flags.config) != created.error;
+    // A node type none of whose nodes could be made: the config names something vCenter lacks.
+    const bool placement = !created.error.ok();
     std::cerr << "vsray: " << created.asked - static_cast<int>(created.ids.size()) << " of "
               << created.asked << " node(s) were not created; "
-              << (placement ? "`vsray check " + flags.config + "` checks the placement"
+              << (placement ? "run `vsray check " + flags.config + "` to see what is wrong"
                             : std::string("run `vsray up` again to retry"))
               << "\n";
     return kExitFailed;
@@ -431,7 +443,7 @@ bool ConfirmCreate(const CommonFlags& flags, int count, const std::string& clust
 
 int Up(const CommonFlags& flags, bool no_wait) {
   InterruptWatch interrupts;  // before any thread starts
-  Progress progress(!flags.quiet, IsTerminal(stderr));
+  Progress progress(!flags.quiet, StderrTerminal());
   int code = kExitOk;
   auto opened =
       Open(flags, /*bootstrap=*/true, /*watch=*/true, &code, &progress, interrupts.token());
@@ -439,8 +451,7 @@ int Up(const CommonFlags& flags, bool no_wait) {
   auto& [config, provider] = *opened;
   const auto lease = TakeLease(*provider, "vsray up", &code);
   if (!lease) return code;
-  json extra = json::object();
-  extra["cluster_name"] = config.cluster_name;
+  json extra = JsonDocument(config.cluster_name);
   RepairHalfMade(*provider, extra);
 
   auto existing = provider->NonTerminatedNodes({});
@@ -463,6 +474,7 @@ int Up(const CommonFlags& flags, bool no_wait) {
         WaitReady(*provider, *all, config.vsphere.timeouts.node_ready, progress, interrupts);
   }
   progress.Finish();
+  extra["failures"] = FailuresJson(created.failures);
   const int result = ReportUp(flags, *provider, *all, created, wait_status,
                               interrupts.interrupted(), std::move(extra));
   if (!interrupts.interrupted()) PrintUpSummary(flags, config, *provider);
@@ -487,12 +499,15 @@ int ReportDown(const CommonFlags& flags, NodeProvider& provider, const std::stri
     if (!left.contains(id)) terminated.push_back(id);
   }
   if (flags.json) {
-    std::cout << json{{"cluster_name", cluster_name},
-                      {"terminated", terminated},
-                      {"left", std::vector<std::string>(left.begin(), left.end())},
-                      {"interrupted", interrupted}}
-                     .dump(2)
-              << "\n";
+    json document = JsonDocument(cluster_name);
+    document["terminated"] = terminated;
+    document["left"] = std::vector<std::string>(left.begin(), left.end());
+    document["interrupted"] = interrupted;
+    std::vector<Failure> failures;
+    if (!status.ok() && !interrupted)
+      failures.push_back(Failure::Of(status, "", "", "terminate_failed"));
+    document["failures"] = FailuresJson(failures);
+    PrintJson(document);
   } else if (ids.empty()) {
     std::cout << "cluster '" << cluster_name << "' has no nodes\n";
   } else {
@@ -556,7 +571,7 @@ int Down(const CommonFlags& flags) {
 
 int Nodes(const CommonFlags& flags, const std::vector<std::string>& tag_filters) {
   auto filters = ParseTags(tag_filters, "--tag");
-  if (!filters.ok()) return Fail(filters.status(), kExitUsage);
+  if (!filters.ok()) return UsageError(filters.status());
   int code = kExitOk;
   auto opened = Open(flags, /*bootstrap=*/false, /*watch=*/false, &code);
   if (!opened) return code;
@@ -564,23 +579,22 @@ int Nodes(const CommonFlags& flags, const std::vector<std::string>& tag_filters)
   if (!ids.ok()) return Fail(ids.status(), kExitFailed);
   auto rows = DescribeAll(*opened->provider, *ids);
   if (Status gpus = AddGpus(*opened->provider, rows); !gpus.ok()) return Fail(gpus, kExitFailed);
-  PrintNodes(rows, flags.json, json{{"cluster_name", opened->config.cluster_name}});
+  PrintNodes(rows, flags.json, JsonDocument(opened->config.cluster_name));
   return kExitOk;
 }
 
 int Create(const CommonFlags& flags, const std::string& node_type, int count) {
-  if (count < 1) return Fail(InvalidArgumentError("--count must be at least 1"), kExitUsage);
+  if (count < 1) return UsageError(InvalidArgumentError("--count must be at least 1"));
   InterruptWatch interrupts;  // before any thread starts
-  Progress progress(!flags.quiet, IsTerminal(stderr));
+  Progress progress(!flags.quiet, StderrTerminal());
   auto config = LoadConfig(flags.config, /*bootstrap=*/true);
   if (!config.ok()) return Fail(config.status(), kExitUsage);
   if (config->FindNodeType(node_type) == nullptr) {
     std::vector<std::string> known;
     for (const auto& [name, type] : config->node_types) known.push_back(name);
-    return Fail(InvalidArgumentError("--node-type '" + node_type +
-                                     "' is not a key of available_node_types in " + flags.config +
-                                     DidYouMean(node_type, known)),
-                kExitUsage);
+    return UsageError(InvalidArgumentError("--node-type '" + node_type +
+                                           "' is not a key of available_node_types in " +
+                                           flags.config + DidYouMean(node_type, known)));
   }
   int code = kExitOk;
   auto opened =
@@ -589,7 +603,7 @@ int Create(const CommonFlags& flags, const std::string& node_type, int count) {
   auto& provider = *opened->provider;
   const auto lease = TakeLease(provider, "vsray create", &code);
   if (!lease) return code;
-  json extra = json{{"cluster_name", opened->config.cluster_name}};
+  json extra = JsonDocument(opened->config.cluster_name);
   RepairHalfMade(provider, extra);
   // A node of the head type is a worker of that type when the cluster has its head already
   // (complete: half-made ones were just finished or removed).
@@ -602,11 +616,11 @@ int Create(const CommonFlags& flags, const std::string& node_type, int count) {
   }
   Created created = CreateAll(opened->config, provider, {{node_type, count}}, as_worker);
   progress.Finish();
-  extra["failures"] = created.failures;
+  extra["failures"] = FailuresJson(created.failures);
   extra["interrupted"] = interrupts.interrupted();
   PrintNodes(DescribeAll(provider, created.ids), flags.json, extra);
   if (interrupts.interrupted()) return ReportInterrupted(created);
-  for (const auto& failure : created.failures) std::cerr << "vsray: " << failure << "\n";
+  for (const auto& failure : created.failures) std::cerr << "vsray: " << failure.Line() << "\n";
   return created.failures.empty() ? kExitOk : kExitFailed;
 }
 
@@ -617,32 +631,38 @@ int Terminate(const CommonFlags& flags, const std::vector<std::string>& node_ids
   auto& provider = *opened->provider;
   if (auto listed = provider.AllNodes(); !listed.ok()) return Fail(listed.status(), kExitFailed);
   std::vector<std::string> done;
-  std::vector<std::string> errors;
+  std::vector<Failure> failures;
   for (const auto& id : node_ids) {
     if (!provider.GetNode(id)) {
-      errors.push_back(id + ": not a node of cluster '" + opened->config.cluster_name + "'");
+      failures.push_back(
+          Failure::Of(NotFoundError("not a node of cluster '" + opened->config.cluster_name + "'"),
+                      "", id, "not_found"));
       continue;
     }
+    const std::string node_type = TagOr(provider.NodeTags(id), provider::kTagRayUserNodeType);
     const Status status = provider.TerminateNode(id);
     if (status.ok()) {
       done.push_back(id);
     } else {
-      errors.push_back(id + ": " + status.message());
+      failures.push_back(Failure::Of(status, node_type, id, "terminate_failed"));
     }
   }
   if (flags.json) {
-    std::cout << json{{"terminated", done}, {"errors", errors}}.dump(2) << "\n";
+    json document = JsonDocument(opened->config.cluster_name);
+    document["terminated"] = done;
+    document["failures"] = FailuresJson(failures);
+    PrintJson(document);
   } else {
     for (const auto& id : done) std::cout << "terminated " << id << "\n";
   }
-  for (const auto& error : errors) std::cerr << "vsray: " << error << "\n";
-  return errors.empty() ? kExitOk : kExitFailed;
+  for (const auto& failure : failures) std::cerr << "vsray: " << failure.Line() << "\n";
+  return failures.empty() ? kExitOk : kExitFailed;
 }
 
 int SetTags(const CommonFlags& flags, const std::string& node_id,
             const std::vector<std::string>& tags) {
   auto values = ParseTags(tags, "tag");
-  if (!values.ok()) return Fail(values.status(), kExitUsage);
+  if (!values.ok()) return UsageError(values.status());
   int code = kExitOk;
   auto opened = Open(flags, /*bootstrap=*/false, /*watch=*/false, &code);
   if (!opened) return code;
@@ -656,11 +676,16 @@ int SetTags(const CommonFlags& flags, const std::string& node_id,
   if (Status status = provider.SetNodeTags(node_id, *values); !status.ok()) {
     return Fail(status, kExitFailed);
   }
-  PrintNodes({Describe(provider, node_id)}, flags.json);
+  PrintNodes({Describe(provider, node_id)}, flags.json, JsonDocument(opened->config.cluster_name));
   return kExitOk;
 }
 
 namespace {
+
+// A frozen VM's state as its table and JSON show it: "missing" (to deploy) or NodeStateWord.
+std::string FrozenVmState(const provider::FrozenVmStatus& s) {
+  return s.id.empty() ? "missing" : NodeStateWord(s.power_state, "");
+}
 
 void PrintFrozenVmStatuses(const std::string& cluster_name,
                            const std::vector<provider::FrozenVmStatus>& statuses, bool as_json) {
@@ -668,16 +693,18 @@ void PrintFrozenVmStatuses(const std::string& cluster_name,
     json out = json::array();
     for (const auto& s : statuses) {
       out.push_back({{"name", s.name},
-                     {"id", s.id},
+                     {"id", s.id.empty() ? json(nullptr) : json(s.id)},
                      {"host", s.host},
                      {"host_state", s.host_state},
-                     {"power_state", s.power_state},
+                     {"state", FrozenVmState(s)},
                      {"frozen", s.frozen},
                      {"usable", s.usable},
                      {"clones_on_host", s.clones_on_host},
-                     {"problem", s.problem}});
+                     {"problem", s.problem.empty() ? json(nullptr) : json(s.problem)}});
     }
-    std::cout << json{{"cluster_name", cluster_name}, {"frozen_vms", out}}.dump(2) << "\n";
+    json document = JsonDocument(cluster_name);
+    document["frozen_vms"] = std::move(out);
+    PrintJson(document);
     return;
   }
   if (statuses.empty()) {
@@ -688,12 +715,12 @@ void PrintFrozenVmStatuses(const std::string& cluster_name,
   table.reserve(statuses.size());
   const auto or_dash = [](const std::string& text) { return text.empty() ? "-" : text; };
   for (const auto& s : statuses) {
-    table.push_back({or_dash(s.name), or_dash(s.id), s.host, s.host_state, or_dash(s.power_state),
+    table.push_back({or_dash(s.name), or_dash(s.id), s.host, s.host_state, FrozenVmState(s),
                      s.frozen ? "yes" : "no", std::to_string(s.clones_on_host),
                      s.usable ? "ok" : s.problem});
   }
   std::cout << FormatTable(
-      {"NAME", "ID", "HOST", "HOST STATE", "POWER", "FROZEN", "CLONES", "STATUS"}, table);
+      {"NAME", "ID", "HOST", "HOST STATE", "STATE", "FROZEN", "CLONES", "STATUS"}, table);
 }
 
 }  // namespace
@@ -703,7 +730,9 @@ int FrozenVmStatus(const CommonFlags& flags) {
   if (!config.ok()) return Fail(config.status(), kExitUsage);
   auto options = cluster::MakeProviderOptions(*config, /*watch=*/false);
   if (!options.ok()) return Fail(options.status(), kExitUsage);
+  ConnectingNotice notice(flags.quiet, options->connect.server);
   auto statuses = NodeProvider::FrozenVmStatusOf(*std::move(options), config->cluster_name);
+  notice.Done();
   if (!statuses.ok()) return Fail(statuses.status(), kExitFailed);
   PrintFrozenVmStatuses(config->cluster_name, *statuses, flags.json);
   const bool all_usable = !statuses->empty() && std::all_of(statuses->begin(), statuses->end(),
@@ -712,7 +741,7 @@ int FrozenVmStatus(const CommonFlags& flags) {
 }
 
 int FrozenVmPrepare(const CommonFlags& flags) {
-  Progress progress(!flags.quiet, IsTerminal(stderr));
+  Progress progress(!flags.quiet, StderrTerminal());
   auto config = LoadConfig(flags.config, /*bootstrap=*/true);
   if (!config.ok()) return Fail(config.status(), kExitUsage);
   auto options = cluster::MakeProviderOptions(*config, /*watch=*/false);
@@ -730,7 +759,9 @@ int FrozenVmPrepare(const CommonFlags& flags) {
       }
     }
   }
+  ConnectingNotice notice(flags.quiet, options->connect.server);
   auto prepared = NodeProvider::PrepareFrozenVms(*std::move(options), extra);
+  notice.Done();
   progress.Finish();
   if (!prepared.ok()) return Fail(prepared.status(), kExitFailed);
   json out = json::array();
@@ -742,7 +773,9 @@ int FrozenVmPrepare(const CommonFlags& flags) {
     }
   }
   if (flags.json) {
-    std::cout << json{{"cluster_name", config->cluster_name}, {"frozen_vms", out}}.dump(2) << "\n";
+    json document = JsonDocument(config->cluster_name);
+    document["frozen_vms"] = std::move(out);
+    PrintJson(document);
   } else {
     std::cout << FormatTable({"NAME", "ID", "HOST"}, table);
   }

@@ -52,7 +52,7 @@ struct ConnectFlags {
   std::string thumbprint;
   bool insecure = false;
 };
-int Inventory(const ConnectFlags& flags, bool json);
+int Inventory(const ConnectFlags& flags, bool json, bool quiet);
 
 struct SimFlags {
   std::string write_config;  // "" = print the config on stdout

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/output.h"
 #include "cluster/cluster.h"
 #include "cluster/grants.h"
 #include "cluster/privileges.h"
@@ -23,8 +24,7 @@ namespace {
 using nlohmann::json;
 
 int Fail(const Status& status, int code) {
-  std::cerr << "vsray: " << status.message() << "\n";
-  return code;
+  return FailRun(status, code, code == kExitUsage ? "config" : "");
 }
 
 json EntitiesJson(const cluster::RequiredPrivileges& required) {
@@ -124,11 +124,11 @@ int RoleShow(const CommonFlags& flags, bool markdown) {
   if (markdown) {
     std::cout << cluster::PrivilegesMarkdown(required);
   } else if (flags.json) {
-    std::cout << json{{"privileges", required.RoleIds()},
-                      {"count_per_kind", required.CountPerKind()},
-                      {"entities", EntitiesJson(required)}}
-                     .dump(2)
-              << "\n";
+    json document = JsonDocument(config->cluster_name);
+    document["privileges"] = required.RoleIds();
+    document["count_per_kind"] = required.CountPerKind();
+    document["entities"] = EntitiesJson(required);
+    PrintJson(document);
   } else {
     PrintShow(required, flags.config);
   }
@@ -140,7 +140,9 @@ int RoleCreate(const CommonFlags& flags, const std::string& name, const std::str
   if (!config.ok()) return Fail(config.status(), kExitUsage);
   auto options = cluster::MakeProviderOptions(*config, /*watch=*/false);
   if (!options.ok()) return Fail(options.status(), kExitUsage);
+  ConnectingNotice notice(flags.quiet, options->connect.server);
   auto session = vsphere::Session::Connect(options->connect);
+  notice.Done();
   if (!session.ok()) return Fail(session.status(), kExitFailed);
   vsphere::Vim vim(**session, (*session)->content());
   vsphere::Authorization auth(vim);
@@ -148,8 +150,9 @@ int RoleCreate(const CommonFlags& flags, const std::string& name, const std::str
   const auto ids = required.RoleIds();
   auto role = EnsureRole(auth, name, ids);
   if (!role.ok()) return Fail(role.status().WithContext("role '" + name + "'"), kExitFailed);
-  json out{{"role",
-            {{"name", name}, {"id", role->first}, {"change", role->second}, {"privileges", ids}}}};
+  json out = JsonDocument(config->cluster_name);
+  out["role"] = {
+      {"name", name}, {"id", role->first}, {"change", role->second}, {"privileges", ids}};
   if (!assign_to.empty()) {
     auto grants = cluster::ResolveGrants(required, *config, *session, /*create_folder=*/true);
     if (!grants.ok()) return Fail(grants.status(), kExitFailed);
@@ -160,7 +163,7 @@ int RoleCreate(const CommonFlags& flags, const std::string& name, const std::str
   }
   (*session)->Close();
   if (flags.json) {
-    std::cout << out.dump(2) << "\n";
+    PrintJson(out);
     return kExitOk;
   }
   std::cout << "role '" << name << "' (id " << role->first << "): " << role->second << ", "

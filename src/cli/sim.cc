@@ -256,7 +256,11 @@ int WaitForSimulator(pid_t child) {
   while (waitpid(child, &wait_status, 0) < 0 && errno == EINTR) {
   }
   g_child = 0;
-  if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status) == 0 ? kExitOk : kExitFailed;
+  if (WIFEXITED(wait_status)) {
+    // vsray-sim exits 2 on bad flags (as vsray does on bad usage).
+    const int status = WEXITSTATUS(wait_status);
+    return status == 0 ? kExitOk : status == kExitUsage ? kExitUsage : kExitFailed;
+  }
   return WIFSIGNALED(wait_status) &&
                  (WTERMSIG(wait_status) == SIGINT || WTERMSIG(wait_status) == SIGTERM)
              ? kExitOk
@@ -306,6 +310,7 @@ int Sim(const SimFlags& flags, bool quiet) {
   }
   if (code != kExitOk) kill(child, SIGTERM);
   const int ended = WaitForSimulator(child);
+  if (code != kExitOk && ended == kExitUsage) return kExitUsage;  // it refused its flags
   return code != kExitOk ? code : ended;
 }
 

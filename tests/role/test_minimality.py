@@ -84,7 +84,7 @@ def test_role_minus_one_privilege_fails_naming_it(rsim, library_item, privilege,
     check = rsim.cli.run("check", config, "--json")
     assert check.code == 1, check
     failed = [c for c in json.loads(check.out)["checks"]
-              if c["check"] == "privileges" and c["result"] == "FAIL"]
+              if c["check"] == "privileges" and c["status"] == "fail"]
     assert any(privilege in c["detail"] and "vsray role create" in c["fix"] for c in failed), check
 
     args = {"create": ("create", config, "--node-type", "ray.worker.default"),

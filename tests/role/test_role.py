@@ -62,7 +62,7 @@ def test_extra_privileges_are_a_check_warning_and_role_create_removes_them(rsim)
     auth.UpdateAuthorizationRole(rid, "vsray-erin", shown + ["VirtualMachine.Config.Annotation"])
     extra = run_ok(rsim, "check", user, "--json")
     warnings = [c for c in json.loads(extra.out)["checks"]
-                if c["check"] == "privileges" and c["result"] == "warn"]
+                if c["check"] == "privileges" and c["status"] == "warn"]
     assert len(warnings) == 1 and "VirtualMachine.Config.Annotation" in warnings[0]["detail"]
     updated = json.loads(run_ok(rsim, "role", "create", admin, "--name", "vsray-erin",
                                 "--json").out)
