@@ -18,6 +18,7 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "cluster/cluster.h"
+#include "common/log.h"
 #include "common/status.h"
 #include "config/cluster_config.h"
 #include "provider/gpu_placement.h"
@@ -433,6 +434,10 @@ StatusOr<vs::ConnectOptions> InventoryConnection(const ConnectFlags& flags) {
   if (!flags.ca_file.empty() && access(flags.ca_file.c_str(), R_OK) != 0) {
     return InvalidArgumentError("--ca-file: cannot read '" + flags.ca_file +
                                 "': " + std::strerror(errno));  // NOLINT(concurrency-mt-unsafe)
+  }
+  if (flags.insecure) {
+    Log()->warn(
+        "--insecure: vCenter's certificate is not verified; prefer --ca-file or --thumbprint");
   }
   return options;
 }

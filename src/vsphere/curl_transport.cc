@@ -12,7 +12,6 @@
 #include <mutex>
 #include <vector>
 
-#include "common/log.h"
 #include "vsphere/transport.h"
 
 namespace vsray::vsphere {
@@ -407,11 +406,8 @@ StatusOr<std::unique_ptr<HttpTransport>> MakeCurlTransport(const TlsOptions& tls
     return InvalidArgumentError("tls.ca_file: cannot read '" + tls.ca_file +
                                 "': " + std::strerror(errno));  // NOLINT(concurrency-mt-unsafe)
   }
-  if (tls.insecure) {
-    Log()->warn(
-        "TLS certificate verification is disabled (tls.insecure: true): the connection can be "
-        "intercepted; prefer tls.ca_file or tls.thumbprint");
-  }
+  // No warning for tls.insecure here: whoever chose it warns once (the config parser, with
+  // the file and line; `vsray inventory --insecure`), not every transport made.
   return std::unique_ptr<HttpTransport>(std::make_unique<CurlTransport>(tls));
 }
 

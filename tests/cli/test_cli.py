@@ -174,6 +174,18 @@ def test_wrong_ca_is_one_line(sim, cli, tmp_path):
     assert "not trusted by tls.ca_file" in line and str(other) in line
 
 
+def test_insecure_warns_once(sim, cli, tmp_path):
+    config = sim.derived_config(
+        tmp_path, "insecure.yaml",
+        lambda t: "\n".join("      insecure: true" if "ca_file:" in line else line
+                            for line in t.splitlines()) + "\n")
+    result = cli.run("nodes", config)
+    assert result.code == 0, result
+    warnings = [line for line in result.err.splitlines() if "insecure" in line]
+    assert len(warnings) == 1, result.err
+    assert "not verified" in warnings[0] and "insecure.yaml" in warnings[0]
+
+
 def test_credentials_from_the_environment(sim, cli, tmp_path):
     def strip(text):
         return "\n".join(line for line in text.splitlines()
