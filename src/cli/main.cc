@@ -298,18 +298,26 @@ std::string CommandName(const CLI::App& app) {
   }
 }
 
-// The first word of argv that is neither a flag nor a global option's value: the subcommand.
-std::string FirstWord(int argc, char** argv) {
+// The words of argv that are neither flags nor a global option's value, up to "--": the
+// subcommand and its own words.
+std::vector<std::string_view> CommandWords(int argc, char** argv) {
+  std::vector<std::string_view> words;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg == "--log-file" || arg == "--log-level") {
       ++i;
       continue;
     }
-    if (arg == "--") return "";
-    if (!arg.empty() && arg[0] != '-') return std::string(arg);
+    if (arg == "--") break;
+    if (!arg.empty() && arg[0] != '-') words.push_back(arg);
   }
-  return "";
+  return words;
+}
+
+// The first of them: the subcommand ("" when there is none).
+std::string FirstWord(int argc, char** argv) {
+  const auto words = CommandWords(argc, argv);
+  return words.empty() ? "" : std::string(words.front());
 }
 
 // An unknown subcommand (or sub-subcommand: `frozen-vm nope`), named with the ones there are;
@@ -317,14 +325,7 @@ std::string FirstWord(int argc, char** argv) {
 std::string UnknownCommand(const CLI::App& app, int argc, char** argv) {
   const CLI::App* at = &app;
   std::string path = "vsray";
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg == "--log-file" || arg == "--log-level") {
-      ++i;
-      continue;
-    }
-    if (arg == "--") return "";
-    if (arg.empty() || arg[0] == '-') continue;
+  for (const std::string_view arg : CommandWords(argc, argv)) {
     const auto commands = at->get_subcommands([](const CLI::App*) { return true; });
     if (commands.empty()) return "";
     std::string known;
