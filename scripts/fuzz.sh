@@ -19,7 +19,7 @@ command -v ccache >/dev/null && cxx=(ccache clang++)
 flags=(-std=c++20 -O1 -g -fsanitize=fuzzer-no-link,address,undefined
   -fno-sanitize-recover=undefined -I"$root/src"
   -DSPDLOG_COMPILED_LIB -DSPDLOG_FMT_EXTERNAL -DSPDLOG_SHARED_LIB -DFMT_SHARED)
-libs=(-lcurl -lssl -lcrypto -lpugixml -lyaml-cpp -lssh -lspdlog -lfmt -lpthread)
+libs=(-lcurl -lssl -lcrypto -lpugixml -lyaml -lssh -lspdlog -lfmt -lpthread)
 mkdir -p "$out/obj"
 
 # The library code, compiled once (again only when a source is newer than its object).

@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git ca-certificates openssl
   clang clang-tidy clang-format libclang-rt-14-dev
-  libcurl4-openssl-dev libpugixml-dev nlohmann-json3-dev libyaml-cpp-dev libssh-dev
+  libcurl4-openssl-dev libpugixml-dev nlohmann-json3-dev libyaml-dev libssh-dev
   libcli11-dev libspdlog-dev libfmt-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   pybind11-dev python3-dev python3-pytest python3-pip python3-setuptools python3-wheel python3-venv

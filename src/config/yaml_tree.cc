@@ -1,17 +1,17 @@
 #include "config/yaml_tree.h"
 
-#include <yaml-cpp/eventhandler.h>
-#include <yaml-cpp/yaml.h>
+#include <yaml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <deque>
 #include <exception>
 #include <limits>
 #include <optional>
 #include <regex>
 #include <set>
-#include <sstream>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -33,7 +33,7 @@ constexpr std::string_view kTagNull = "tag:yaml.org,2002:null";
 constexpr std::string_view kTagMap = "tag:yaml.org,2002:map";
 constexpr std::string_view kTagSeq = "tag:yaml.org,2002:seq";
 
-int LineOf(const YAML::Mark& mark) { return mark.line < 0 ? 1 : mark.line + 1; }
+int LineOf(const yaml_mark_t& mark) { return static_cast<int>(mark.line) + 1; }
 
 std::string Hex(unsigned char c) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -237,82 +237,245 @@ std::optional<json> ParseFloat(std::string_view text) {
   return json(negative ? -value : value);
 }
 
+// libyaml's bytes are unsigned; ours are chars.
+const yaml_char_t* Bytes(std::string_view text) {
+  return reinterpret_cast<const yaml_char_t*>(text.data());  // NOLINT: same bytes
+}
+std::string Text(const yaml_char_t* bytes, std::size_t length) {
+  return {reinterpret_cast<const char*>(bytes), length};  // NOLINT: same bytes
+}
+std::string Text(const yaml_char_t* bytes) {
+  return bytes == nullptr ? std::string()
+                          : std::string(reinterpret_cast<const char*>(bytes));  // NOLINT
+}
+
+// A node of the document as libyaml reads it; an alias is its anchor's node, shared.
+struct Node {
+  enum class Kind { kScalar, kSequence, kMapping };
+  Kind kind = Kind::kScalar;
+  std::string tag;    // as written (resolved: "tag:yaml.org,2002:str"); "!" for a quoted or
+                      // block scalar without one; empty for a plain scalar without one
+  std::string value;  // a scalar's text
+  int line = 1;
+  std::vector<const Node*> children;  // a mapping's are key, value, key, value, ...
+
+  // A missing value (`key:`). libyaml marks it at the next token, often on a later line.
+  bool IsEmpty() const { return kind == Kind::kScalar && tag.empty() && value.empty(); }
+  bool IsMergeKey() const { return kind == Kind::kScalar && tag.empty() && value == "<<"; }
+};
+
+// One libyaml event, freed when it goes.
+class Event {
+ public:
+  Event() = default;
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+  ~Event() { yaml_event_delete(&event_); }
+  yaml_event_t* get() { return &event_; }
+
+ private:
+  yaml_event_t event_{};
+};
+
+// The line of a byte offset in the text.
+int LineAtOffset(std::string_view text, std::size_t offset) {
+  const std::string_view before = text.substr(0, std::min(offset, text.size()));
+  return 1 + static_cast<int>(std::count(before.begin(), before.end(), '\n'));
+}
+
+// libyaml's parser over one text.
+class Parser {
+ public:
+  Parser(std::string_view text, std::string_view source) : text_(text), source_(source) {
+    initialized_ = yaml_parser_initialize(&parser_) != 0;
+    if (initialized_) {
+      yaml_parser_set_input_string(&parser_, Bytes(text), text.size());
+      yaml_parser_set_encoding(&parser_, YAML_UTF8_ENCODING);
+    }
+  }
+  Parser(const Parser&) = delete;
+  Parser& operator=(const Parser&) = delete;
+  ~Parser() {
+    if (initialized_) yaml_parser_delete(&parser_);
+  }
+
+  // The next event, or the syntax error with its line (PyYAML's words: it is the same parser).
+  Status Next(Event* event) {
+    if (!initialized_) return ConfigError(source_, 1, "", "cannot start the YAML parser");
+    if (yaml_parser_parse(&parser_, event->get()) != 0) return OkStatus();
+    std::string message = "YAML syntax error: ";
+    message += parser_.problem != nullptr ? parser_.problem : "cannot read the text";
+    if (parser_.context != nullptr) {
+      message += std::string(" (") + parser_.context + " from line " +
+                 std::to_string(LineOf(parser_.context_mark)) + ")";
+    }
+    const int line = parser_.error == YAML_READER_ERROR
+                         ? LineAtOffset(text_, parser_.problem_offset)
+                         : LineOf(parser_.problem_mark);
+    return ConfigError(source_, line, "", message);
+  }
+
+ private:
+  std::string_view text_;
+  std::string_view source_;
+  yaml_parser_t parser_{};
+  bool initialized_ = false;
+};
+
+// Builds the first document's nodes from libyaml's events. A second document is an error.
+class TreeBuilder {
+ public:
+  explicit TreeBuilder(std::string_view source) : source_(source) {}
+
+  // The root, or nullptr for a text without a document (blanks and comments).
+  StatusOr<const Node*> Build(std::string_view text) {
+    Parser parser(text, source_);
+    bool done = false;
+    while (!done) {
+      Event event;
+      VSRAY_RETURN_IF_ERROR(parser.Next(&event));
+      VSRAY_RETURN_IF_ERROR(OnEvent(*event.get(), &done));
+    }
+    return root_;
+  }
+
+ private:
+  Status OnEvent(const yaml_event_t& event, bool* done) {
+    const int line = LineOf(event.start_mark);
+    switch (event.type) {
+      case YAML_STREAM_END_EVENT:
+        *done = true;
+        break;
+      case YAML_DOCUMENT_START_EVENT:
+        if (documents_ > 0) {
+          return ConfigError(source_, line, "",
+                             "more than one YAML document ('---'); a cluster config is one "
+                             "mapping");
+        }
+        break;
+      case YAML_DOCUMENT_END_EVENT:
+        ++documents_;
+        break;
+      case YAML_SCALAR_EVENT: {
+        const auto& scalar = event.data.scalar;
+        std::string tag = Text(scalar.tag);
+        if (tag.empty() && scalar.style != YAML_PLAIN_SCALAR_STYLE) tag = "!";
+        Add(Node{Node::Kind::kScalar, std::move(tag), Text(scalar.value, scalar.length), line, {}},
+            scalar.anchor);
+        break;
+      }
+      case YAML_SEQUENCE_START_EVENT:
+        open_.push_back(
+            Add(Node{Node::Kind::kSequence, Text(event.data.sequence_start.tag), "", line, {}},
+                event.data.sequence_start.anchor));
+        break;
+      case YAML_MAPPING_START_EVENT:
+        open_.push_back(
+            Add(Node{Node::Kind::kMapping, Text(event.data.mapping_start.tag), "", line, {}},
+                event.data.mapping_start.anchor));
+        break;
+      case YAML_SEQUENCE_END_EVENT:
+      case YAML_MAPPING_END_EVENT:
+        if (!open_.empty()) open_.pop_back();
+        break;
+      case YAML_ALIAS_EVENT:
+        return AddAlias(Text(event.data.alias.anchor), line);
+      default:
+        break;
+    }
+    return OkStatus();
+  }
+
+  Node* Add(Node node, const yaml_char_t* anchor) {
+    Node* const added = &nodes_.emplace_back(std::move(node));
+    if (anchor != nullptr) anchors_[Text(anchor)] = added;
+    Attach(added);
+    return added;
+  }
+
+  Status AddAlias(const std::string& anchor, int line) {
+    const auto found = anchors_.find(anchor);
+    if (found == anchors_.end()) {
+      return ConfigError(source_, line, "",
+                         "YAML syntax error: found undefined alias '" + anchor + "'");
+    }
+    Attach(found->second);
+    return OkStatus();
+  }
+
+  void Attach(const Node* node) {
+    if (open_.empty()) {
+      root_ = node;
+    } else {
+      open_.back()->children.push_back(node);
+    }
+  }
+
+  std::string_view source_;
+  std::deque<Node> nodes_;  // stable addresses: nodes point at each other
+  std::unordered_map<std::string, const Node*> anchors_;
+  std::vector<Node*> open_;  // the collections being read, innermost last
+  const Node* root_ = nullptr;
+  int documents_ = 0;
+};
+
 class Converter {
  public:
   Converter(std::string_view source, SourceMap* lines) : source_(source), lines_(lines) {}
 
-  Status Convert(const YAML::Node& node, const ConfigPath& path, int depth, json* out) {
+  Status Convert(const Node& node, const ConfigPath& path, int depth, json* out) {
     if (++nodes_ > kMaxNodes) {
       return Error(node, path, "more than 1,000,000 values (aliases expanding without bound?)");
     }
     if (depth > kMaxDepth) return Error(node, path, "nested more than 100 levels deep");
-    switch (node.Type()) {
-      case YAML::NodeType::Null:
-        return ConvertNull(node, path, out);
-      case YAML::NodeType::Scalar:
+    switch (node.kind) {
+      case Node::Kind::kScalar:
         return ConvertScalar(node, path, out);
-      case YAML::NodeType::Sequence: {
+      case Node::Kind::kSequence: {
         VSRAY_RETURN_IF_ERROR(CheckCollectionTag(node, path, kTagSeq));
         *out = json::array();
         std::size_t index = 0;
-        for (const YAML::Node& item : node) {
+        for (const Node* item : node.children) {
           const ConfigPath item_path = path.Index(index++);
-          Record(item_path, 0, item);
+          Record(item_path, 0, *item);
           json value;
-          VSRAY_RETURN_IF_ERROR(Convert(item, item_path, depth + 1, &value));
+          VSRAY_RETURN_IF_ERROR(Convert(*item, item_path, depth + 1, &value));
           out->push_back(std::move(value));
         }
         return OkStatus();
       }
-      case YAML::NodeType::Map:
+      case Node::Kind::kMapping:
         return ConvertMap(node, path, depth, out);
-      case YAML::NodeType::Undefined:
-        break;
     }
     *out = nullptr;
     return OkStatus();
   }
 
-  void Record(const ConfigPath& path, int key_line, const YAML::Node& value) {
-    // yaml-cpp marks an empty value at the next token, often on a later line: use the key's.
-    const int value_line = value.IsNull() && key_line > 0 ? key_line : LineOf(value.Mark());
+  void Record(const ConfigPath& path, int key_line, const Node& value) {
+    const int value_line = value.IsEmpty() && key_line > 0 ? key_line : value.line;
     lines_->Set(path.Pointer(), SourceMap::Lines{key_line, value_line});
   }
 
  private:
-  Status Error(const YAML::Node& node, const ConfigPath& path, std::string_view message) const {
-    const int line = node.IsNull() ? lines_->ValueLine(path) : LineOf(node.Mark());
+  Status Error(const Node& node, const ConfigPath& path, std::string_view message) const {
+    const int line = node.IsEmpty() ? lines_->ValueLine(path) : node.line;
     return ConfigError(source_, line, path.Display(), message);
   }
 
-  Status CheckCollectionTag(const YAML::Node& node, const ConfigPath& path,
+  Status CheckCollectionTag(const Node& node, const ConfigPath& path,
                             std::string_view standard) const {
-    const std::string& tag = node.Tag();
-    if (tag.empty() || tag == "?" || tag == "!" || tag == standard) return OkStatus();
-    return Error(node, path, "unsupported YAML tag '" + tag + "'");
+    if (node.tag.empty() || node.tag == "!" || node.tag == standard) return OkStatus();
+    return Error(node, path, "unsupported YAML tag '" + node.tag + "'");
   }
 
-  Status ConvertNull(const YAML::Node& node, const ConfigPath& path, json* out) const {
-    const std::string& tag = node.Tag();
-    if (tag == kTagStr || tag == "!") {
-      *out = "";
-    } else if (tag.empty() || tag == "?" || tag == kTagNull) {
-      *out = nullptr;
-    } else {
-      return Error(node, path, "unsupported YAML tag '" + tag + "' on an empty value");
-    }
-    return OkStatus();
-  }
-
-  Status ConvertScalar(const YAML::Node& node, const ConfigPath& path, json* out) const {
-    const std::string& tag = node.Tag();
-    const std::string& text = node.Scalar();
+  Status ConvertScalar(const Node& node, const ConfigPath& path, json* out) const {
+    const std::string& tag = node.tag;
     if (tag == "!" || tag == kTagStr) {
-      *out = text;
+      *out = node.value;
       return OkStatus();
     }
-    const json resolved = ResolvePlainScalar(text);
-    if (tag == "?" || tag.empty()) {
+    const json resolved = ResolvePlainScalar(node.value);
+    if (tag.empty()) {
       *out = resolved;
       return OkStatus();
     }
@@ -332,13 +495,15 @@ class Converter {
   }
 
   // The mappings a merge key ('<<') refers to: one, or a list of them.
-  StatusOr<std::vector<YAML::Node>> MergeSources(const YAML::Node& merge, const ConfigPath& path) {
-    std::vector<YAML::Node> sources;
-    if (merge.IsMap()) {
-      sources.push_back(merge);
-    } else if (merge.IsSequence()) {
-      for (const YAML::Node& item : merge) {
-        if (!item.IsMap()) return Error(item, path, "a merge key ('<<') must refer to mappings");
+  StatusOr<std::vector<const Node*>> MergeSources(const Node& merge, const ConfigPath& path) {
+    std::vector<const Node*> sources;
+    if (merge.kind == Node::Kind::kMapping) {
+      sources.push_back(&merge);
+    } else if (merge.kind == Node::Kind::kSequence) {
+      for (const Node* item : merge.children) {
+        if (item->kind != Node::Kind::kMapping) {
+          return Error(*item, path, "a merge key ('<<') must refer to mappings");
+        }
         sources.push_back(item);
       }
     } else {
@@ -348,17 +513,17 @@ class Converter {
   }
 
   // Merge keys: explicit keys win; among merged mappings, the first one given wins.
-  Status ApplyMerges(const std::vector<YAML::Node>& merges, const ConfigPath& path, int depth,
+  Status ApplyMerges(const std::vector<const Node*>& merges, const ConfigPath& path, int depth,
                      json* out) {
-    for (const YAML::Node& merge : merges) {
-      VSRAY_ASSIGN_OR_RETURN(auto sources, MergeSources(merge, path));
-      for (const YAML::Node& source : sources) {
+    for (const Node* merge : merges) {
+      VSRAY_ASSIGN_OR_RETURN(auto sources, MergeSources(*merge, path));
+      for (const Node* source : sources) {
         // Convert into a scratch line map, so keys that are not taken keep their own lines.
         SourceMap scratch;
         SourceMap* const own = lines_;
         lines_ = &scratch;
         json merged;
-        const Status converted = Convert(source, path, depth + 1, &merged);
+        const Status converted = Convert(*source, path, depth + 1, &merged);
         lines_ = own;
         VSRAY_RETURN_IF_ERROR(converted);
         for (auto& [name, value] : merged.items()) {
@@ -371,38 +536,34 @@ class Converter {
     return OkStatus();
   }
 
-  static bool IsMergeKey(const YAML::Node& key) {
-    return key.IsScalar() && key.Scalar() == "<<" && (key.Tag() == "?" || key.Tag().empty());
-  }
-
-  Status ConvertMap(const YAML::Node& node, const ConfigPath& path, int depth, json* out) {
+  Status ConvertMap(const Node& node, const ConfigPath& path, int depth, json* out) {
     VSRAY_RETURN_IF_ERROR(CheckCollectionTag(node, path, kTagMap));
     *out = json::object();
     std::unordered_map<std::string, int> first_line;
-    std::vector<YAML::Node> merges;
-    for (const auto& entry : node) {
-      const YAML::Node& key = entry.first;
-      if (IsMergeKey(key)) {
-        merges.push_back(entry.second);
+    std::vector<const Node*> merges;
+    for (std::size_t i = 0; i + 1 < node.children.size(); i += 2) {
+      const Node& key = *node.children[i];
+      const Node& value = *node.children[i + 1];
+      if (key.IsMergeKey()) {
+        merges.push_back(&value);
         continue;
       }
-      if (!key.IsScalar()) {
-        return ConfigError(source_, LineOf(key.Mark()), path.Display(),
+      if (key.kind != Node::Kind::kScalar || key.IsEmpty()) {
+        return ConfigError(source_, key.line, path.Display(),
                            "mapping keys must be plain strings, not " +
-                               std::string(key.IsNull() ? "empty" : "lists or mappings"));
+                               std::string(key.IsEmpty() ? "empty" : "lists or mappings"));
       }
-      const std::string& name = key.Scalar();
-      const int key_line = LineOf(key.Mark());
-      if (const auto [it, inserted] = first_line.emplace(name, key_line); !inserted) {
-        return ConfigError(source_, key_line, path.Display(),
+      const std::string& name = key.value;
+      if (const auto [it, inserted] = first_line.emplace(name, key.line); !inserted) {
+        return ConfigError(source_, key.line, path.Display(),
                            "duplicate key '" + name + "' (first given on line " +
                                std::to_string(it->second) + ")");
       }
       const ConfigPath value_path = path.Key(name);
-      Record(value_path, key_line, entry.second);
-      json value;
-      VSRAY_RETURN_IF_ERROR(Convert(entry.second, value_path, depth + 1, &value));
-      (*out)[name] = std::move(value);
+      Record(value_path, key.line, value);
+      json converted;
+      VSRAY_RETURN_IF_ERROR(Convert(value, value_path, depth + 1, &converted));
+      (*out)[name] = std::move(converted);
     }
     return ApplyMerges(merges, path, depth, out);
   }
@@ -420,54 +581,119 @@ bool IsJsonLike(std::string_view text) {
   return false;
 }
 
-void Emit(YAML::Emitter& out, const json& value) {
+// libyaml's emitter writing into a string.
+class Emitter {
+ public:
+  Emitter() {
+    initialized_ = yaml_emitter_initialize(&emitter_) != 0;
+    if (!initialized_) return;
+    yaml_emitter_set_output(&emitter_, &Emitter::Write, &text_);
+    yaml_emitter_set_indent(&emitter_, 2);
+    yaml_emitter_set_width(&emitter_, -1);  // no folding of long lines
+    yaml_emitter_set_unicode(&emitter_, 1);
+  }
+  Emitter(const Emitter&) = delete;
+  Emitter& operator=(const Emitter&) = delete;
+  ~Emitter() {
+    if (initialized_) yaml_emitter_delete(&emitter_);
+  }
+
+  // Emits an initialized event (which the emitter takes); false on failure.
+  bool Emit(int initialized, yaml_event_t* event) {
+    if (initialized == 0) return false;
+    if (!initialized_) {
+      yaml_event_delete(event);
+      return false;
+    }
+    return yaml_emitter_emit(&emitter_, event) != 0;
+  }
+
+  bool Scalar(std::string_view text, yaml_scalar_style_t style) {
+    yaml_event_t event;
+    const bool plain = style != YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+    return Emit(
+        yaml_scalar_event_initialize(&event, nullptr, nullptr, Bytes(text),
+                                     static_cast<int>(text.size()), plain ? 1 : 0, 1, style),
+        &event);
+  }
+
+  // A string is quoted when it would read back as something else (a number, true, null...).
+  bool String(std::string_view text) {
+    return Scalar(text, ResolvePlainScalar(text).is_string() ? YAML_ANY_SCALAR_STYLE
+                                                             : YAML_DOUBLE_QUOTED_SCALAR_STYLE);
+  }
+
+  bool Value(const json& value);
+
+  std::string Document(const json& value) {
+    yaml_event_t event;
+    const bool ok =
+        Emit(yaml_stream_start_event_initialize(&event, YAML_UTF8_ENCODING), &event) &&
+        Emit(yaml_document_start_event_initialize(&event, nullptr, nullptr, nullptr, 1), &event) &&
+        Value(value) && Emit(yaml_document_end_event_initialize(&event, 1), &event) &&
+        Emit(yaml_stream_end_event_initialize(&event), &event) &&
+        yaml_emitter_flush(&emitter_) != 0;
+    if (!ok) {
+      return std::string("# cannot write YAML: ") +
+             (emitter_.problem != nullptr ? emitter_.problem : "out of memory") + "\n";
+    }
+    return text_;
+  }
+
+ private:
+  static int Write(void* data, unsigned char* buffer, std::size_t size) {
+    static_cast<std::string*>(data)->append(reinterpret_cast<const char*>(buffer),  // NOLINT
+                                            size);
+    return 1;
+  }
+
+  yaml_emitter_t emitter_{};
+  bool initialized_ = false;
+  std::string text_;
+};
+
+std::string FloatText(double number) {
+  if (std::isnan(number)) return ".nan";
+  if (std::isinf(number)) return number > 0 ? ".inf" : "-.inf";
+  std::string text = json(number).dump();  // shortest round-trip form
+  if (text.find_first_of(".eE") == std::string::npos) text += ".0";
+  return text;
+}
+
+bool Emitter::Value(const json& value) {
+  yaml_event_t event;
   switch (value.type()) {
     case json::value_t::object:
-      out << YAML::BeginMap;
+      if (!Emit(yaml_mapping_start_event_initialize(&event, nullptr, nullptr, 1,
+                                                    YAML_BLOCK_MAPPING_STYLE),
+                &event)) {
+        return false;
+      }
       for (const auto& [key, item] : value.items()) {
-        out << YAML::Key;
-        if (!ResolvePlainScalar(key).is_string()) out << YAML::DoubleQuoted;
-        out << key << YAML::Value;
-        Emit(out, item);
+        if (!String(key) || !Value(item)) return false;
       }
-      out << YAML::EndMap;
-      break;
+      return Emit(yaml_mapping_end_event_initialize(&event), &event);
     case json::value_t::array:
-      out << YAML::BeginSeq;
-      for (const json& item : value) Emit(out, item);
-      out << YAML::EndSeq;
-      break;
-    case json::value_t::string: {
-      const auto& text = value.get_ref<const std::string&>();
-      if (!ResolvePlainScalar(text).is_string()) out << YAML::DoubleQuoted;
-      out << text;
-      break;
-    }
-    case json::value_t::boolean:
-      out << (value.get<bool>() ? "true" : "false");
-      break;
-    case json::value_t::number_integer:
-      out << value.get<std::int64_t>();
-      break;
-    case json::value_t::number_unsigned:
-      out << value.get<std::uint64_t>();
-      break;
-    case json::value_t::number_float: {
-      const double number = value.get<double>();
-      if (std::isnan(number)) {
-        out << ".nan";
-      } else if (std::isinf(number)) {
-        out << (number > 0 ? ".inf" : "-.inf");
-      } else {
-        std::string text = value.dump();  // shortest round-trip form, always with '.' or 'e'
-        if (text.find_first_of(".eE") == std::string::npos) text += ".0";
-        out << text;
+      if (!Emit(yaml_sequence_start_event_initialize(&event, nullptr, nullptr, 1,
+                                                     YAML_BLOCK_SEQUENCE_STYLE),
+                &event)) {
+        return false;
       }
-      break;
-    }
+      for (const json& item : value) {
+        if (!Value(item)) return false;
+      }
+      return Emit(yaml_sequence_end_event_initialize(&event), &event);
+    case json::value_t::string:
+      return String(value.get_ref<const std::string&>());
+    case json::value_t::boolean:
+      return Scalar(value.get<bool>() ? "true" : "false", YAML_PLAIN_SCALAR_STYLE);
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+      return Scalar(value.dump(), YAML_PLAIN_SCALAR_STYLE);
+    case json::value_t::number_float:
+      return Scalar(FloatText(value.get<double>()), YAML_PLAIN_SCALAR_STYLE);
     default:
-      out << YAML::Null;
-      break;
+      return Scalar("null", YAML_PLAIN_SCALAR_STYLE);
   }
 }
 
@@ -488,97 +714,15 @@ json ResolvePlainScalar(std::string_view text) {
   return std::string(text);
 }
 
-// Counts the text's documents, stopping at two, and marks where the second begins. yaml-cpp's
-// LoadAll never returns on some malformed text: after a document it yields empty documents
-// forever without consuming the offending character (e.g. " r: 1\n,a:\n"), so documents are
-// counted by a bounded event pass and only the first is loaded.
-class DocumentCounter : public YAML::EventHandler {
- public:
-  int documents = 0;
-  std::optional<YAML::Mark> second;  // the first event of the second document
-
-  void OnDocumentStart(const YAML::Mark& mark) override { Note(mark); }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark& mark, YAML::anchor_t /*anchor*/) override { Note(mark); }
-  void OnAlias(const YAML::Mark& mark, YAML::anchor_t /*anchor*/) override { Note(mark); }
-  void OnScalar(const YAML::Mark& mark, const std::string& /*tag*/, YAML::anchor_t /*anchor*/,
-                const std::string& /*value*/) override {
-    Note(mark);
-  }
-  void OnSequenceStart(const YAML::Mark& mark, const std::string& /*tag*/,
-                       YAML::anchor_t /*anchor*/, YAML::EmitterStyle::value /*style*/) override {
-    Note(mark);
-  }
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark& mark, const std::string& /*tag*/, YAML::anchor_t /*anchor*/,
-                  YAML::EmitterStyle::value /*style*/) override {
-    Note(mark);
-  }
-  void OnMapEnd() override {}
-
- private:
-  void Note(const YAML::Mark& mark) {
-    if (documents == 1 && !second) second = mark;
-  }
-};
-
-// Throws YAML::Exception on a syntax error.
-DocumentCounter CountDocuments(const std::string& text) {
-  std::istringstream stream(text);
-  YAML::Parser parser(stream);
-  DocumentCounter counter;
-  while (counter.documents < 2 && parser.HandleNextDocument(counter)) ++counter.documents;
-  return counter;
-}
-
-// The error for a text of more than one document, at the second one's '---' if there is one;
-// without one, yaml-cpp stopped at text it could not read (PyYAML: "expected '<document
-// start>'"), which is named.
-Status MultipleDocumentsError(std::string_view text, const std::string& source,
-                              const YAML::Mark& second) {
-  const int mark_line = LineOf(second);
-  int line = 0;
-  int current = 1;
-  std::size_t start = 0;
-  while (start < text.size() && current <= mark_line) {
-    const std::size_t end = std::min(text.find('\n', start), text.size());
-    if (current > 1 && text.substr(start, end - start).rfind("---", 0) == 0) line = current;
-    start = end + 1;
-    ++current;
-  }
-  if (line > 0) {
-    return ConfigError(source, line, "",
-                       "more than one YAML document ('---'); a cluster config is one mapping");
-  }
-  std::string found = "text";
-  if (second.pos >= 0 && static_cast<std::size_t>(second.pos) < text.size()) {
-    found = std::string("'") + text[static_cast<std::size_t>(second.pos)] + "'";
-  }
-  return ConfigError(source, mark_line, "",
-                     "YAML syntax error: unexpected " + found + " after the end of the mapping");
-}
-
 StatusOr<Document> ParseConfigText(std::string_view text, std::string source) {
   Document document;
   document.source = std::move(source);
   if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
   VSRAY_RETURN_IF_ERROR(CheckText(text, document.source));
 
-  const std::string owned(text);
-  DocumentCounter counted;
-  YAML::Node first;
-  std::string yaml_error;
-  int yaml_error_line = 1;
-  try {
-    counted = CountDocuments(owned);
-    if (counted.documents == 1) first = YAML::Load(owned);
-  } catch (const YAML::Exception& e) {
-    yaml_error = e.msg;
-    yaml_error_line = LineOf(e.mark);
-  } catch (const std::exception& e) {
-    yaml_error = e.what();
-  }
-  if (!yaml_error.empty()) {
+  TreeBuilder builder(document.source);
+  const StatusOr<const Node*> root = builder.Build(text);
+  if (!root.ok()) {
     // JSON that YAML refuses (rare: e.g. tabs for indentation) is still JSON.
     if (IsJsonLike(text)) {
       try {
@@ -587,20 +731,17 @@ StatusOr<Document> ParseConfigText(std::string_view text, std::string source) {
       } catch (const json::exception&) {  // report the YAML error, which has a line
       }
     }
-    return ConfigError(document.source, yaml_error_line, "", "YAML syntax error: " + yaml_error);
+    return root.status();
   }
-  if (counted.documents > 1) {
-    return MultipleDocumentsError(text, document.source, counted.second.value_or(YAML::Mark()));
-  }
-  if (counted.documents == 0) {
+  if (*root == nullptr) {
     document.root = nullptr;
     return document;
   }
   try {
     Converter converter(document.source, &document.lines);
-    converter.Record(ConfigPath(), 0, first);
-    VSRAY_RETURN_IF_ERROR(converter.Convert(first, ConfigPath(), 0, &document.root));
-  } catch (const std::exception& e) {  // yaml-cpp or nlohmann: never let one escape
+    converter.Record(ConfigPath(), 0, **root);
+    VSRAY_RETURN_IF_ERROR(converter.Convert(**root, ConfigPath(), 0, &document.root));
+  } catch (const std::exception& e) {  // nlohmann or the allocator: never let one escape
     return ConfigError(document.source, 1, "", std::string("cannot read the YAML: ") + e.what());
   }
   return document;
@@ -608,10 +749,8 @@ StatusOr<Document> ParseConfigText(std::string_view text, std::string source) {
 
 std::string ToYaml(const json& value) {
   try {
-    YAML::Emitter out;
-    out.SetIndent(2);
-    Emit(out, value);
-    std::string text = out.c_str();
+    Emitter emitter;
+    std::string text = emitter.Document(value);
     if (text.empty() || text.back() != '\n') text += '\n';
     return text;
   } catch (const std::exception& e) {

@@ -148,8 +148,10 @@ TEST(ParseConfigTextTest, RejectsBadTextWithLine) {
       {"a: 1\nb: \xff\xfe\n", "t.yaml:2: not UTF-8 text (invalid byte 0xff)"},
       {"a: \xc0\xaf\n", "t.yaml:1: not UTF-8 text"},  // overlong encoding
       {"a: 1\n---\nb: 2\n", "t.yaml:2: more than one YAML document"},
-      // yaml-cpp's LoadAll never returned on this (empty documents without end).
-      {" r: 1\n,a:\n", "t.yaml:2: YAML syntax error: unexpected ',' after the end of the mapping"},
+      // yaml-cpp's LoadAll never returned on this; PyYAML says the same as libyaml.
+      {" r: 1\n,a:\n", "t.yaml:2: YAML syntax error: did not find expected <document start>"},
+      {"a: *nowhere\n", "t.yaml:1: YAML syntax error: found undefined alias 'nowhere'"},
+      {"a: &x [*x]\n", "t.yaml:1: a"},  // an alias inside its own anchor
       {"---\na: 1\n---\nb: 2\n", "t.yaml:3: more than one YAML document"},
       {"a: !python/object x\n", "t.yaml:1: a: unsupported YAML tag '!python/object'"},
       {"a: !!int abc\n", "t.yaml:1: a: the value does not match its tag"},
