@@ -16,6 +16,7 @@
 //                         [--seed N (1)]
 #include <malloc.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -24,6 +25,7 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -47,25 +49,26 @@ struct Flags {
   unsigned seed = 1;
 };
 
-[[gnu::noinline]] Flags ParseFlags(int argc, char** argv) {
-  Flags flags;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string name = argv[i];
-    const char* value = argv[i + 1];
-    if (name == "--minutes")
-      flags.minutes = std::atof(value);
-    else if (name == "--report-every")
-      flags.report_every = std::max(1, std::atoi(value));
-    else if (name == "--max-nodes")
-      flags.max_nodes = std::max(2, std::atoi(value));
-    else if (name == "--seed")
-      flags.seed = static_cast<unsigned>(std::atoi(value));
-    else {
-      std::fprintf(stderr, "unknown flag %s\n", name.c_str());
-      std::exit(2);
-    }
+// Parsed with CLI11 (--help prints usage); nullopt with the exit code when the program ends here.
+std::optional<int> ParseFlags(int argc, char** argv, Flags* flags) {
+  CLI::App app("vsray_bench_soak: autoscaler-shaped load against vsray-sim with faults");
+  app.add_option("--minutes", flags->minutes, "how long to run")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--report-every", flags->report_every, "seconds between report lines")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
+  app.add_option("--max-nodes", flags->max_nodes, "most workers at once")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 1000));
+  app.add_option("--seed", flags->seed, "the simulator's and the load's seed")
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
   }
-  return flags;
+  return std::nullopt;
 }
 
 long RssKb() {  // NOLINT(google-runtime-int)
@@ -308,7 +311,8 @@ struct Figures {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Flags flags = ParseFlags(argc, argv);
+  Flags flags;
+  if (const auto exit_code = ParseFlags(argc, argv, &flags)) return *exit_code;
   auto sim =
       SimProcess::Start({"--hosts", "3", "--vms", "10", "--frozen-vm", "frozen", "--guest-ip-delay",
                          "100ms", "--latency", "2ms", "--seed", std::to_string(flags.seed)});
