@@ -31,6 +31,23 @@ Status Failures(const std::string& what, int failed, std::size_t count, const St
       .set_fault(first.fault());
 }
 
+// What the cluster lease and the frozen-VM lease share: expiry, waits, clocks, cancellation,
+// and progress lines under `label` while waiting for another run.
+LeaseOptions LeaseOptionsFor(const ProviderOptions& options, const MoRef& parent,
+                             const FrozenVmProgress& progress, const std::string& label) {
+  LeaseOptions lease;
+  lease.parent = parent;
+  lease.ttl = options.lease_ttl;
+  lease.wait = options.lease_wait;
+  lease.now_seconds = options.now_seconds;
+  lease.clock = options.clock;
+  lease.cancel = options.cancel.get();
+  if (progress) {
+    lease.progress = [progress, label](const std::string& line) { progress(label, line); };
+  }
+  return lease;
+}
+
 }  // namespace
 
 NodeProvider::NodeProvider(ProviderOptions options, std::string cluster_name, ProviderBase base)
@@ -76,17 +93,7 @@ Status NodeProvider::Start() {
       [this](const std::string& vm) { return cache_.Get(vm).has_value(); });
   factory_ = std::make_unique<NodeFactory>(*base_.vcenter, fields_, cache_, scheduler_, *gpus_,
                                            mirror_.get(), options_, cluster_name_, folder_);
-  LeaseOptions lease;
-  lease.parent = folder_;
-  lease.ttl = options_.lease_ttl;
-  lease.now_seconds = options_.now_seconds;
-  lease.clock = options_.clock;
-  lease.cancel = options_.cancel.get();
-  if (options_.progress) {
-    lease.progress = [progress = options_.progress](const std::string& line) {
-      progress("cluster lease", line);
-    };
-  }
+  LeaseOptions lease = LeaseOptionsFor(options_, folder_, options_.progress, "cluster lease");
   lease_ = std::make_unique<LeaseKeeper>(base_.vcenter->leases(), std::move(lease));
   VSRAY_RETURN_IF_ERROR(fields_.Load());
   VSRAY_RETURN_IF_ERROR(Refresh());
@@ -483,20 +490,10 @@ StatusOr<std::vector<std::vector<FrozenVm>>> NodeProvider::PrepareFrozenVms(
 
 StatusOr<std::unique_ptr<Lease>> NodeProvider::AcquirePrepareLease(ProviderBase& base,
                                                                    const ProviderOptions& options) {
-  LeaseOptions lease;
-  lease.parent = base.inventory->datacenter().vm_folder;
+  LeaseOptions lease = LeaseOptionsFor(options, base.inventory->datacenter().vm_folder,
+                                       options.frozen_vm_progress, "frozen-VM lease");
   lease.prefix = "vsray-frozen-lease-";
   lease.what = "vsray frozen-vm prepare";
-  lease.ttl = options.lease_ttl;
-  lease.wait = options.lease_wait;
-  lease.now_seconds = options.now_seconds;
-  lease.clock = options.clock;
-  lease.cancel = options.cancel.get();
-  if (options.frozen_vm_progress) {
-    lease.progress = [progress = options.frozen_vm_progress](const std::string& line) {
-      progress("frozen-VM lease", line);
-    };
-  }
   return Lease::Acquire(base.vcenter->leases(), std::move(lease));
 }
 
