@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "memory.h"
 #include "support/sim_process.h"
 #include "vsphere/session.h"
 #include "vsphere/soap.h"
@@ -30,21 +31,7 @@ using vsray::StatusOr;
 namespace vs = vsray::vsphere;
 using Clock = std::chrono::steady_clock;
 
-// Bytes of heap in use (glibc).
-long long HeapInUse() {                                 // NOLINT(google-runtime-int)
-  return static_cast<long long>(mallinfo2().uordblks);  // NOLINT(google-runtime-int)
-}
-
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-long RssKb(int pid) {  // NOLINT(google-runtime-int)
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
-  }
-  return -1;
-}
 
 // Keeps the last response body so the decoder can be timed on its own.
 class RecordingTransport : public vs::HttpTransport {
@@ -107,7 +94,7 @@ int DecodeScenario(int vms) {
   long long peak_bytes = 0;  // NOLINT(google-runtime-int)
   std::size_t objects = 0;
   for (int round = 0; round < kRounds; ++round) {
-    const long long heap_before = HeapInUse();  // NOLINT(google-runtime-int)
+    const std::int64_t heap_before = vsray::bench::HeapInUse();
     const auto t0 = Clock::now();
     auto reply = vs::DecodeSoapResponse(body, "RetrievePropertiesEx");
     std::vector<vs::ObjectContent> contents;
@@ -118,7 +105,7 @@ int DecodeScenario(int vms) {
     }
     const double ms = Ms(Clock::now() - t0);
     // What the decoded listing holds (the XML tree is freed by now).
-    peak_bytes = HeapInUse() - heap_before;
+    peak_bytes = vsray::bench::HeapInUse() - heap_before;
     best_ms = std::min(best_ms, ms);
     objects = contents.size();
   }
@@ -130,7 +117,7 @@ int DecodeScenario(int vms) {
       static_cast<double>(body.size()) / 1e6 / (best_ms / 1000.0),
       static_cast<double>(peak_bytes) / 1e6,
       static_cast<double>(peak_bytes) / static_cast<double>(std::max<std::size_t>(objects, 1)),
-      fetch_ms, start_ms, RssKb((*sim)->pid()) / 1024);
+      fetch_ms, start_ms, vsray::bench::RssKb(std::to_string((*sim)->pid())) / 1024);
   return 0;
 }
 

@@ -21,11 +21,14 @@
 #include <thread>
 #include <vector>
 
+#include "memory.h"
 #include "provider/node_provider.h"
 #include "support/sim_process.h"
 
 namespace {
 
+using vsray::bench::HeapInUse;
+using vsray::bench::RssKb;
 using vsray::provider::NodeProvider;
 using vsray::provider::ProviderOptions;
 using vsray::provider::TagMap;
@@ -37,21 +40,7 @@ const TagMap kWorkerTags = {{"ray-node-type", "worker"},
                             {"ray-node-status", "uninitialized"},
                             {"ray-launch-config", "abc123"}};
 
-// Bytes of heap in use (glibc).
-long long HeapInUse() {                                 // NOLINT(google-runtime-int)
-  return static_cast<long long>(mallinfo2().uordblks);  // NOLINT(google-runtime-int)
-}
-
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-long RssKb() {  // NOLINT(google-runtime-int)
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
-  }
-  return -1;
-}
 
 std::unique_ptr<SimProcess> Sim(std::vector<std::string> args) {
   auto sim = SimProcess::Start(args);

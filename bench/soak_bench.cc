@@ -31,11 +31,13 @@
 #include <thread>
 #include <vector>
 
+#include "memory.h"
 #include "provider/node_provider.h"
 #include "support/sim_process.h"
 
 namespace {
 
+using vsray::bench::RssKb;
 using vsray::provider::NodeProvider;
 using vsray::provider::ProviderOptions;
 using vsray::provider::TagMap;
@@ -71,18 +73,7 @@ std::optional<int> ParseFlags(int argc, char** argv, Flags* flags) {
   return std::nullopt;
 }
 
-long RssKb() {  // NOLINT(google-runtime-int)
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
-  }
-  return -1;
-}
-
-long long HeapKb() {                                           // NOLINT(google-runtime-int)
-  return static_cast<long long>(mallinfo2().uordblks) / 1024;  // NOLINT(google-runtime-int)
-}
+std::int64_t HeapKb() { return vsray::bench::HeapInUse() / 1024; }
 
 struct Counters {
   std::atomic<long> creates{0}, create_errors{0};        // NOLINT(google-runtime-int)
