@@ -1,5 +1,7 @@
 #include "vsphere/task_waiter.h"
 
+#include <algorithm>
+
 #include "common/log.h"
 #include "vsphere/soap.h"
 
@@ -7,7 +9,11 @@ namespace vsray::vsphere {
 namespace {
 
 constexpr int kMaxWaitSeconds = 5;
-constexpr std::size_t kMaxFinishedKept = 2000;
+// Finished tasks nobody waits for yet are kept for a Wait that starts after the task's end
+// was reported (a few milliseconds after the call returns, at most). The collector's first
+// round after each reconnect reports every recent task, other clients' included: 512 of
+// them (about 150 kB) is plenty, and a Wait that misses its task reads it directly.
+constexpr std::size_t kMaxFinishedKept = 512;
 // A waited task the collector hasn't reported finished is read directly this often: it may
 // have dropped out of recentTask (which keeps only the latest tasks), or its end may have come
 // while the collector's filter was being set up (the simulator's collector starts listening
@@ -43,6 +49,12 @@ TaskWaiter::~TaskWaiter() {
 std::int64_t TaskWaiter::rounds() const {
   std::lock_guard lock(mu_);
   return poller_ ? poller_->rounds() : 0;
+}
+
+std::size_t TaskWaiter::waited() const {
+  std::lock_guard lock(mu_);
+  return static_cast<std::size_t>(std::count_if(
+      tasks_.begin(), tasks_.end(), [](const auto& entry) { return entry.second.waited; }));
 }
 
 void TaskWaiter::EnsureStarted() {
@@ -128,14 +140,20 @@ StatusOr<Any> TaskWaiter::Wait(const MoRef& task, std::chrono::milliseconds time
       if (done.state == "success") return std::move(done.result);
       return StatusFromMethodFault(done.error).WithContext("task " + task.value);
     }
-    if (stopping_) return CancelledError("task " + task.value + ": shutting down");
-    if (cancel != nullptr && cancel->load()) {
-      return CancelledError("task " + task.value + ": wait cancelled");
-    }
     const auto now = clock_.Now();
-    if (now >= deadline) {
-      return DeadlineExceededError("task " + task.value + " did not finish within " +
-                                   std::to_string(timeout.count() / 1000) + " s");
+    Status given_up = OkStatus();
+    if (stopping_) {
+      given_up = CancelledError("task " + task.value + ": shutting down");
+    } else if (cancel != nullptr && cancel->load()) {
+      given_up = CancelledError("task " + task.value + ": wait cancelled");
+    } else if (now >= deadline) {
+      given_up = DeadlineExceededError("task " + task.value + " did not finish within " +
+                                       std::to_string(timeout.count() / 1000) + " s");
+    }
+    if (!given_up.ok()) {
+      // Forgotten: its end, if reported later, joins the bounded set of unwaited tasks.
+      tasks_.erase(task.value);
+      return given_up;
     }
     if (now >= next_read) {
       next_read = now + kDirectReadEvery;

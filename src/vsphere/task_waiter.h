@@ -36,6 +36,8 @@ class TaskWaiter {
 
   // Number of WaitForUpdatesEx rounds so far (for tests and benchmarks).
   std::int64_t rounds() const;
+  // Tasks remembered as waited on: those of the Waits in progress (for tests).
+  std::size_t waited() const;
 
  private:
   struct TaskState {

@@ -447,6 +447,7 @@ TEST_F(VimFaultTest, TaskStaysRunningThenSucceeds) {
   EXPECT_EQ(state->Get("info.state")->text, "running");
   auto short_wait = waiter_->Wait(*task, std::chrono::milliseconds(200));
   EXPECT_THAT(short_wait, StatusIs(StatusCode::kDeadlineExceeded));
+  EXPECT_EQ(waiter_->waited(), 0U);  // a wait given up on forgets its task
   auto result = waiter_->Wait(*task, std::chrono::seconds(30));
   ASSERT_THAT(result, IsOk());
   EXPECT_EQ(result->AsMoRef().type, "VirtualMachine");
@@ -458,6 +459,7 @@ TEST_F(VimFaultTest, WaitCanBeCancelled) {
   std::atomic<bool> cancel{true};
   auto result = waiter_->Wait(*task, std::chrono::seconds(30), &cancel);
   EXPECT_THAT(result, StatusIs(StatusCode::kCancelled));
+  EXPECT_EQ(waiter_->waited(), 0U);
 }
 
 TEST_F(VimFaultTest, TaskErrorBecomesStatusWithFault) {
