@@ -108,6 +108,7 @@ class VsphereNodeProvider(_BaseNodeProvider):
         # them does not: Ray reads node_tags(id) for every id it listed, even if the VM was
         # deleted in between (as Ray's cloud providers serve listed nodes from their cache).
         self._listed: Dict[str, _Listed] = {}
+        self._listed_version = -1  # the C++ cache's version when the last listing read it
         self._listed_lock = threading.Lock()
 
     # --- cluster config -----------------------------------------------------------------
@@ -187,9 +188,10 @@ class VsphereNodeProvider(_BaseNodeProvider):
         nodes that vanish after being listed.
         """
         filters = {str(key): str(value) for key, value in (tag_filters or {}).items()}
-        listed = self._provider.list_nodes(filters)
+        version, listed = self._provider.list_nodes(filters)
         ids = [node_id for node_id, _, _, _ in listed]
         with self._listed_lock:
+            self._listed_version = version
             returned = set(ids)
             for node_id, seen in list(self._listed.items()):
                 if node_id not in returned and all(seen.tags.get(k) == v for k, v in filters.items()):
@@ -211,10 +213,27 @@ class VsphereNodeProvider(_BaseNodeProvider):
     def is_terminated(self, node_id: str) -> bool:
         return node_id is None or self._provider.is_terminated(node_id)
 
+    # An autoscaler tick lists the nodes, then asks node_tags and an IP of each. Those answers
+    # come from what the listing read as long as the C++ cache has not changed since (its
+    # version says), so a quiet tick makes one call into the C++ provider instead of one per
+    # node and question; after any change they are asked of the live cache, as always.
+
+    def _fresh(self, node_id: str) -> Optional[_Listed]:
+        """What the last listing read of the node, if nothing in the cache changed since."""
+        with self._listed_lock:
+            seen = self._listed.get(node_id)
+            version = self._listed_version
+        if seen is not None and self._provider.cache_version() == version:
+            return seen
+        return None
+
     def node_tags(self, node_id: str) -> Dict[str, str]:
         """The node's current tags; for a node gone since it was listed, its listed tags."""
         if node_id is None:
             return {}
+        fresh = self._fresh(node_id)
+        if fresh is not None:
+            return dict(fresh.tags)
         tags = self._provider.node_tags(node_id)
         if tags:
             return dict(tags)
@@ -222,21 +241,21 @@ class VsphereNodeProvider(_BaseNodeProvider):
         return dict(seen.tags) if seen is not None else {}
 
     def external_ip(self, node_id: str) -> Optional[str]:
-        if node_id is None:
-            return None
-        ip = self._provider.external_ip(node_id)
-        if ip is None and self._provider.is_terminated(node_id):
-            seen = self._last_listed(node_id)
-            ip = seen.external_ip if seen is not None else None
-        return ip
+        return self._ip(node_id, internal=False)
 
     def internal_ip(self, node_id: str) -> Optional[str]:
+        return self._ip(node_id, internal=True)
+
+    def _ip(self, node_id: str, internal: bool) -> Optional[str]:
         if node_id is None:
             return None
-        ip = self._provider.internal_ip(node_id)
+        fresh = self._fresh(node_id)
+        if fresh is not None:
+            return fresh.internal_ip if internal else fresh.external_ip
+        ip = self._provider.internal_ip(node_id) if internal else self._provider.external_ip(node_id)
         if ip is None and self._provider.is_terminated(node_id):
             seen = self._last_listed(node_id)
-            ip = seen.internal_ip if seen is not None else None
+            ip = None if seen is None else (seen.internal_ip if internal else seen.external_ip)
         return ip
 
     def get_node_id(self, ip_address: str, use_internal_ip: bool = False) -> str:

@@ -189,7 +189,9 @@ bool NodeProvider::IsNode(const NodeReader& reader, const Node& node) const {
   return reader.IsOurs(node) && !node.frozen && !base_.catalog->IsFrozenParent(node.id);
 }
 
-StatusOr<std::vector<std::string>> NodeProvider::NonTerminatedNodes(const TagMap& filters) {
+Status NodeProvider::ForEachMatching(const TagMap& filters,
+                                     const std::function<void(const Node&)>& fn,
+                                     std::uint64_t* version) {
   if (!watch_) VSRAY_RETURN_IF_ERROR(Refresh());
   fields_.RefreshIfUnknown(nullptr, &filters);
   // A filter key no custom attribute is defined for yet can still match birth tags.
@@ -203,17 +205,54 @@ StatusOr<std::vector<std::string>> NodeProvider::NonTerminatedNodes(const TagMap
   for (const auto& [name, value] : filters)
     wanted.push_back({fields_.KeyIfKnown(name), name, value});
   const NodeReader reader = Reader();
-  std::vector<std::string> ids;
+  // Taken before the pass: a change during it makes the result look older, never newer.
+  if (version != nullptr) *version = cache_.version();
   cache_.ForEach([&](const Node& node) {
     if (!reader.IsNonTerminated(node) || !IsNode(reader, node)) return;
     for (const auto& want : wanted) {
       const std::string* value = NodeReader::Tag(node, want.key, want.name);
       if (value == nullptr || *value != want.value) return;
     }
-    ids.push_back(node.id);
+    fn(node);
   });
+  return OkStatus();
+}
+
+StatusOr<std::vector<std::string>> NodeProvider::NonTerminatedNodes(const TagMap& filters) {
+  std::vector<std::string> ids;
+  VSRAY_RETURN_IF_ERROR(
+      ForEachMatching(filters, [&](const Node& node) { ids.push_back(node.id); }));
   std::sort(ids.begin(), ids.end());
   return ids;
+}
+
+StatusOr<std::vector<ListedNode>> NodeProvider::ListNodes(const TagMap& filters,
+                                                          std::uint64_t* version) {
+  std::vector<ListedNode> listed;
+  std::optional<Node> unknown;  // a node with an attribute not known yet: look again once
+  for (int pass = 0; pass < 2; ++pass) {
+    listed.clear();
+    const std::map<std::string, int> fields = fields_.All();
+    VSRAY_RETURN_IF_ERROR(ForEachMatching(
+        filters,
+        [&](const Node& node) {
+          bool all_known = true;
+          ListedNode entry{node.id, TagsOf(node, fields, &all_known), std::nullopt, std::nullopt};
+          if (!AwaitsGpuSetUp(node)) {
+            entry.internal_ip = provider::InternalIp(node, options_.addresses);
+            entry.external_ip = provider::ExternalIp(node, options_.addresses);
+          }
+          if (!all_known && !unknown) unknown = node;
+          listed.push_back(std::move(entry));
+        },
+        version));
+    if (!unknown || pass > 0) break;
+    fields_.RefreshIfUnknown(&*unknown, nullptr);
+    if (fields_.All() == fields) break;  // nothing new defined: the attribute stays unnamed
+  }
+  std::sort(listed.begin(), listed.end(),
+            [](const ListedNode& a, const ListedNode& b) { return a.id < b.id; });
+  return listed;
 }
 
 std::vector<Node> NodeProvider::ForeignVms() const {
@@ -256,15 +295,25 @@ bool NodeProvider::IsTerminated(const std::string& id) const {
   return !node || Reader().IsTerminated(*node);
 }
 
+TagMap NodeProvider::TagsOf(const Node& node, const std::map<std::string, int>& fields,
+                            bool* all_known) {
+  TagMap tags = node.BirthTags();
+  std::size_t named = 0;
+  for (const auto& [name, key] : fields) {
+    if (auto it = node.custom.find(key); it != node.custom.end()) {
+      tags[name] = it->second;
+      ++named;
+    }
+  }
+  if (all_known != nullptr) *all_known = named == node.custom.size();
+  return tags;
+}
+
 TagMap NodeProvider::NodeTags(const std::string& id) const {
   const auto node = cache_.Get(id);
   if (!node) return {};
   fields_.RefreshIfUnknown(&*node, nullptr);
-  TagMap tags = node->BirthTags();
-  for (const auto& [name, key] : fields_.All()) {
-    if (auto it = node->custom.find(key); it != node->custom.end()) tags[name] = it->second;
-  }
-  return tags;
+  return TagsOf(*node, fields_.All());
 }
 
 bool NodeProvider::AwaitsGpuSetUp(const Node& node) const {

@@ -13,6 +13,8 @@
 #ifndef VSRAY_PROVIDER_NODE_PROVIDER_H_
 #define VSRAY_PROVIDER_NODE_PROVIDER_H_
 
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -37,6 +39,14 @@
 
 namespace vsray::provider {
 
+// A node as one listing saw it (NodeProvider::ListNodes).
+struct ListedNode {
+  std::string id;
+  TagMap tags;
+  std::optional<std::string> internal_ip;
+  std::optional<std::string> external_ip;
+};
+
 class NodeProvider {
  public:
   // Connects (options.vcenter; by default sharing the session per server and user), finds
@@ -55,6 +65,13 @@ class NodeProvider {
   // Ids of this cluster's nodes that match every filter and are powered on (or off while still
   // `creating`). Served from the cache (without a watcher: after one re-listing).
   StatusOr<std::vector<std::string>> NonTerminatedNodes(const TagMap& filters);
+  // The same nodes with their tags and addresses (as NodeTags, InternalIp and ExternalIp give
+  // them), read in one pass over the cache: an autoscaler tick's one call. `version`: the
+  // cache's version() they were read at.
+  StatusOr<std::vector<ListedNode>> ListNodes(const TagMap& filters,
+                                              std::uint64_t* version = nullptr);
+  // Changes whenever what NodeTags, InternalIp or ExternalIp give may have changed.
+  std::uint64_t CacheVersion() const { return cache_.version(); }
   // Every VM of this cluster in any power state (what `vsray down` removes); frozen VMs and
   // VMs without this cluster's identity are never in it.
   StatusOr<std::vector<std::string>> AllNodes();
@@ -140,6 +157,14 @@ class NodeProvider {
   std::string RepairOne(const Node& node, const RepairDecision& decision);
   // How this cluster reads nodes, with the attribute keys known now.
   NodeReader Reader() const { return fields_.Reader(cluster_name_); }
+  // Calls `fn` for each node NonTerminatedNodes returns, in no order, under the cache's lock;
+  // `version` (if not null): the cache's version that pass reads.
+  Status ForEachMatching(const TagMap& filters, const std::function<void(const Node&)>& fn,
+                         std::uint64_t* version = nullptr);
+  // A node's tags: its birth tags, then its custom attributes named in `fields`. False in
+  // `all_known` when it has an attribute `fields` does not name.
+  static TagMap TagsOf(const Node& node, const std::map<std::string, int>& fields,
+                       bool* all_known = nullptr);
   // One of Ray's nodes: ours and not a frozen VM.
   bool IsNode(const NodeReader& reader, const Node& node) const;
   // A GPU node still being set up: it is powered off and on again, so its address is not

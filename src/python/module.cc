@@ -221,26 +221,25 @@ void AddVocabulary(py::module_& m) {
 using ListedNode = std::tuple<std::string, provider::TagMap, std::optional<std::string>,
                               std::optional<std::string>>;
 
-// The nodes matching `filters`, each with its tags and IPs read right after the listing. A
-// node that vanished in between is left out: a node is listed with its tags, or not at all.
-std::vector<ListedNode> ListNodes(const PyProvider& self, const py::dict& tag_filters) {
+// The nodes matching `filters`, each with its tags and IPs, read in one pass over the cache,
+// and the cache version they were read at: (version, [ListedNode...]).
+std::pair<std::uint64_t, std::vector<ListedNode>> ListNodes(const PyProvider& self,
+                                                            const py::dict& tag_filters) {
   const provider::TagMap filters = ToTags(tag_filters);
-  StatusOr<std::vector<std::string>> ids = std::vector<std::string>{};
-  std::vector<ListedNode> listed;
+  StatusOr<std::vector<provider::ListedNode>> nodes = std::vector<provider::ListedNode>{};
+  std::uint64_t version = 0;
   {
     py::gil_scoped_release unlocked;
-    ids = self.get().NonTerminatedNodes(filters);
-    if (ids.ok()) {
-      for (const std::string& id : *ids) {
-        provider::TagMap tags = self.get().NodeTags(id);
-        if (tags.empty()) continue;
-        listed.emplace_back(id, std::move(tags), self.get().InternalIp(id),
-                            self.get().ExternalIp(id));
-      }
-    }
+    nodes = self.get().ListNodes(filters, &version);
   }
-  ThrowIfError(ids.status());
-  return listed;
+  ThrowIfError(nodes.status());
+  std::vector<ListedNode> listed;
+  listed.reserve(nodes->size());
+  for (provider::ListedNode& node : *nodes) {
+    listed.emplace_back(std::move(node.id), std::move(node.tags), std::move(node.internal_ip),
+                        std::move(node.external_ip));
+  }
+  return {version, std::move(listed)};
 }
 
 void DefineExceptions(py::module_& m) {
@@ -338,8 +337,11 @@ void DefineProviderReads(ProviderClass& cls) {
          },
          py::arg("tag_filters"))
       .def("list_nodes", &ListNodes, py::arg("tag_filters"),
-           "non_terminated_nodes with each node's tags and IPs: [(id, tags, internal_ip, "
-           "external_ip)]; a node that vanishes meanwhile is left out.")
+           "non_terminated_nodes with each node's tags and IPs, read in one pass: (version, "
+           "[(id, tags, internal_ip, external_ip)]), version being cache_version() then.")
+      .def(
+          "cache_version", [](const PyProvider& self) { return self.get().CacheVersion(); },
+          "Changes whenever node_tags, internal_ip or external_ip may answer differently.")
       .def(
           "all_nodes", [](const PyProvider& self) { return ValueOrThrow(self.get().AllNodes()); },
           release())

@@ -352,6 +352,39 @@ TEST_F(ProviderUnitTest, CreatesNodesInTheFolderWithIdentitySizeAndTags) {
   EXPECT_THAT(*ids, SizeIs(3));
 }
 
+TEST_F(ProviderUnitTest, ListNodesReadsWhatTheOneByOneQuestionsAnswerAndItsVersion) {
+  auto provider = Make(Options());
+  ASSERT_NE(provider, nullptr);
+  ASSERT_THAT(provider->CreateNode(NodeSpec{}, kWorkerTags, 3), IsOk());
+  const TagMap filters = {{"ray-node-type", "worker"}};
+  std::uint64_t version = 0;
+  auto listed = provider->ListNodes(filters, &version);
+  ASSERT_THAT(listed, IsOk());
+  auto ids = provider->NonTerminatedNodes(filters);
+  ASSERT_THAT(ids, IsOk());
+  ASSERT_EQ(listed->size(), ids->size());
+  ASSERT_THAT(*ids, SizeIs(3));
+  for (std::size_t i = 0; i < ids->size(); ++i) {
+    const ListedNode& node = (*listed)[i];
+    EXPECT_EQ(node.id, (*ids)[i]);  // the same order: by id
+    EXPECT_EQ(node.tags, provider->NodeTags(node.id));
+    EXPECT_EQ(node.internal_ip, provider->InternalIp(node.id));
+    EXPECT_EQ(node.external_ip, provider->ExternalIp(node.id));
+  }
+  EXPECT_THAT(*provider->ListNodes({{"ray-node-type", "head"}}), IsEmpty());
+  // The version is the cache's as that pass read it, and moves with any change the answers
+  // could show. (Without a watcher each listing re-reads the folder, a change too.)
+  ASSERT_THAT(provider->ListNodes(filters, &version), IsOk());
+  EXPECT_EQ(provider->CacheVersion(), version);
+  ASSERT_THAT(provider->SetNodeTags(ids->front(), {{"ray-node-status", "up-to-date"}}), IsOk());
+  EXPECT_NE(provider->CacheVersion(), version);
+  std::uint64_t later = 0;
+  auto relisted = provider->ListNodes(filters, &later);
+  ASSERT_THAT(relisted, IsOk());
+  EXPECT_EQ(later, provider->CacheVersion());
+  EXPECT_EQ(relisted->front().tags.at("ray-node-status"), "up-to-date");
+}
+
 TEST_F(ProviderUnitTest, ParentChoiceSpreadsAndSkipsMaintenanceAndUnfrozenParents) {
   const MoRef second = fake_->AddFrozenVm("frozen-2", hosts_[1], pool_);
   fake_->AddFrozenVm("frozen-3", hosts_[2], pool_);

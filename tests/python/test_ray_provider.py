@@ -181,7 +181,12 @@ def test_launcher_and_head_instances_share_one_provider(sim, env, bootstrapped, 
 
     [node] = launcher.create_node(node_config(config, HEAD), head_tags(cluster), 1)
     assert head_provider.non_terminated_nodes({"ray-node-type": "head"}) == [node]
+    # The launcher answers from its own listing while the shared cache is unchanged, and sees
+    # the other object's write at once (the cache's version moved).
+    assert launcher.non_terminated_nodes({}) == [node]
+    listed_status = launcher.node_tags(node)["ray-node-status"]
     head_provider.set_node_tags(node, {"ray-node-status": "up-to-date"})
+    assert listed_status != "up-to-date"
     assert launcher.node_tags(node)["ray-node-status"] == "up-to-date"
 
     # Another cluster name is another provider.
