@@ -5,10 +5,11 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git ca-certificates openssl
+  openssh-client  # ssh-keygen reads the key pairs vsray writes (tests/config/keypair_test.cc)
   clang clang-tidy clang-format libclang-rt-14-dev
   libcurl4-openssl-dev libpugixml-dev nlohmann-json3-dev libyaml-dev libssh-dev
-  libcli11-dev libspdlog-dev libfmt-dev libcpp-httplib-dev
-  libgtest-dev libgmock-dev googletest libbenchmark-dev
+  libcli11-dev libspdlog-dev libfmt-dev
+  libgtest-dev libgmock-dev googletest
   pybind11-dev python3-dev python3-pytest python3-pip python3-setuptools python3-wheel python3-venv
   python3-pyvmomi python3-yaml
   # what Ray's pure-Python launcher and autoscaler import (tests/ray, from Ray's source)

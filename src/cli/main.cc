@@ -1,4 +1,6 @@
 // The vsray command line: parses flags (CLI11) and runs one subcommand (commands.h).
+#include "cli/main.h"
+
 #include <CLI/CLI.hpp>
 #include <initializer_list>
 #include <iostream>
@@ -374,7 +376,7 @@ int UsageError(const CLI::App& app, const CLI::ParseError& e, int argc, char** a
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int vsray::cli::Main(int argc, char** argv) {
   CLI::App app{"vsray: Ray clusters on VMware vSphere", "vsray"};
   app.footer(kFooter);
   app.set_version_flag("--version", std::string("vsray ") + VSRAY_VERSION);

@@ -5,7 +5,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <csignal>
 #include <exception>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -15,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "cli/main.h"
 #include "cluster/cluster.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -288,6 +291,42 @@ py::object ParseProviderConfig(const py::dict& provider_config, const std::strin
   return FromJson(ValueOrThrow(std::move(parsed)).ToJson(/*redact=*/true));
 }
 
+// While the command line runs, SIGINT does to this process what it does to the binary (kills
+// it, or cancels where a command watches for it) instead of setting Python's flag, which nobody
+// reads until the command line returns.
+class DefaultSigint {
+ public:
+  DefaultSigint() {
+    struct sigaction action {};
+    action.sa_handler = SIG_DFL;  // NOLINT(cppcoreguidelines-pro-type-union-access)
+    sigemptyset(&action.sa_mask);
+    restore_ = sigaction(SIGINT, &action, &previous_) == 0;
+  }
+  ~DefaultSigint() {
+    if (restore_) sigaction(SIGINT, &previous_, nullptr);
+  }
+  DefaultSigint(const DefaultSigint&) = delete;
+  DefaultSigint& operator=(const DefaultSigint&) = delete;
+
+ private:
+  struct sigaction previous_ {};
+  bool restore_ = false;
+};
+
+// The `vsray` console script: the same command line as the binary, on this process's stdio.
+int RunCommandLine(std::vector<std::string> argv) {
+  const DefaultSigint sigint;
+  if (argv.empty()) argv.emplace_back("vsray");
+  std::vector<char*> pointers;
+  pointers.reserve(argv.size() + 1);
+  for (std::string& arg : argv) pointers.push_back(arg.data());
+  pointers.push_back(nullptr);
+  const int code = cli::Main(static_cast<int>(argv.size()), pointers.data());
+  std::cout.flush();
+  std::cerr.flush();
+  return code;
+}
+
 void DefineFunctions(py::module_& m) {
   using release = py::call_guard<py::gil_scoped_release>;
   m.def("bootstrap_config", &BootstrapConfig, py::arg("cluster_config"),
@@ -300,6 +339,8 @@ void DefineFunctions(py::module_& m) {
         "trace, debug, info, warn (default), error or off.");
   m.def(
       "_live_providers", [] { return ProviderRegistry::Global().size(); }, release());
+  m.def("main", &RunCommandLine, py::arg("argv"), release(),
+        "Runs the vsray command line (argv[0] is the program name); returns its exit code.");
   // For tests against Python's own json module and Ray's hash_launch_conf.
   m.def(
       "_python_json_dumps",
