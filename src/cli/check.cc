@@ -315,12 +315,15 @@ std::set<std::string> SpareHosts(provider::VcenterConnection& vcenter,
                                  const std::map<std::string, provider::HostInfo>& states,
                                  const std::vector<provider::FrozenVmStatus>& parents) {
   std::set<std::string> with_parent;
-  std::set<vs::MoRef> pools;
+  std::vector<vs::MoRef> pools;
   for (const auto& parent : parents) {
     if (!parent.usable) continue;
     with_parent.insert(parent.host_id);
     auto vm = vcenter.inventory().Vm({"VirtualMachine", parent.id});
-    if (vm.ok() && !vm->vm.pool.empty()) pools.insert(vm->vm.pool);
+    if (vm.ok() && !vm->vm.pool.empty() &&
+        std::find(pools.begin(), pools.end(), vm->vm.pool) == pools.end()) {
+      pools.push_back(vm->vm.pool);
+    }
   }
   std::set<std::string> spare;
   for (const auto& pool : pools) {
@@ -360,8 +363,8 @@ void ReportGpuPlacement(const std::string& name, const provider::GpuNeed& need,
     }
   }
   const std::string what = "GPU node type '" + name + "'";
-  std::string detail = provider::DescribeNeed(need) + "; free on the hosts of its parents: " +
-                       provider::DescribeFree(offers);
+  std::string detail = provider::DescribeNeed(need) +
+                       "; free on the hosts of its parents: " + provider::DescribeFree(offers);
   if (!placeable && !spare_offers.empty()) {
     detail += "; on hosts without a usable parent: " + provider::DescribeFree(spare_offers);
   }
@@ -410,8 +413,7 @@ void CheckGpus(provider::VcenterConnection& vcenter, provider::Inventory& invent
                   "fix the node type's frozen_vm");
       continue;
     }
-    ReportGpuPlacement(name, need, *gpus, *parents, SpareHosts(vcenter, *hosts, *parents),
-                       report);
+    ReportGpuPlacement(name, need, *gpus, *parents, SpareHosts(vcenter, *hosts, *parents), report);
   }
 }
 

@@ -49,6 +49,20 @@ std::string NoRoomMessage(const GpuNeed& need, const std::string& node_type,
          "; free on the hosts of its parents: " + DescribeFree(offers);
 }
 
+// The offer with the most free devices, at least `count` (the first of equals); null if none.
+const HostOffer* Roomiest(const std::vector<HostOffer>& offers, int count) {
+  const HostOffer* best = nullptr;
+  for (const auto& offer : offers) {
+    if (offer.free >= count && (best == nullptr || offer.free > best->free)) best = &offer;
+  }
+  return best;
+}
+
+std::string SpareMessage(const std::vector<HostOffer>& spare) {
+  return spare.empty() ? std::string()
+                       : "; on hosts without a usable parent: " + DescribeFree(spare);
+}
+
 }  // namespace
 
 GpuAllocator::GpuAllocator(GpuClient& client, MoRef folder, Alive alive)
@@ -148,20 +162,20 @@ StatusOr<GpuAllocator::Grant> GpuAllocator::Reserve(const GpuNeed& need,
     const auto it = offers.find(parent.host.value);
     if (it != offers.end() && it->second.free >= need.count) eligible.push_back(parent);
   }
-  // Instant clone first; else the spare host with the most free GPUs (first of equals).
-  const HostOffer* target = nullptr;
-  for (const auto& offer : spare) {
-    if (offer.free >= need.count && (target == nullptr || offer.free > target->free)) {
-      target = &offer;
-    }
+  // Instant clone first; else the spare host with the most free GPUs.
+  FrozenVm parent;
+  const HostOffer* chosen = nullptr;
+  if (!eligible.empty()) {
+    parent = pick(eligible);
+    chosen = &offers[parent.host.value];
+  } else if (const HostOffer* spare_host = Roomiest(spare, need.count); spare_host != nullptr) {
+    parent = pick(parents);
+    chosen = spare_host;
+  } else {
+    return Status(StatusCode::kResourceExhausted,
+                  NoRoomMessage(need, node_type, with_parent) + SpareMessage(spare));
   }
-  if (eligible.empty() && target == nullptr) {
-    std::string message = NoRoomMessage(need, node_type, with_parent);
-    if (!spare.empty()) message += "; on hosts without a usable parent: " + DescribeFree(spare);
-    return Status(StatusCode::kResourceExhausted, message);
-  }
-  FrozenVm parent = pick(eligible.empty() ? parents : eligible);
-  const HostOffer& offer = eligible.empty() ? *target : offers[parent.host.value];
+  const HostOffer& offer = *chosen;
   VSRAY_ASSIGN_OR_RETURN(auto devices, Devices(need, offer));
   Entry entry;
   entry.hold.host = offer.host;

@@ -101,13 +101,13 @@ StatusOr<NodeFactory::Choice> NodeFactory::Choose(const NodeSpec& spec, const Ta
   }
   // The parent among those whose host can give the GPUs, chosen as usual among them.
   const auto type = tags.find(std::string(kTagRayUserNodeType));
-  auto grant =
-      gpus_.Reserve(*spec.gpu, type == tags.end() ? std::string() : type->second, parents.vms,
-                    [&](const std::vector<FrozenVm>& eligible) {
-                      choice.lease.emplace(scheduler_.Pick(eligible, parents.set, name, known));
-                      return choice.lease->parent();
-                    },
-                    parents.spare_hosts);
+  auto grant = gpus_.Reserve(
+      *spec.gpu, type == tags.end() ? std::string() : type->second, parents.vms,
+      [&](const std::vector<FrozenVm>& eligible) {
+        choice.lease.emplace(scheduler_.Pick(eligible, parents.set, name, known));
+        return choice.lease->parent();
+      },
+      parents.spare_hosts);
   if (!grant.ok()) return grant.status();
   choice.gpus.emplace(*std::move(grant));
   return choice;

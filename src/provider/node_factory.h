@@ -95,7 +95,8 @@ class NodeFactory {
   struct NewNode {
     std::string name;
     MoRef vm;
-    FrozenVm parent;  // its host: where the node runs (a fallback clone's, not the parent's)
+    // Its host is where the node runs (a fallback clone's, not the parent's).
+    FrozenVm parent;
     TagMap tags;                                    // launch tags
     std::vector<vsphere::PciPassthroughSpec> gpus;  // to attach (GPU nodes)
   };

@@ -340,12 +340,15 @@ Status NodeProvider::PrepareCreate(const NodeSpec& spec, const TagMap& tags, Pla
 StatusOr<std::vector<MoRef>> NodeProvider::SpareHosts(const Placement& placement,
                                                       const std::vector<FrozenVm>& parents) {
   InventoryClient& inventory = base_.vcenter->inventory();
-  std::set<MoRef> pools;
-  std::set<MoRef> datastores;  // the node's: the placement's, else its parent's
+  std::vector<MoRef> pools;
+  std::vector<MoRef> datastores;  // the node's: the placement's, else its parent's
   std::set<std::string> parent_hosts;
+  const auto add = [](std::vector<MoRef>& refs, const MoRef& ref) {
+    if (std::find(refs.begin(), refs.end(), ref) == refs.end()) refs.push_back(ref);
+  };
   for (const auto& parent : parents) {
-    pools.insert(placement.pool.empty() ? parent.pool : placement.pool);
-    datastores.insert(placement.datastore.empty() ? parent.datastore : placement.datastore);
+    add(pools, placement.pool.empty() ? parent.pool : placement.pool);
+    add(datastores, placement.datastore.empty() ? parent.datastore : placement.datastore);
     parent_hosts.insert(parent.host.value);
   }
   VSRAY_ASSIGN_OR_RETURN(const auto states, base_.inventory->Hosts());
