@@ -142,10 +142,18 @@ func (f *front) serveTask(w http.ResponseWriter, r *http.Request, call soapCall,
 	if queued {
 		return
 	}
+	var fixClone func(types.ManagedObjectReference)
+	if call.method == "CloneVM_Task" {
+		method, _ := provisioningCall(body)
+		fixClone = cloneFixer(method)
+	}
 	rec := httptest.NewRecorder()
 	f.inner.ServeHTTP(rec, r)
 	task, ok := taskFromResponse(rec.Body.Bytes())
 	if rec.Code == http.StatusOK && ok {
+		if fixClone != nil {
+			fixClone(task)
+		}
 		nameTask(task, call.method)
 		holdRunning(task, f.tasks.get(call.method), release)
 	} else if release != nil {

@@ -228,8 +228,12 @@ func (p *provisioner) runQueued(f *front, op *provisioningOp, task *simulator.Ta
 			{Name: "info.progress", Val: int32(0)},
 		})
 	})
+	fixClone := cloneFixer(call)
 	simulator.InventoryChanges.RLock() // see waitupdates.go
 	res := f.service.CallInternal(call)
+	if ref, ok := returnedTask(res); ok && fixClone != nil {
+		fixClone(ref)
+	}
 	simulator.InventoryChanges.RUnlock()
 	final := callOutcome(res, name)
 	finish := func() {

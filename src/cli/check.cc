@@ -10,6 +10,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -307,25 +308,70 @@ void ReportHostGpus(const std::vector<vs::HostGpuInfo>& hosts, const config::Gpu
   }
 }
 
-// Whether node type `name` can get its GPUs now on the host of one of its usable frozen VMs.
+// The hosts of the pools of `parents` that have no usable parent and are connected: where a
+// GPU node can be a linked or full clone when its parents' hosts lack GPUs. Lookups that fail
+// leave hosts out (the verdict then errs towards "cannot be placed").
+std::set<std::string> SpareHosts(provider::VcenterConnection& vcenter,
+                                 const std::map<std::string, provider::HostInfo>& states,
+                                 const std::vector<provider::FrozenVmStatus>& parents) {
+  std::set<std::string> with_parent;
+  std::vector<vs::MoRef> pools;
+  for (const auto& parent : parents) {
+    if (!parent.usable) continue;
+    with_parent.insert(parent.host_id);
+    auto vm = vcenter.inventory().Vm({"VirtualMachine", parent.id});
+    if (vm.ok() && !vm->vm.pool.empty() &&
+        std::find(pools.begin(), pools.end(), vm->vm.pool) == pools.end()) {
+      pools.push_back(vm->vm.pool);
+    }
+  }
+  std::set<std::string> spare;
+  for (const auto& pool : pools) {
+    auto hosts = vcenter.inventory().PoolHosts(pool);
+    if (!hosts.ok()) continue;
+    for (const auto& host : *hosts) {
+      const auto state = states.find(host.value);
+      if (state != states.end() && state->second.state == "connected" &&
+          !with_parent.contains(host.value)) {
+        spare.insert(host.value);
+      }
+    }
+  }
+  return spare;
+}
+
+// Whether node type `name` can get its GPUs now: on the host of one of its usable frozen VMs
+// (an instant clone), else on one of `spare` (a linked or full clone, FallbackMode).
 void ReportGpuPlacement(const std::string& name, const provider::GpuNeed& need,
                         const std::vector<vs::HostGpuInfo>& hosts,
-                        const std::vector<provider::FrozenVmStatus>& parents, Report& report) {
+                        const std::vector<provider::FrozenVmStatus>& parents,
+                        const std::set<std::string>& spare, Report& report) {
   std::vector<provider::HostOffer> offers;
+  std::vector<provider::HostOffer> spare_offers;
   bool placeable = false;
+  bool by_fallback = false;
   for (const auto& host : hosts) {
     const bool parent = std::any_of(parents.begin(), parents.end(), [&](const auto& p) {
       return p.usable && p.host_id == host.host.value;
     });
-    if (!parent) continue;
-    offers.push_back(provider::Offer(host, need, {}));
-    placeable = placeable || offers.back().free >= need.count;
+    if (parent) {
+      offers.push_back(provider::Offer(host, need, {}));
+      placeable = placeable || offers.back().free >= need.count;
+    } else if (spare.contains(host.host.value)) {
+      spare_offers.push_back(provider::Offer(host, need, {}));
+      by_fallback = by_fallback || spare_offers.back().free >= need.count;
+    }
   }
   const std::string what = "GPU node type '" + name + "'";
-  const std::string detail = provider::DescribeNeed(need) + "; free on the hosts of its parents: " +
-                             provider::DescribeFree(offers);
+  std::string detail = provider::DescribeNeed(need) +
+                       "; free on the hosts of its parents: " + provider::DescribeFree(offers);
+  if (!placeable && !spare_offers.empty()) {
+    detail += "; on hosts without a usable parent: " + provider::DescribeFree(spare_offers);
+  }
   if (placeable) {
     report.Ok(what, detail + ": can be placed");
+  } else if (by_fallback) {
+    report.Ok(what, detail + ": can be placed by a clone on a host without a frozen VM");
   } else {
     report.Fail(what, detail,
                 "free GPUs there, or give the node type a frozen VM on a host with free GPUs");
@@ -367,7 +413,7 @@ void CheckGpus(provider::VcenterConnection& vcenter, provider::Inventory& invent
                   "fix the node type's frozen_vm");
       continue;
     }
-    ReportGpuPlacement(name, need, *gpus, *parents, report);
+    ReportGpuPlacement(name, need, *gpus, *parents, SpareHosts(vcenter, *hosts, *parents), report);
   }
 }
 

@@ -145,9 +145,12 @@ void NodeNeeds(const ClusterConfig& config, Builder& b) {
     modes_per_frozen[key].insert(type.node_config.clone_mode);
     frozen_vms[key] = frozen;
     NodeTypeNeeds(type.node_config, frozen, folder, b);
-    // A GPU node's reconfigure adds PCI passthrough devices (vGPU included).
+    // A GPU node's reconfigure adds PCI passthrough devices (vGPU included). On a host
+    // without a usable frozen VM it is a linked clone (FallbackMode) of one, instead of an
+    // instant clone: clone, base snapshot, power-on (pool and datastore: as for any clone).
     if (type.node_config.gpus > 0) {
       b.Need(EntityKind::kClusterFolder, folder, kAddRemoveDevice, "GPU devices", true);
+      modes_per_frozen[key].insert(provider::FallbackMode(type.node_config.clone_mode));
     }
   }
   for (const auto& [key, modes] : modes_per_frozen) {

@@ -70,7 +70,8 @@ vsphere::CloneSpec CloneSpecFor(const CloneRequest& request, CloneMode mode,
   clone.location.folder = request.folder;
   clone.location.pool = request.pool.empty() ? request.parent.pool : request.pool;
   clone.location.datastore = request.datastore;
-  clone.location.host = request.parent.host;  // spread like instant clones: on the parent's host
+  // Spread like instant clones: on the parent's host, unless the node must run elsewhere.
+  clone.location.host = request.host.empty() ? request.parent.host : request.host;
   clone.extra_config = BirthConfig(request);
   if (mode == CloneMode::kLinked) {
     clone.snapshot = snapshot;

@@ -24,6 +24,7 @@ struct CloneRequest {
   vsphere::MoRef folder;        // the cluster's VM folder
   vsphere::MoRef pool;          // empty: the parent's
   vsphere::MoRef datastore;     // empty: the parent's
+  vsphere::MoRef host;          // linked and full clones; empty: the parent's
   TagMap tags;                  // Ray's tags the node is launched with (LaunchTags)
   std::int64_t created_at = 0;  // seconds since the epoch
   std::string intent;           // FormatIntent (repair.h): what set-up still has to do
@@ -50,7 +51,8 @@ std::vector<vsphere::OptionValue> BirthConfig(const CloneRequest& request);
 // network as it resumes).
 vsphere::InstantCloneSpec InstantCloneSpecFor(const CloneRequest& request);
 // A linked (from `snapshot`) or full clone, placed like an instant clone: on the parent's
-// host, in its pool unless the request names one.
+// host (or request.host: a GPU node's host without a usable parent), in its pool unless the
+// request names one.
 vsphere::CloneSpec CloneSpecFor(const CloneRequest& request, CloneMode mode,
                                 const vsphere::MoRef& snapshot);
 

@@ -49,6 +49,20 @@ std::string NoRoomMessage(const GpuNeed& need, const std::string& node_type,
          "; free on the hosts of its parents: " + DescribeFree(offers);
 }
 
+// The offer with the most free devices, at least `count` (the first of equals); null if none.
+const HostOffer* Roomiest(const std::vector<HostOffer>& offers, int count) {
+  const HostOffer* best = nullptr;
+  for (const auto& offer : offers) {
+    if (offer.free >= count && (best == nullptr || offer.free > best->free)) best = &offer;
+  }
+  return best;
+}
+
+std::string SpareMessage(const std::vector<HostOffer>& spare) {
+  return spare.empty() ? std::string()
+                       : "; on hosts without a usable parent: " + DescribeFree(spare);
+}
+
 }  // namespace
 
 GpuAllocator::GpuAllocator(GpuClient& client, MoRef folder, Alive alive)
@@ -119,33 +133,49 @@ StatusOr<std::vector<PciPassthroughSpec>> GpuAllocator::Devices(const GpuNeed& n
 StatusOr<GpuAllocator::Grant> GpuAllocator::Reserve(const GpuNeed& need,
                                                     const std::string& node_type,
                                                     const std::vector<FrozenVm>& parents,
-                                                    const PickParent& pick) {
+                                                    const PickParent& pick,
+                                                    const std::vector<MoRef>& spare_hosts) {
   std::vector<MoRef> hosts;
+  std::set<std::string> parent_hosts;
+  const auto add = [&hosts](const MoRef& host) {
+    if (std::find(hosts.begin(), hosts.end(), host) == hosts.end()) hosts.push_back(host);
+  };
   for (const auto& parent : parents) {
-    if (std::find(hosts.begin(), hosts.end(), parent.host) == hosts.end()) {
-      hosts.push_back(parent.host);
-    }
+    add(parent.host);
+    parent_hosts.insert(parent.host.value);
   }
+  for (const auto& host : spare_hosts) add(host);
   std::lock_guard lock(mu_);
   const bool assignable = need.mode == GpuMode::kDynamic || !need.custom_label.empty();
   VSRAY_ASSIGN_OR_RETURN(auto truth, client_.HostGpus(hosts, assignable));
   const std::vector<GpuHold> holds = CountedHolds(truth);
   std::map<std::string, HostOffer> offers;  // host id -> offer
-  std::vector<HostOffer> in_order;
+  std::vector<HostOffer> with_parent;
+  std::vector<HostOffer> spare;  // hosts without a usable parent
   for (const auto& host : truth) {
     offers[host.host.value] = Offer(host, need, holds);
-    in_order.push_back(offers[host.host.value]);
+    (parent_hosts.contains(host.host.value) ? with_parent : spare)
+        .push_back(offers[host.host.value]);
   }
   std::vector<FrozenVm> eligible;
   for (const auto& parent : parents) {
     const auto it = offers.find(parent.host.value);
     if (it != offers.end() && it->second.free >= need.count) eligible.push_back(parent);
   }
-  if (eligible.empty()) {
-    return Status(StatusCode::kResourceExhausted, NoRoomMessage(need, node_type, in_order));
+  // Instant clone first; else the spare host with the most free GPUs.
+  FrozenVm parent;
+  const HostOffer* chosen = nullptr;
+  if (!eligible.empty()) {
+    parent = pick(eligible);
+    chosen = &offers[parent.host.value];
+  } else if (const HostOffer* spare_host = Roomiest(spare, need.count); spare_host != nullptr) {
+    parent = pick(parents);
+    chosen = spare_host;
+  } else {
+    return Status(StatusCode::kResourceExhausted,
+                  NoRoomMessage(need, node_type, with_parent) + SpareMessage(spare));
   }
-  FrozenVm parent = pick(eligible);
-  const HostOffer& offer = offers[parent.host.value];
+  const HostOffer& offer = *chosen;
   VSRAY_ASSIGN_OR_RETURN(auto devices, Devices(need, offer));
   Entry entry;
   entry.hold.host = offer.host;
@@ -158,7 +188,8 @@ StatusOr<GpuAllocator::Grant> GpuAllocator::Reserve(const GpuNeed& need,
   }
   const std::uint64_t ticket = next_ticket_++;
   ledger_[ticket] = std::move(entry);
-  return Grant(this, ticket, std::move(parent), std::move(devices));
+  return Grant(this, ticket, std::move(parent), MoRef{"HostSystem", offer.host}, offer.host_name,
+               std::move(devices));
 }
 
 void GpuAllocator::Release(const std::string& vm) {

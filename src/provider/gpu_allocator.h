@@ -39,11 +39,15 @@ class GpuAllocator {
   GpuAllocator(GpuClient& client, MoRef folder, Alive alive);
 
   // Reserves GPUs for a node of `node_type` that needs `need`, on the host of one of
-  // `parents` (chosen by `pick` among those that can serve it). RESOURCE_EXHAUSTED when none
-  // can: "node type 'T' needs 2 GPUs (passthrough); free on the hosts of its parents: H0 1 of
-  // 4, H1 0 of 4". Errors of GpuClient.
+  // `parents` (chosen by `pick` among those that can serve it: an instant clone). When none
+  // can, on the host of `spare_hosts` (hosts the node may be placed on that have no usable
+  // parent) with the most free GPUs, for a clone of a parent (chosen by `pick` among all of
+  // `parents`) relocated there; the Grant's host() says where. RESOURCE_EXHAUSTED when no
+  // host can: "node type 'T' needs 2 GPUs (passthrough); free on the hosts of its parents: H0
+  // 1 of 4, H1 0 of 4[; on hosts without a usable parent: H2 0 of 4]". Errors of GpuClient.
   StatusOr<Grant> Reserve(const GpuNeed& need, const std::string& node_type,
-                          const std::vector<FrozenVm>& parents, const PickParent& pick);
+                          const std::vector<FrozenVm>& parents, const PickParent& pick,
+                          const std::vector<MoRef>& spare_hosts = {});
   // Node `vm` is gone (terminated): its devices are free.
   void Release(const std::string& vm);
   // What the ledger holds (tests, logs).
@@ -77,11 +81,13 @@ class GpuAllocator {
 // The GPUs reserved for one node being made. Dropped without Keep(): the reservation goes.
 class GpuAllocator::Grant {
  public:
-  Grant(GpuAllocator* allocator, std::uint64_t ticket, FrozenVm parent,
-        std::vector<vsphere::PciPassthroughSpec> devices)
+  Grant(GpuAllocator* allocator, std::uint64_t ticket, FrozenVm parent, MoRef host,
+        std::string host_name, std::vector<vsphere::PciPassthroughSpec> devices)
       : allocator_(allocator),
         ticket_(ticket),
         parent_(std::move(parent)),
+        host_(std::move(host)),
+        host_name_(std::move(host_name)),
         devices_(std::move(devices)) {}
   ~Grant() {
     if (allocator_ != nullptr && !kept_) allocator_->Drop(ticket_);
@@ -90,14 +96,21 @@ class GpuAllocator::Grant {
       : allocator_(std::exchange(other.allocator_, nullptr)),
         ticket_(other.ticket_),
         parent_(std::move(other.parent_)),
+        host_(std::move(other.host_)),
+        host_name_(std::move(other.host_name_)),
         devices_(std::move(other.devices_)),
         kept_(other.kept_) {}
   Grant(const Grant&) = delete;
   Grant& operator=(const Grant&) = delete;
   Grant& operator=(Grant&&) = delete;
 
-  // The parent chosen for the node (on the host the devices are on).
+  // The parent chosen for the node (on the host the devices are on, unless fallback()).
   const FrozenVm& parent() const { return parent_; }
+  // The host the devices are on: where the node must run.
+  const MoRef& host() const { return host_; }
+  const std::string& host_name() const { return host_name_; }
+  // The node goes to a host without a usable parent: no instant clone can put it there.
+  bool fallback() const { return host_ != parent_.host; }
   // The devices to add to the node's VM.
   const std::vector<vsphere::PciPassthroughSpec>& devices() const { return devices_; }
   // The node's VM exists: the reservation is its.
@@ -112,6 +125,8 @@ class GpuAllocator::Grant {
   GpuAllocator* allocator_;
   std::uint64_t ticket_;
   FrozenVm parent_;
+  MoRef host_;
+  std::string host_name_;
   std::vector<vsphere::PciPassthroughSpec> devices_;
   bool kept_ = false;
 };

@@ -101,18 +101,19 @@ StatusOr<NodeFactory::Choice> NodeFactory::Choose(const NodeSpec& spec, const Ta
   }
   // The parent among those whose host can give the GPUs, chosen as usual among them.
   const auto type = tags.find(std::string(kTagRayUserNodeType));
-  auto grant =
-      gpus_.Reserve(*spec.gpu, type == tags.end() ? std::string() : type->second, parents.vms,
-                    [&](const std::vector<FrozenVm>& eligible) {
-                      choice.lease.emplace(scheduler_.Pick(eligible, parents.set, name, known));
-                      return choice.lease->parent();
-                    });
+  auto grant = gpus_.Reserve(
+      *spec.gpu, type == tags.end() ? std::string() : type->second, parents.vms,
+      [&](const std::vector<FrozenVm>& eligible) {
+        choice.lease.emplace(scheduler_.Pick(eligible, parents.set, name, known));
+        return choice.lease->parent();
+      },
+      parents.spare_hosts);
   if (!grant.ok()) return grant.status();
   choice.gpus.emplace(*std::move(grant));
   return choice;
 }
 
-StatusOr<CreatedNode> NodeFactory::Create(const NodeSpec& spec, const TagMap& tags,
+StatusOr<CreatedNode> NodeFactory::Create(const NodeSpec& type_spec, const TagMap& tags,
                                           const Placement& placement, const Parents& parents) {
   if (options_.cancel && options_.cancel->cancelled()) {
     return CancelledError("not started: interrupted");
@@ -120,12 +121,21 @@ StatusOr<CreatedNode> NodeFactory::Create(const NodeSpec& spec, const TagMap& ta
   CloneRequest request;
   request.name = NodeName(tags, cluster_, RandomSuffix());
   request.cluster = cluster_;
-  auto choice = Choose(spec, tags, parents, request.name);
+  auto choice = Choose(type_spec, tags, parents, request.name);
   if (!choice.ok()) {
     Report(request.name, "failed: " + choice.status().message());
     return choice.status();
   }
   request.parent = choice->parent();
+  NodeSpec spec = type_spec;  // the clone mode actually used
+  std::string how = "cloning";
+  if (choice->gpus && choice->gpus->fallback()) {
+    spec.clone_mode = FallbackMode(type_spec.clone_mode);
+    request.host = choice->gpus->host();
+    how = std::string(CloneModeName(spec.clone_mode)) + " clone of '" + request.parent.name +
+          "' to host " + choice->gpus->host_name() + " (no usable frozen VM there)";
+    Log()->info("node '{}': {}", request.name, how);
+  }
   request.folder = folder_;
   request.pool = placement.pool;
   request.datastore = placement.datastore;
@@ -142,7 +152,7 @@ StatusOr<CreatedNode> NodeFactory::Create(const NodeSpec& spec, const TagMap& ta
         {std::string(kGuestinfoGpus), std::to_string(choice->gpus->devices().size())});
   }
 
-  Report(request.name, "cloning");
+  Report(request.name, how);
   auto vm = Clone(spec, request);
   if (!vm.ok()) {
     Status failed =
@@ -152,6 +162,7 @@ StatusOr<CreatedNode> NodeFactory::Create(const NodeSpec& spec, const TagMap& ta
     return failed;
   }
   NewNode node{request.name, *vm, request.parent, std::move(request.tags), {}};
+  if (!request.host.empty()) node.parent.host = request.host;  // where the node runs
   if (choice->gpus) {
     choice->gpus->Bind(node.vm.value);
     node.gpus = choice->gpus->devices();

@@ -8,7 +8,10 @@
 // the VM off: an instant clone waits until its guest runs, is powered off, gets ONE
 // reconfigure (devices, memory reservation locked to its size, CPU/memory, 64-bit MMIO when
 // asked) and is powered on; a linked or full clone is still off after its clone. Its
-// vsray-node-status stays `creating` until then (nothing reaps it while it is off).
+// vsray-node-status stays `creating` until then (nothing reaps it while it is off). When no
+// host of a parent has the GPUs but another host of the placement does, the node is a clone
+// of a parent relocated there (FallbackMode: linked, or full for full-clone node types), and
+// its intent records that mode.
 //
 // Where later capabilities plug in: per-host concurrency in the scheduler; pipelining of the
 // steps in SetUp.
@@ -43,6 +46,9 @@ struct Placement {
 struct Parents {
   std::string set;
   std::vector<FrozenVm> vms;  // not empty
+  // GPU nodes: the other hosts they may be placed on (connected, out of maintenance), for a
+  // linked or full clone when no host of `vms` has the GPUs.
+  std::vector<MoRef> spare_hosts;
 };
 
 // What is done to a new node once its VM exists, in order.
@@ -89,6 +95,7 @@ class NodeFactory {
   struct NewNode {
     std::string name;
     MoRef vm;
+    // Its host is where the node runs (a fallback clone's, not the parent's).
     FrozenVm parent;
     TagMap tags;                                    // launch tags
     std::vector<vsphere::PciPassthroughSpec> gpus;  // to attach (GPU nodes)

@@ -380,7 +380,56 @@ Status NodeProvider::PrepareCreate(const NodeSpec& spec, const TagMap& tags, Pla
   // The parents, with the current state of their hosts (maintenance mode, disconnected).
   parents.set = spec.frozen_vm ? spec.frozen_vm->Key() : options_.frozen_vm.Key();
   VSRAY_ASSIGN_OR_RETURN(parents.vms, base_.catalog->ParentsFor(spec.frozen_vm));
+  if (spec.gpu && spec.gpu->count > 0) {
+    // Without them the node can still be an instant clone: a failed lookup only narrows.
+    auto spare = SpareHosts(placement, parents.vms);
+    if (spare.ok()) {
+      parents.spare_hosts = *std::move(spare);
+    } else {
+      Log()->warn("hosts for GPU nodes without a frozen VM not known: {}",
+                  spare.status().message());
+    }
+  }
   return OkStatus();
+}
+
+StatusOr<std::vector<MoRef>> NodeProvider::SpareHosts(const Placement& placement,
+                                                      const std::vector<FrozenVm>& parents) {
+  InventoryClient& inventory = base_.vcenter->inventory();
+  std::vector<MoRef> pools;
+  std::vector<MoRef> datastores;  // the node's: the placement's, else its parent's
+  std::set<std::string> parent_hosts;
+  const auto add = [](std::vector<MoRef>& refs, const MoRef& ref) {
+    if (std::find(refs.begin(), refs.end(), ref) == refs.end()) refs.push_back(ref);
+  };
+  for (const auto& parent : parents) {
+    add(pools, placement.pool.empty() ? parent.pool : placement.pool);
+    add(datastores, placement.datastore.empty() ? parent.datastore : placement.datastore);
+    parent_hosts.insert(parent.host.value);
+  }
+  VSRAY_ASSIGN_OR_RETURN(const auto states, base_.inventory->Hosts());
+  std::vector<std::set<std::string>> seeing;  // per datastore, the hosts that mount it
+  for (const auto& datastore : datastores) {
+    if (datastore.empty()) continue;
+    VSRAY_ASSIGN_OR_RETURN(auto mounted, inventory.DatastoreHosts(datastore));
+    seeing.push_back(std::move(mounted));
+  }
+  std::vector<MoRef> spare;
+  for (const auto& pool : pools) {
+    if (pool.empty()) continue;
+    VSRAY_ASSIGN_OR_RETURN(const auto hosts, inventory.PoolHosts(pool));
+    for (const auto& host : hosts) {
+      const auto state = states.find(host.value);
+      const bool usable = state != states.end() && state->second.state == "connected" &&
+                          !parent_hosts.contains(host.value) &&
+                          std::all_of(seeing.begin(), seeing.end(),
+                                      [&](const auto& set) { return set.contains(host.value); });
+      if (usable && std::find(spare.begin(), spare.end(), host) == spare.end()) {
+        spare.push_back(host);
+      }
+    }
+  }
+  return spare;
 }
 
 StatusOr<CreateResult> NodeProvider::CreateNode(const NodeSpec& spec, const TagMap& tags,

@@ -173,6 +173,11 @@ class NodeProvider {
   // The placement and parents of a CreateNode call, and every attribute its nodes need.
   Status PrepareCreate(const NodeSpec& spec, const TagMap& tags, Placement& placement,
                        Parents& parents);
+  // The hosts of the placement (`placement.pool`, else the parents' pools) without a parent,
+  // connected and out of maintenance, that see the datastore the node goes to: where a GPU
+  // node may be cloned when no parent's host has its GPUs. Errors: the lookups'.
+  StatusOr<std::vector<MoRef>> SpareHosts(const Placement& placement,
+                                          const std::vector<FrozenVm>& parents);
   void MirrorChange(const std::string& id, const TagMap& previous, const TagMap& changed);
 
   const ProviderOptions options_;

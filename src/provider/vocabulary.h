@@ -79,6 +79,12 @@ constexpr std::string_view CloneModeName(CloneMode mode) {
   return "instant";
 }
 
+// How a GPU node of a type cloned in `mode` is made on a host without a usable parent (a
+// clone relocated there; no instant clone can be): linked for instant and linked, else full.
+constexpr CloneMode FallbackMode(CloneMode mode) {
+  return mode == CloneMode::kFull ? CloneMode::kFull : CloneMode::kLinked;
+}
+
 // The mode CloneModeName spells `name`; nullopt for anything else.
 constexpr std::optional<CloneMode> ParseCloneMode(std::string_view name) {
   for (const CloneMode mode : {CloneMode::kInstant, CloneMode::kLinked, CloneMode::kFull}) {

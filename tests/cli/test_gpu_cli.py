@@ -56,12 +56,15 @@ def test_check_create_and_nodes_show_gpus(gpu_sim, tmp_path):
     assert "GPUS" in table.out.splitlines()[0]
     assert "0000:3b:00.0" in table.out and "0000:3c:00.0" in table.out
 
-    # The host of the frozen VM has no free GPU left: check says so, create fails at once.
+    # The host of the frozen VM has no free GPU left: check says the type can still be placed,
+    # by a clone on a host without a frozen VM (issue 14's fallback), and create does so.
     full = cli.run("check", config)
-    assert full.code == 1, full
     assert "used by vm-" in full.out
-    assert ("[FAIL] GPU node type 'gpu.worker': 1 GPU (passthrough); free on the hosts of its "
-            "parents: DC0_C0_H0 0 of 2") in full.out, full
-    more = cli.run("create", config, "--node-type", "gpu.worker", "--count", "1")
-    assert more.code == 1, more
-    assert "node type 'gpu.worker' needs 1 GPU (passthrough)" in more.err + more.out, more
+    assert ("[ok]   GPU node type 'gpu.worker': 1 GPU (passthrough); free on the hosts of its "
+            "parents: DC0_C0_H0 0 of 2; on hosts without a usable parent: DC0_C0_H1 2 of 2, "
+            "DC0_C0_H2 2 of 2: can be placed by a clone on a host without a frozen VM") in full.out, full
+    more = cli.run("create", config, "--node-type", "gpu.worker", "--count", "1", "--json")
+    assert more.code == 0, more
+    listed = cli.run("nodes", config, "--json")
+    gpus = sorted(g["id"] for n in json.loads(listed.out)["nodes"] for g in n["gpus"])
+    assert gpus == ["0000:3b:00.0", "0000:3b:00.0", "0000:3c:00.0"]  # one of another host

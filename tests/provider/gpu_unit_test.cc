@@ -13,6 +13,7 @@
 #include "provider/gpu_placement.h"
 #include "provider/node_factory.h"
 #include "provider/node_provider.h"
+#include "provider/repair.h"
 #include "support/fake_vcenter.h"
 #include "support/status_matchers.h"
 
@@ -490,6 +491,121 @@ TEST_F(GpuProviderTest, AGpuNodeHasNoAddressUntilItIsCreated) {
   EXPECT_EQ(provider->GetNodeId("127.0.1.77", true), std::nullopt);
   ASSERT_THAT(provider->SetNodeTags(vm.value, {{"vsray-node-status", "created"}}), IsOk());
   EXPECT_EQ(provider->InternalIp(vm.value), "127.0.1.77");
+}
+
+// ---- GPU nodes on hosts without a usable frozen VM ----
+
+// esx-1 has the only frozen VM, esx-2 none, esx-3 is in maintenance; two GPUs each.
+class GpuFallbackTest : public GpuProviderTest {
+ protected:
+  void SetUp() override {
+    fake_ = std::make_shared<FakeVcenter>();
+    hosts_ = {fake_->AddHost("esx-1"), fake_->AddHost("esx-2"),
+              fake_->AddHost("esx-3", "maintenance")};
+    pool_ = fake_->AddPool("Resources", hosts_);
+    fake_->AddFrozenVm("frozen", hosts_[0], pool_);
+    for (const auto& host : hosts_) {
+      for (int i = 0; i < 2; ++i) fake_->AddGpu(host);
+    }
+  }
+
+  std::optional<FakeVm> Vm(const CreatedNode& node) {
+    return fake_->Find({"VirtualMachine", node.id});
+  }
+};
+
+TEST_F(GpuFallbackTest, InstantCloneFirstThenALinkedCloneToAHostWithoutAFrozenVm) {
+  auto provider = Make();
+  ASSERT_NE(provider, nullptr);
+  auto first = provider->CreateNode(GpuSpec(2), kGpuTags, 1);  // esx-1 can serve: instant
+  ASSERT_THAT(first, IsOk());
+  ASSERT_THAT(first->created, SizeIs(1));
+  EXPECT_EQ(first->created[0].host, hosts_[0].value);
+  EXPECT_EQ(fake_->calls("InstantClone"), 1);
+  EXPECT_EQ(fake_->calls("Clone"), 0);
+  EXPECT_EQ(Vm(first->created[0])->extra_config.at("guestinfo.vsray.intent"),
+            FormatIntent({4, std::nullopt, CloneMode::kInstant}));
+
+  auto second = provider->CreateNode(GpuSpec(1), kGpuTags, 1);  // esx-1 is full
+  ASSERT_THAT(second, IsOk());
+  ASSERT_THAT(second->created, SizeIs(1));
+  EXPECT_EQ(second->created[0].host, hosts_[1].value);
+  EXPECT_EQ(fake_->calls("InstantClone"), 1);
+  EXPECT_EQ(fake_->calls("Clone"), 1);
+  EXPECT_EQ(fake_->calls("CreateSnapshot"), 1);  // 'vsray-base' for the linked clone
+  EXPECT_EQ(fake_->calls("WaitGuest"), 1);       // the instant clone's only
+  EXPECT_EQ(fake_->calls("PowerOff"), 1);
+  const auto vm = Vm(second->created[0]);
+  ASSERT_TRUE(vm.has_value());
+  EXPECT_EQ(vm->host, hosts_[1]);
+  EXPECT_EQ(vm->power_state, "poweredOn");
+  ASSERT_THAT(vm->gpus, SizeIs(1));
+  EXPECT_EQ(vm->gpus[0].system_id, "system-" + hosts_[1].value);  // esx-2's device
+  // A later run finishing this node must not wait for a guest that never ran.
+  EXPECT_EQ(vm->extra_config.at("guestinfo.vsray.intent"),
+            FormatIntent({4, std::nullopt, CloneMode::kLinked}));
+  EXPECT_EQ(provider->NodeTags(second->created[0].id).at("vsray-node-status"), "created");
+
+  auto third = provider->CreateNode(GpuSpec(1), kGpuTags, 1);
+  ASSERT_THAT(third, IsOk());
+  EXPECT_EQ(third->created[0].host, hosts_[1].value);
+  EXPECT_EQ(fake_->calls("CreateSnapshot"), 1);  // reused
+  // Nothing left: the message names the hosts without a parent too (not esx-3: maintenance).
+  const int clones = fake_->calls("Clone");
+  auto fourth = provider->CreateNode(GpuSpec(1), kGpuTags, 1);
+  EXPECT_THAT(fourth, StatusIs(StatusCode::kResourceExhausted,
+                               HasSubstr("free on the hosts of its parents: esx-1 0 of 2; on "
+                                         "hosts without a usable parent: esx-2 0 of 2")));
+  EXPECT_THAT(fourth.status().message(), ::testing::Not(HasSubstr("esx-3")));
+  EXPECT_EQ(fake_->calls("Clone"), clones);
+  const auto devices = Devices();
+  EXPECT_EQ(std::set(devices.begin(), devices.end()).size(), 4U);
+}
+
+TEST_F(GpuFallbackTest, AFullCloneTypeFallsBackToAFullClone) {
+  auto provider = Make();
+  ASSERT_NE(provider, nullptr);
+  NodeSpec spec = GpuSpec(2);
+  spec.clone_mode = CloneMode::kFull;
+  auto result = provider->CreateNode(spec, kGpuTags, 2);
+  ASSERT_THAT(result, IsOk());
+  ASSERT_THAT(result->created, SizeIs(2));
+  std::set<std::string> hosts;
+  for (const auto& node : result->created) {
+    hosts.insert(node.host);
+    EXPECT_EQ(Vm(node)->extra_config.at("guestinfo.vsray.intent"),
+              FormatIntent({4, std::nullopt, CloneMode::kFull}));
+  }
+  EXPECT_EQ(hosts, (std::set<std::string>{hosts_[0].value, hosts_[1].value}));
+  EXPECT_EQ(fake_->calls("Clone"), 2);
+  EXPECT_EQ(fake_->calls("CreateSnapshot"), 0);
+}
+
+TEST_F(GpuFallbackTest, AFailedFallbackCloneReleasesItsGpus) {
+  auto provider = Make();
+  ASSERT_NE(provider, nullptr);
+  ASSERT_THAT(provider->CreateNode(GpuSpec(2), kGpuTags, 1), IsOk());  // fills esx-1
+  fake_->Fail("PowerOn", FailedPreconditionError("InvalidState").set_fault("InvalidState"), 1);
+  auto failed = provider->CreateNode(GpuSpec(2), kGpuTags, 1);
+  EXPECT_THAT(failed, StatusIs(StatusCode::kFailedPrecondition, HasSubstr("power on")));
+  EXPECT_EQ(fake_->calls("Destroy"), 1);
+  EXPECT_EQ(fake_->calls("Clone"), 1);
+  auto again = provider->CreateNode(GpuSpec(2), kGpuTags, 1);  // esx-2's two are free again
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->created[0].host, hosts_[1].value);
+}
+
+TEST_F(GpuFallbackTest, NodesWithoutGpusStayInstantClonesOfTheFrozenVm) {
+  auto provider = Make();
+  ASSERT_NE(provider, nullptr);
+  ASSERT_THAT(provider->CreateNode(GpuSpec(2), kGpuTags, 1), IsOk());  // fills esx-1
+  NodeSpec plain;
+  plain.cpus = 2;
+  auto result = provider->CreateNode(plain, kGpuTags, 2);
+  ASSERT_THAT(result, IsOk());
+  for (const auto& node : result->created) EXPECT_EQ(node.host, hosts_[0].value);
+  EXPECT_EQ(fake_->calls("InstantClone"), 3);
+  EXPECT_EQ(fake_->calls("Clone"), 0);
 }
 
 }  // namespace

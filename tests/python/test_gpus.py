@@ -215,3 +215,60 @@ def test_vgpu_profiles_fill_a_gpu_as_its_memory_allows(start_sim, env, providers
     cluster.provider.terminate_node(created[0])
     assert wait_for(lambda: len(cluster.census()) == 1)
     assert len(cluster.create(1)) == 1
+
+
+def test_a_gpu_node_goes_by_linked_clone_to_a_host_without_a_frozen_vm(start_sim, env, providers):
+    """One frozen VM (on H0), 2 GPUs per host: once H0's GPUs are taken, the next GPU node is a
+    linked clone of the frozen VM placed on H1; nodes without GPUs stay instant clones on H0."""
+    sim = start_sim("--hosts", "2", "--vms", "0", "--frozen-vm", "frozen@DC0_C0_H0",
+                    "--gpus-per-host", "2")
+    config = cluster_config(sim, frozen_vm={"name": "frozen"})
+    config["available_node_types"][GPU_TYPE] = {
+        "min_workers": 0, "max_workers": 8,
+        "resources": {"CPU": 4, "Memory": 8192, "GPU": 1}, "node_config": {}}
+    config = VsphereNodeProvider.bootstrap_config(config)
+    cluster = Cluster(sim, config, providers)
+    first = cluster.create(2)  # H0 can serve both: instant clones
+    assert len(first) == 2
+    assert {host for host, *_ in cluster.census().values()} == {"DC0_C0_H0"}
+    sim.control("POST", "stats/reset")
+
+    [node] = cluster.create(1)
+    soap = sim.stats()["soap"]
+    assert soap.get("InstantClone_Task", 0) == 0
+    assert soap.get("CloneVM_Task", 0) == 1
+    vm = next(v for v in all_vms(cluster.si) if v._moId == node)
+    assert vm.runtime.host.name == "DC0_C0_H1"
+    assert vm.runtime.powerState == "poweredOn"
+    devices = [d.backing for d in vm.config.hardware.device
+               if isinstance(d, vim.vm.device.VirtualPCIPassthrough)]
+    assert len(devices) == 1 and isinstance(devices[0], vim.vm.device.VirtualPCIPassthrough.DeviceBackingInfo)
+    assert vm.config.memoryReservationLockedToMax
+    disks = [d for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk)]
+    assert disks and all(d.backing.parent is not None for d in disks)  # a linked clone
+    frozen = next(v for v in all_vms(cluster.si) if v.name == "frozen")
+    frozen_disks = [d for d in frozen.config.hardware.device if isinstance(d, vim.vm.device.VirtualDisk)]
+    assert {d.backing.parent.fileName for d in disks} == {d.backing.fileName for d in frozen_disks}
+    assert vm.config.extraConfig and any(
+        o.key == "guestinfo.vsray.intent" and "linked" in o.value for o in vm.config.extraConfig)
+    assert cluster.provider.node_tags(node)["vsray-node-status"] == "created"
+    assert wait_for(lambda: cluster.provider.internal_ip(node))
+    census = cluster.census()
+    assert len(set(held(census))) == 3
+    assert {host for host, _ in held(census)} == {"DC0_C0_H0", "DC0_C0_H1"}
+
+    # Nodes without GPUs are instant clones of the frozen VM, on H0, as before.
+    sim.control("POST", "stats/reset")
+    [plain] = cluster.create(1, PLAIN_TYPE)
+    assert sim.stats()["soap"].get("CloneVM_Task", 0) == 0
+    plain_vm = next(v for v in all_vms(cluster.si) if v._moId == plain)
+    assert plain_vm.runtime.host.name == "DC0_C0_H0"
+    assert not [d for d in plain_vm.config.hardware.device
+                if isinstance(d, vim.vm.device.VirtualPCIPassthrough)]
+
+    # H1's last GPU, then none anywhere: the failure names both kinds of host.
+    assert len(cluster.create(1)) == 1
+    with pytest.raises(_vsray.VsphereError,
+                       match="free on the hosts of its parents: DC0_C0_H0 0 of 2; "
+                             "on hosts without a usable parent: DC0_C0_H1 0 of 2"):
+        cluster.create(1)

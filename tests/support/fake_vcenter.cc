@@ -515,6 +515,10 @@ StatusOr<MoRef> FakeVcenter::Clone(const MoRef& parent, const MoRef& folder,
                                    Timeout /*timeout*/) {
   VSRAY_RETURN_IF_ERROR(Enter("Clone", "Clone " + name));
   auto vm = MakeClone(parent, name, folder, spec.extra_config, false);
+  if (vm.ok() && !spec.location.host.empty()) {  // relocated to another host
+    std::lock_guard lock(mu_);
+    if (FakeVm* made = VmLocked(*vm)) made->host = spec.location.host;
+  }
   Notify();
   return vm;
 }
