@@ -358,3 +358,63 @@ func TestWaitForUpdatesEnterModifyLeave(t *testing.T) {
 		left = contains(changes(set), "leave "+ref.Value)
 	}
 }
+
+// Two threads of a client waiting on one collector, each with its own filter
+// and its own version (pyVim's WaitForTask on the session's collector): a
+// change answered to one is not lost to the other, and a version may be
+// passed again (vCenter's rule for non-truncated versions).
+func TestConcurrentWaitsOnOneCollectorEachGetEveryChange(t *testing.T) {
+	s := runningSim(t)
+	c := login(t, s)
+	ctx := context.Background()
+	vm0, vm1 := modelVM(t, "DC0_C0_RP0_VM0"), modelVM(t, "DC0_C0_RP0_VM1")
+	w := newWatcher(t, c, objectFilter(vm0.Self, "config.annotation"))
+	if _, err := methods.CreateFilter(ctx, c, &types.CreateFilter{This: w.pc, Spec: objectFilter(vm1.Self, "config.annotation"), PartialUpdates: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.wait(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	start := w.version
+
+	type result struct {
+		got []string
+		err error
+	}
+	results := make(chan result, 2)
+	for i := 0; i < 2; i++ {
+		go func() {
+			other := &watcher{c: c, pc: w.pc, version: start}
+			set, err := other.wait(ctx, seconds(30))
+			results <- result{changes(set), err}
+		}()
+	}
+	waitUntil(t, "both threads wait", func() bool { return simulator.WaitingForUpdates() == 2 })
+	annotate(vm1, "b1")
+	want := fmt.Sprintf("modify %s config.annotation=b1", vm1.Self.Value)
+	for i := 0; i < 2; i++ {
+		r := <-results
+		if r.err != nil || !contains(r.got, want) {
+			t.Fatalf("thread %d: %v, %v; want %s", i, r.got, r.err, want)
+		}
+	}
+
+	// The starting version again: the same change, at once, and a newer version.
+	again := &watcher{c: c, pc: w.pc, version: start}
+	set, err := again.wait(ctx, seconds(0))
+	if err != nil || !contains(changes(set), want) {
+		t.Fatalf("version %s again: %v, %v", start, changes(set), err)
+	}
+	if again.version == start {
+		t.Fatalf("the version did not advance past %s", start)
+	}
+	// From the newer version: nothing new.
+	if set, err := again.wait(ctx, seconds(0)); err != nil || set != nil {
+		t.Fatalf("from %s: %v, %v", again.version, changes(set), err)
+	}
+	// A version this collector never returned is refused.
+	bad := &watcher{c: c, pc: w.pc, version: "-"}
+	if _, err := bad.wait(ctx, seconds(0)); err == nil {
+		t.Fatal("version - accepted")
+	}
+}

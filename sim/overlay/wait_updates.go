@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -112,22 +113,40 @@ func WaitingForUpdates() int64 { return atomic.LoadInt64(&waitingCalls) }
 
 // waitChanges is the body of both calls. A nil set without a fault means
 // nothing changed in time.
+//
+// Versions are the collector's: every set of changes it answers is numbered,
+// and kept (the last historyKept), so that a call with an older version gets
+// every change since, as on vCenter, where a non-truncated version may be
+// passed again. Several threads of one client often wait on one collector at
+// once (pyVim's WaitForTask waits on the session's collector, each thread
+// with its own filter and version): a change one of them was answered is not
+// lost to the others.
 func (pc *PropertyCollector) waitChanges(ctx *Context, version string, opts *types.WaitOptions, gone <-chan struct{}) (*types.UpdateSet, *soap.Fault) {
 	if version == "" {
 		// The whole current state: the simulator's own answer, which also
 		// registers the collector for object changes; a notifier takes over
-		// that registration.
+		// that registration (so it must come after).
 		InventoryChanges.Lock()
 		res := pc.WaitForUpdatesEx(ctx, &types.WaitForUpdatesEx{This: pc.Self, Options: opts})
-		notifierFor(ctx, pc).markCollected(pc.Filter)
+		n := notifierFor(ctx, pc)
+		n.markCollected(pc.Filter)
+		current := n.version()
 		InventoryChanges.Unlock()
 		if fault := res.Fault(); fault != nil {
 			return nil, fault
 		}
-		return res.(*methods.WaitForUpdatesExBody).Res.Returnval, nil
+		set := res.(*methods.WaitForUpdatesExBody).Res.Returnval
+		if set != nil {
+			set.Version = current
+		}
+		return set, nil
 	}
-
+	known, err := strconv.ParseInt(version, 10, 64)
+	if err != nil {
+		return nil, Fault("version "+version+" was not returned by this collector", new(types.InvalidCollectorVersion))
+	}
 	n := notifierFor(ctx, pc)
+
 	atomic.AddInt64(&waitingCalls, 1)
 	defer atomic.AddInt64(&waitingCalls, -1)
 	canceled, cancel := context.WithCancel(context.Background())
@@ -149,21 +168,21 @@ func (pc *PropertyCollector) waitChanges(ctx *Context, version string, opts *typ
 	}
 
 	for {
-		set := &types.UpdateSet{Version: version}
+		changed := n.nextChange() // taken before looking: no change is missed
 		InventoryChanges.Lock()
-		fault := pc.gatherChanges(ctx, n, set)
+		set, fault := pc.changesSince(ctx, n, known)
 		InventoryChanges.Unlock()
 		if fault != nil {
 			return nil, Fault("", fault)
 		}
-		if len(set.FilterSet) != 0 {
+		if set != nil {
 			return set, nil
 		}
 		if once {
 			return nil, nil
 		}
 		select {
-		case <-n.changed:
+		case <-changed:
 		case <-timeout:
 			return nil, nil
 		case <-canceled.Done():
@@ -172,6 +191,56 @@ func (pc *PropertyCollector) waitChanges(ctx *Context, version string, opts *typ
 			return nil, nil
 		}
 	}
+}
+
+// historyKept is how many answered sets a collector keeps for calls with an
+// older version; a call older than all of them gets those it has.
+const historyKept = 4096
+
+// answered is a set of changes a collector answered, with its version.
+type answered struct {
+	version int64
+	sets    []types.PropertyFilterUpdate
+}
+
+// changesSince gathers the collector's new changes (numbering and keeping
+// them) and returns every change after version known, for the filters that
+// still exist; nil if there is none. Under InventoryChanges.
+func (pc *PropertyCollector) changesSince(ctx *Context, n *changeNotifier, known int64) (*types.UpdateSet, types.BaseMethodFault) {
+	fresh := &types.UpdateSet{}
+	if fault := pc.gatherChanges(ctx, n, fresh); fault != nil {
+		return nil, fault
+	}
+	if len(fresh.FilterSet) != 0 {
+		n.seq++
+		n.history = append(n.history, answered{version: n.seq, sets: fresh.FilterSet})
+		if len(n.history) > historyKept {
+			n.history = n.history[len(n.history)-historyKept:]
+		}
+		n.wake() // other calls of the collector, with older versions, have news
+	}
+	if known >= n.seq {
+		return nil, nil
+	}
+	live := map[types.ManagedObjectReference]bool{}
+	for _, f := range pc.Filter {
+		live[f] = true
+	}
+	set := &types.UpdateSet{Version: n.version()}
+	for _, a := range n.history {
+		if a.version <= known {
+			continue
+		}
+		for _, fu := range a.sets {
+			if live[fu.Filter] {
+				addFilterUpdates(set, fu.Filter, fu.ObjectSet)
+			}
+		}
+	}
+	if len(set.FilterSet) == 0 {
+		return nil, nil // only changes of filters destroyed since
+	}
+	return set, nil
 }
 
 // gatherChanges moves the object changes recorded for the collector since
@@ -297,7 +366,15 @@ type changeNotifier struct {
 	pc      *PropertyCollector
 	self    types.ManagedObjectReference
 	session string
-	changed chan struct{} // holds one wake-up at most
+
+	// Closed (and replaced) at each change: wakes every waiting call.
+	mu      sync.Mutex
+	changed chan struct{}
+
+	// The last version answered and the sets answered (under
+	// InventoryChanges).
+	seq     int64
+	history []answered
 
 	// The filters whose objects have been collected once (under
 	// InventoryChanges).
@@ -341,7 +418,7 @@ func notifierFor(ctx *Context, pc *PropertyCollector) *changeNotifier {
 		pc:      pc,
 		self:    types.ManagedObjectReference{Type: "VsrayChangeNotifier", Value: fmt.Sprintf("notifier-%d", atomic.AddInt64(&notifierNumber, 1))},
 		session: ctx.Session.Key,
-		changed: make(chan struct{}, 1),
+		changed: make(chan struct{}),
 		filters: map[types.ManagedObjectReference]bool{},
 	}
 	if actual, loaded := notifiers.LoadOrStore(pc, n); loaded {
@@ -379,11 +456,21 @@ func (n *changeNotifier) RemoveObject(ref types.ManagedObjectReference) {
 }
 
 func (n *changeNotifier) wake() {
-	select {
-	case n.changed <- struct{}{}:
-	default: // a wake-up is pending already
-	}
+	n.mu.Lock()
+	close(n.changed)
+	n.changed = make(chan struct{})
+	n.mu.Unlock()
 }
+
+// nextChange is closed at the next change.
+func (n *changeNotifier) nextChange() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.changed
+}
+
+// version is the last version answered, as a client passes it back.
+func (n *changeNotifier) version() string { return strconv.FormatInt(n.seq, 10) }
 
 // active reports whether the collector's session still exists, and
 // unregisters the notifier when it does not.
