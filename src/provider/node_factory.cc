@@ -18,8 +18,6 @@ std::string_view SetupStepName(SetupStep step) {
       return "power on";
     case SetupStep::kResize:
       return "resize";
-    case SetupStep::kWriteTags:
-      return "write tags";
     case SetupStep::kMarkCreated:
       return "mark created";
     case SetupStep::kMirrorTags:
@@ -42,7 +40,8 @@ std::vector<SetupStep> PlanSetup(const NodeSpec& spec, bool mirror) {
     if (spec.clone_mode != CloneMode::kInstant) steps.push_back(SetupStep::kPowerOn);
     if (spec.cpus || spec.memory_mb) steps.push_back(SetupStep::kResize);
   }
-  steps.push_back(SetupStep::kWriteTags);
+  // Ray's tags need no step: they are born with the node (its birth tags, read as its tags
+  // until an attribute overrides one), so the one write of a new node is `created`.
   steps.push_back(SetupStep::kMarkCreated);
   if (mirror) steps.push_back(SetupStep::kMirrorTags);
   return steps;
@@ -246,8 +245,6 @@ Status NodeFactory::RunStep(SetupStep step, const NodeSpec& spec, const NewNode&
       config.memory_mb = spec.memory_mb;
       return vcenter_.vms().Reconfigure(node.vm, config, options_.clone_timeout);
     }
-    case SetupStep::kWriteTags:
-      return fields_.Write(node.vm.value, TagsNobodySet(node), cache_);
     case SetupStep::kMarkCreated:
       return fields_.Write(node.vm.value,
                            {{std::string(kTagVsrayNodeStatus), std::string(kVsrayStatusCreated)}},
@@ -260,18 +257,6 @@ Status NodeFactory::RunStep(SetupStep step, const NodeSpec& spec, const NewNode&
       return OkStatus();
   }
   return InternalError("unknown set-up step");
-}
-
-TagMap NodeFactory::TagsNobodySet(const NewNode& node) const {
-  // The node is listed (with its birth tags) from the moment it exists, so Ray's updater may
-  // have set a tag already: write only the tags nobody has set since.
-  TagMap unset = node.tags;
-  if (const auto current = cache_.Get(node.vm.value)) {
-    std::erase_if(unset, [&](const auto& tag) {
-      return current->custom.contains(fields_.KeyIfKnown(tag.first));
-    });
-  }
-  return unset;
 }
 
 void NodeFactory::Rollback(const NewNode& node, const Status& why) {

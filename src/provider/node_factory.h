@@ -58,7 +58,6 @@ enum class SetupStep {
   kAttachGpus,   // GPU nodes: one reconfigure with the devices, memory lock, CPU/memory
   kPowerOn,      // linked and full clones (CloneVM_Task's powerOn is not relied upon), GPU nodes
   kResize,       // CPU and memory of the node type
-  kWriteTags,    // Ray's tags as custom attributes
   kMarkCreated,  // vsray-node-status=created: the node is complete
   kMirrorTags,   // Ray's tags as vSphere tags (when mirrored; best effort, never fails)
 };
@@ -77,16 +76,16 @@ class NodeFactory {
               ParentScheduler& scheduler, GpuAllocator& gpus, TagMirrorClient* mirror,
               const ProviderOptions& options, std::string cluster, MoRef folder);
 
-  // Makes one node of `spec` with Ray's `tags`. On success the node is in the cache (powered
-  // on, its tags written, `created`). Errors: RESOURCE_EXHAUSTED when no host has the GPUs it
-  // needs (nothing cloned; GpuAllocator::Reserve), the clone's (with "<mode> clone of 'parent'
-  // as 'name'"), or the failed set-up step's (with "setting up node 'name' (vm-N)", after the
-  // VM was destroyed and its GPUs released).
-  // CANCELLED (nothing done) when options.cancel is set before the clone starts.
+  // Makes one node of `spec` with Ray's `tags` (born with them: clone_spec.h). On success the
+  // node is in the cache (powered on, `created`). Errors: RESOURCE_EXHAUSTED when no host has the
+  // GPUs it needs (nothing cloned; GpuAllocator::Reserve), the clone's (with "<mode> clone of
+  // 'parent' as 'name'"), or the failed set-up step's (with "setting up node 'name' (vm-N)", after
+  // the VM was destroyed and its GPUs released). CANCELLED (nothing done) when options.cancel is
+  // set before the clone starts.
   StatusOr<CreatedNode> Create(const NodeSpec& spec, const TagMap& tags, const Placement& placement,
                                const Parents& parents);
   // Finishes a half-made node (repair.h) as its creator would have: the set-up steps of its
-  // birth intent, its tags from its birth tags (those nobody has written since), `created`.
+  // birth intent, then `created` (its tags are its birth tags and whatever was written since).
   // A node whose set-up fails is destroyed (rollback) and the error returned.
   Status Finish(const Node& found);
 
@@ -114,8 +113,6 @@ class NodeFactory {
   Status SetUp(const NodeSpec& spec, const NewNode& node);
   Status RunStep(SetupStep step, const NodeSpec& spec, const NewNode& node);
   // Destroys a node whose set-up failed and forgets it.
-  // The launch tags of `node` that nobody has written since it appeared.
-  TagMap TagsNobodySet(const NewNode& node) const;
   void Rollback(const NewNode& node, const Status& why);
   // Puts a finished node into the cache (read-your-writes).
   void Remember(const NewNode& node);

@@ -180,10 +180,10 @@ TEST(GpuPlanTest, AGpuNodeIsAttachedWhileOffInOneReconfigure) {
   spec.gpu = Need(2);
   EXPECT_THAT(PlanSetup(spec, false),
               ElementsAre(SetupStep::kWaitGuest, SetupStep::kPowerOff, SetupStep::kAttachGpus,
-                          SetupStep::kPowerOn, SetupStep::kWriteTags, SetupStep::kMarkCreated));
+                          SetupStep::kPowerOn, SetupStep::kMarkCreated));
   spec.clone_mode = CloneMode::kLinked;  // born powered off
-  EXPECT_THAT(PlanSetup(spec, false), ElementsAre(SetupStep::kAttachGpus, SetupStep::kPowerOn,
-                                                  SetupStep::kWriteTags, SetupStep::kMarkCreated));
+  EXPECT_THAT(PlanSetup(spec, false),
+              ElementsAre(SetupStep::kAttachGpus, SetupStep::kPowerOn, SetupStep::kMarkCreated));
   spec.gpu->use_64bit_mmio = true;
   spec.gpu->mmio_size_gb = 128;
   vsphere::PciPassthroughSpec device;

@@ -13,6 +13,7 @@
 #include "provider/lease.h"
 #include "provider/node_provider.h"
 #include "provider/repair.h"
+#include "provider/tags.h"
 #include "support/fake_vcenter.h"
 #include "support/status_matchers.h"
 
@@ -349,14 +350,16 @@ class RepairProviderTest : public ::testing::Test {
     return fake_->AddVm(vm);
   }
 
+  // Tag `name` as vCenter records it: its custom attribute, else its birth tag.
   std::string FieldValue(const MoRef& ref, const std::string& name) {
     const auto vm = fake_->Find(ref);
     const auto definitions = fake_->Definitions();
-    if (!definitions.ok()) return "";
+    if (!vm || !definitions.ok()) return "";
     for (const auto& [field, key] : *definitions) {
-      if (field == name && vm && vm->custom.contains(key)) return vm->custom.at(key);
+      if (field == name && vm->custom.contains(key)) return vm->custom.at(key);
     }
-    return "";
+    const auto birth = vm->extra_config.find(std::string(kGuestinfoTagPrefix) + name);
+    return birth == vm->extra_config.end() ? "" : birth->second;
   }
 
   std::shared_ptr<FakeVcenter> fake_;
@@ -408,7 +411,7 @@ TEST_F(RepairProviderTest, ALongLivedProviderRepairsAtStartOnlyWhenTheLeaseIsFre
   options.repair_at_start = StartRepair::kIfLeaseFree;
   auto waiting = NodeProvider::Create(options, "c1");
   ASSERT_THAT(waiting, IsOk());
-  EXPECT_EQ(FieldValue(running, "vsray-node-status"), "");
+  EXPECT_EQ(FieldValue(running, "vsray-node-status"), "creating");  // as born: not finished
   held->reset();
   auto repaired = NodeProvider::Create(options, "c1");
   ASSERT_THAT(repaired, IsOk());

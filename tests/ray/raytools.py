@@ -131,13 +131,19 @@ def release_ray_state():
 # --- vCenter's state, seen with pyvmomi ----------------------------------------------------
 
 def cluster_vms(si, cluster):
-    """{vm name: {tag key: value}} of the VMs in the cluster's folder (ray-<cluster>)."""
+    """{vm name: {tag key: value}} of the VMs in the cluster's folder (ray-<cluster>): the tags
+    each was born with (extraConfig guestinfo.vsray.tag.*), overridden by the custom attributes
+    written since."""
     content = si.RetrieveContent()
     names = {field.key: field.name for field in content.customFieldsManager.field}
+    birth = "guestinfo.vsray.tag."
     out = {}
     for vm in all_vms(si):
         if vm.parent is not None and vm.parent.name == f"ray-{cluster}":
-            out[vm.name] = {names.get(v.key, v.key): v.value for v in vm.customValue}
+            extra = vm.config.extraConfig if vm.config else []
+            tags = {o.key[len(birth):]: o.value for o in extra if o.key.startswith(birth)}
+            tags.update({names.get(v.key, v.key): v.value for v in vm.customValue})
+            out[vm.name] = tags
     return out
 
 

@@ -23,6 +23,9 @@ CLUSTER = "rel"
 WORKERS = 3  # min_workers of the worker type: `up` asks for 1 head + WORKERS workers
 
 
+BIRTH_TAG = "guestinfo.vsray.tag."
+
+
 class Census:
     """What exists, seen by pyvmomi (not by vsray)."""
 
@@ -36,7 +39,10 @@ class Census:
             extra = {option.key: option.value for option in (config.extraConfig if config else [])}
             if extra.get("guestinfo.vsray.cluster") != cluster:
                 continue
-            tags = {names.get(value.key): value.value for value in vm.customValue}
+            # The record: the tags a node is born with (extraConfig), overridden by the custom
+            # attributes written since.
+            tags = {key[len(BIRTH_TAG):]: value for key, value in extra.items() if key.startswith(BIRTH_TAG)}
+            tags.update({names.get(value.key): value.value for value in vm.customValue})
             self.nodes.append({
                 "id": vm._moId,
                 "name": vm.name,

@@ -17,12 +17,13 @@ from conftest import (CLUSTER, WORKERS, Census, finish, holds, kill, release_all
                       stderr_of, stdout_of, wait_for_hold, wait_for_text, write_config)
 
 # Where a create is stopped: the fault that holds a call there. 1 head + 3 workers make 4
-# clones, each followed by a resize (ReconfigVM_Task) and 6-7 SetField calls.
+# clones, each followed by a resize (ReconfigVM_Task) and one SetField (`created`; Ray's tags
+# are born with the clone). A node killed between its resize and `created` is the
+# "configuring" point: the held resize is done when released, `created` never is.
 KILL_POINTS = {
     "clone-sent": "InstantClone_Task:3:hold",             # the clone call went out, not done yet
     "clone-done": "InstantClone_Task:2:hold-answer",      # the clone exists, its answer held
     "configuring": "ReconfigVM_Task:2:hold",              # after a clone, while sizing it
-    "tagging": "SetField:9:hold",                         # after clones, while writing tags
 }
 
 
@@ -49,7 +50,7 @@ def test_kill_9_of_up_then_up_again_makes_exactly_the_asked_nodes(rsim, cli, tmp
     assert len(report["finished"]) + len(report["removed"]) >= 1, report
 
 
-@pytest.mark.parametrize("fault", ["InstantClone_Task:1:hold-answer", "SetField:3:hold"])
+@pytest.mark.parametrize("fault", ["InstantClone_Task:1:hold-answer", "ReconfigVM_Task:1:hold"])
 def test_kill_9_of_rays_launcher_then_up_makes_exactly_the_asked_nodes(rsim, cli, tmp_path, fault):
     config = write_config(rsim, tmp_path)
     rsim.inject_fault(fault)
