@@ -87,6 +87,18 @@ class _Listed:
         self.external_ip = external_ip
 
 
+class _Listings:
+    """What listings returned while the C++ cache was at `version`: each node's last listed
+    state (`nodes`), and the ids each filter returned (`answers`, only at `version`)."""
+
+    __slots__ = ("version", "nodes", "answers")
+
+    def __init__(self, version: int, nodes: Dict[str, _Listed], answers: Dict[Any, List[str]]) -> None:
+        self.version = version
+        self.nodes = nodes
+        self.answers = answers
+
+
 def _launch_failure(error: VsphereError) -> Exception:
     """Ray's NodeLaunchException for a create_node that made no node (needs Ray).
 
@@ -104,12 +116,14 @@ class VsphereNodeProvider(_BaseNodeProvider):
         super().__init__(provider_config, cluster_name)
         # The C++ side keeps no reference to the dict: later changes to it are not seen.
         self._provider = _vsray.Provider(dict(provider_config), cluster_name)
-        # Nodes returned by listings, kept until a later listing that would have returned
-        # them does not: Ray reads node_tags(id) for every id it listed, even if the VM was
-        # deleted in between (as Ray's cloud providers serve listed nodes from their cache).
-        self._listed: Dict[str, _Listed] = {}
-        self._listed_version = -1  # the C++ cache's version when the last listing read it
-        self._listed_lock = threading.Lock()
+        # The C++ cache's version, read without a call: version[0] == _provider.cache_version().
+        self._version = memoryview(self._provider.cache_version_word())
+        # What listings returned (a _Listings, replaced whole, never changed: read without a
+        # lock). Nodes are kept until a later listing that would have returned them does not:
+        # Ray reads node_tags(id) for every id it listed, even if the VM was deleted in between
+        # (as Ray's cloud providers serve listed nodes from their cache).
+        self._listings = _Listings(-1, {}, {})
+        self._listings_lock = threading.Lock()  # one listing updates it at a time
 
     # --- cluster config -----------------------------------------------------------------
 
@@ -185,24 +199,32 @@ class VsphereNodeProvider(_BaseNodeProvider):
         """The nodes matching every filter, each listed with its tags (pending ones included).
 
         Also the refresh point of what node_tags, internal_ip and external_ip serve for
-        nodes that vanish after being listed.
+        nodes that vanish after being listed. While the C++ cache is unchanged (its version
+        says), the same filters get the same answer without asking it again.
         """
         filters = {str(key): str(value) for key, value in (tag_filters or {}).items()}
+        question = tuple(sorted(filters.items()))
+        listings = self._listings
+        if listings.version == self._version[0]:
+            answer = listings.answers.get(question)
+            if answer is not None:
+                return list(answer)
         version, listed = self._provider.list_nodes(filters)
         ids = [node_id for node_id, _, _, _ in listed]
-        with self._listed_lock:
-            self._listed_version = version
-            returned = set(ids)
-            for node_id, seen in list(self._listed.items()):
-                if node_id not in returned and all(seen.tags.get(k) == v for k, v in filters.items()):
-                    del self._listed[node_id]  # this listing would have returned it: it is gone
+        with self._listings_lock:
+            before = self._listings
+            # A node this listing would have returned and did not is gone; the others stay.
+            nodes = {node_id: seen for node_id, seen in before.nodes.items()
+                     if not all(seen.tags.get(k) == v for k, v in filters.items())}
             for node_id, tags, internal_ip, external_ip in listed:
-                self._listed[node_id] = _Listed(dict(tags), internal_ip, external_ip)
-        return ids
+                nodes[node_id] = _Listed(tags, internal_ip, external_ip)  # a dict of its own
+            answers = dict(before.answers) if before.version == version else {}
+            answers[question] = ids
+            self._listings = _Listings(version, nodes, answers)
+        return list(ids)
 
     def _last_listed(self, node_id: str) -> Optional[_Listed]:
-        with self._listed_lock:
-            return self._listed.get(node_id)
+        return self._listings.nodes.get(node_id)
 
     # Ray asks about node None when a cluster has no head (e.g. the head's IP for a worker's
     # updater): None is a node that does not exist.
@@ -215,25 +237,17 @@ class VsphereNodeProvider(_BaseNodeProvider):
 
     # An autoscaler tick lists the nodes, then asks node_tags and an IP of each. Those answers
     # come from what the listing read as long as the C++ cache has not changed since (its
-    # version says), so a quiet tick makes one call into the C++ provider instead of one per
-    # node and question; after any change they are asked of the live cache, as always.
-
-    def _fresh(self, node_id: str) -> Optional[_Listed]:
-        """What the last listing read of the node, if nothing in the cache changed since."""
-        with self._listed_lock:
-            seen = self._listed.get(node_id)
-            version = self._listed_version
-        if seen is not None and self._provider.cache_version() == version:
-            return seen
-        return None
+    # version word says, read without a call), so a quiet tick makes no call into the C++
+    # provider; after any change they are asked of the live cache, as always.
 
     def node_tags(self, node_id: str) -> Dict[str, str]:
         """The node's current tags; for a node gone since it was listed, its listed tags."""
+        listings = self._listings
+        seen = listings.nodes.get(node_id)
+        if seen is not None and listings.version == self._version[0]:
+            return dict(seen.tags)  # what the last listing read: nothing changed since
         if node_id is None:
             return {}
-        fresh = self._fresh(node_id)
-        if fresh is not None:
-            return dict(fresh.tags)
         tags = self._provider.node_tags(node_id)
         if tags:
             return dict(tags)
@@ -241,17 +255,23 @@ class VsphereNodeProvider(_BaseNodeProvider):
         return dict(seen.tags) if seen is not None else {}
 
     def external_ip(self, node_id: str) -> Optional[str]:
+        listings = self._listings
+        seen = listings.nodes.get(node_id)
+        if seen is not None and listings.version == self._version[0]:
+            return seen.external_ip  # nothing changed since the listing
         return self._ip(node_id, internal=False)
 
     def internal_ip(self, node_id: str) -> Optional[str]:
+        listings = self._listings
+        seen = listings.nodes.get(node_id)
+        if seen is not None and listings.version == self._version[0]:
+            return seen.internal_ip  # nothing changed since the listing
         return self._ip(node_id, internal=True)
 
     def _ip(self, node_id: str, internal: bool) -> Optional[str]:
+        """From the live cache; for a node gone since it was listed, its listed IP."""
         if node_id is None:
             return None
-        fresh = self._fresh(node_id)
-        if fresh is not None:
-            return fresh.internal_ip if internal else fresh.external_ip
         ip = self._provider.internal_ip(node_id) if internal else self._provider.external_ip(node_id)
         if ip is None and self._provider.is_terminated(node_id):
             seen = self._last_listed(node_id)

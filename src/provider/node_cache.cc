@@ -148,20 +148,15 @@ void NodeCache::ForEach(const std::function<void(const Node&)>& fn) const {
 void NodeCache::Changed() {
   {
     std::lock_guard lock(change_mu_);
-    ++version_;
+    version_.fetch_add(1, std::memory_order_release);
   }
   change_cv_.notify_all();
 }
 
-std::uint64_t NodeCache::version() const {
-  std::lock_guard lock(change_mu_);
-  return version_;
-}
-
 std::uint64_t NodeCache::WaitForChange(std::uint64_t seen, Clock::Duration max_wait) const {
   std::unique_lock lock(change_mu_);
-  change_cv_.wait_for(lock, max_wait, [&] { return version_ != seen; });
-  return version_;
+  change_cv_.wait_for(lock, max_wait, [&] { return version() != seen; });
+  return version();
 }
 
 std::size_t NodeCache::size() const {

@@ -4,6 +4,7 @@
 #ifndef VSRAY_PROVIDER_NODE_CACHE_H_
 #define VSRAY_PROVIDER_NODE_CACHE_H_
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -61,7 +62,11 @@ class NodeCache {
   std::size_t size() const;
 
   // A number that changes with every change of the cache (a listing, an update, a write).
-  std::uint64_t version() const;
+  // Lock-free.
+  std::uint64_t version() const { return version_.load(std::memory_order_acquire); }
+  // The word version() reads, for readers outside C++ that poll it (the Python module's
+  // buffer): an aligned, lock-free 64-bit word, stored with release order.
+  const std::atomic<std::uint64_t>& version_word() const { return version_; }
   // Blocks until version() differs from `seen` or `max_wait` has passed (whichever comes
   // first); returns version(). For waiting on a condition of the cache without polling.
   std::uint64_t WaitForChange(std::uint64_t seen, Clock::Duration max_wait) const;
@@ -84,7 +89,9 @@ class NodeCache {
 
   mutable std::mutex change_mu_;
   mutable std::condition_variable change_cv_;
-  std::uint64_t version_ = 0;  // change_mu_
+  // Written under change_mu_ (for WaitForChange), read without it.
+  std::atomic<std::uint64_t> version_{0};
+  static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 };
 
 }  // namespace vsray::provider

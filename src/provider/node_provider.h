@@ -72,6 +72,8 @@ class NodeProvider {
                                               std::uint64_t* version = nullptr);
   // Changes whenever what NodeTags, InternalIp or ExternalIp give may have changed.
   std::uint64_t CacheVersion() const { return cache_.version(); }
+  // The word CacheVersion() reads (NodeCache::version_word), for the Python module's buffer.
+  const std::atomic<std::uint64_t>& CacheVersionWord() const { return cache_.version_word(); }
   // Every VM of this cluster in any power state (what `vsray down` removes); frozen VMs and
   // VMs without this cluster's identity are never in it.
   StatusOr<std::vector<std::string>> AllNodes();

@@ -5,7 +5,9 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <atomic>
 #include <csignal>
+#include <cstdint>
 #include <exception>
 #include <iostream>
 #include <map>
@@ -127,6 +129,7 @@ class PyProvider {
   provider::NodeProvider& get() const { return *shared_->provider; }
   const config::VsphereConfig& vsphere() const { return shared_->vsphere; }
   const SharedProvider* shared() const { return shared_.get(); }
+  std::shared_ptr<SharedProvider> share() const { return shared_; }
 
  private:
   std::shared_ptr<SharedProvider> shared_;
@@ -366,6 +369,44 @@ py::object GetNodeDict(const PyProvider& self, const std::string& id) {
 
 using ProviderClass = py::class_<PyProvider>;
 
+// The cache's version word, exported read-only as a buffer of one native uint64, so that
+// Python reads cache_version() without a call (memoryview(word)[0], about 40 ns against
+// 200 ns for the call): an autoscaler tick checks it once per node and question. Keeps the
+// provider alive while a view of it exists.
+class CacheVersionWord {
+ public:
+  explicit CacheVersionWord(std::shared_ptr<SharedProvider> owner) : owner_(std::move(owner)) {}
+  ~CacheVersionWord() {
+    py::gil_scoped_release release;  // as ~PyProvider: the last handle joins the watcher
+    owner_.reset();
+  }
+  CacheVersionWord(const CacheVersionWord&) = delete;
+  CacheVersionWord& operator=(const CacheVersionWord&) = delete;
+  CacheVersionWord(CacheVersionWord&&) = delete;
+  CacheVersionWord& operator=(CacheVersionWord&&) = delete;
+
+  py::buffer_info Buffer() const {
+    const std::atomic<std::uint64_t>& word = owner_->provider->CacheVersionWord();
+    static_assert(sizeof(word) == sizeof(std::uint64_t));
+    // The buffer is read-only: the const_cast only fits buffer_info's signature.
+    return {const_cast<std::atomic<std::uint64_t>*>(&word),
+            sizeof(std::uint64_t),
+            py::format_descriptor<std::uint64_t>::format(),
+            1,
+            {py::ssize_t{1}},
+            {py::ssize_t{sizeof(std::uint64_t)}},
+            /*readonly=*/true};
+  }
+
+ private:
+  std::shared_ptr<SharedProvider> owner_;
+};
+
+void DefineCacheVersionWord(py::module_& m) {
+  py::class_<CacheVersionWord>(m, "_CacheVersionWord", py::buffer_protocol())
+      .def_buffer([](const CacheVersionWord& word) { return word.Buffer(); });
+}
+
 // Reads: served from the live cache.
 void DefineProviderReads(ProviderClass& cls) {
   using release = py::call_guard<py::gil_scoped_release>;
@@ -383,6 +424,11 @@ void DefineProviderReads(ProviderClass& cls) {
       .def(
           "cache_version", [](const PyProvider& self) { return self.get().CacheVersion(); },
           "Changes whenever node_tags, internal_ip or external_ip may answer differently.")
+      .def(
+          "cache_version_word",
+          [](const PyProvider& self) { return std::make_unique<CacheVersionWord>(self.share()); },
+          "A read-only buffer of one native uint64 holding cache_version(): "
+          "memoryview(word)[0] reads it without a call.")
       .def(
           "all_nodes", [](const PyProvider& self) { return ValueOrThrow(self.get().AllNodes()); },
           release())
@@ -476,5 +522,6 @@ PYBIND11_MODULE(_vsray, m) {
   vp::AddVocabulary(m);
   vp::DefineExceptions(m);
   vp::DefineFunctions(m);
+  vp::DefineCacheVersionWord(m);
   vp::DefineProvider(m);
 }

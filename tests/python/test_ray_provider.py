@@ -185,7 +185,11 @@ def test_launcher_and_head_instances_share_one_provider(sim, env, bootstrapped, 
     # the other object's write at once (the cache's version moved).
     assert launcher.non_terminated_nodes({}) == [node]
     listed_status = launcher.node_tags(node)["ray-node-status"]
+    # The version both read without a call is the shared cache's, and a write moves it.
+    before = launcher._version[0]
+    assert before == head_provider._version[0] == launcher._provider.cache_version()
     head_provider.set_node_tags(node, {"ray-node-status": "up-to-date"})
+    assert launcher._version[0] == launcher._provider.cache_version() != before
     assert listed_status != "up-to-date"
     assert launcher.node_tags(node)["ray-node-status"] == "up-to-date"
 
