@@ -6,7 +6,10 @@ For each inventory size it starts vsray-sim with vCenter-like timings (`--timing
 8 provisioning tasks per host), one frozen VM, and runs on it, one after the other:
 
 - the Ray pattern replica (`raypattern.py`, see ../shared/raybench/README.md): prepare 20
-  nodes (untimed), ticks, then create(N) + terminate(N) for each N of --counts;
+  nodes (untimed), ticks, then create(N) + terminate(N) for each N of --counts. Its SOAP tasks
+  stand for Ray's synchronous REST calls (power off, delete, hardware update), which return
+  when vCenter is done: it waits for them (`--task-wait poll`, info.state every 0.1 s), as
+  the tasks take time here;
 - vsray's Ray provider (`vsray.ray_provider.VsphereNodeProvider`, in this process), the same
   operations through the methods Ray's autoscaler calls.
 
@@ -18,7 +21,8 @@ when vsray reconfigured; terminate: one round of PowerOff + Destroy, which vCent
 queue). `--scale N` adds a run that creates, ticks and terminates N nodes over 10 hosts with
 one frozen VM per host, reporting time per phase, calls per node, tick p50/p99 and RSS.
 
-Run from a build: `/usr/bin/python3 bench/side_by_side.py` (see README, "Performance").
+Run `scripts/bench.sh` (installs, builds, runs this), or from a build `/usr/bin/python3
+bench/side_by_side.py` (see README, "Performance").
 """
 
 import argparse
@@ -37,6 +41,7 @@ import time
 import urllib.request
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+BUILD = pathlib.Path(os.environ.get("VSRAY_BUILD_DIR", str(REPO / "build")))
 USER, PASSWORD = "user", "pass"
 CLONE_S, RECONFIG_S, POWEROFF_S, DESTROY_S, CALL_S = 1.0, 0.3, 0.5, 0.5, 0.010
 HOST_LIMIT = 8
@@ -83,7 +88,8 @@ def run_ray_pattern(args, sim, op, extra):
     out = pathlib.Path(tempfile.mkstemp(suffix=".jsonl")[1])
     cmd = ["/usr/bin/python3", str(args.ray_pattern), "--url", sim.url, "--user", USER, "--password",
            PASSWORD, "--ca", sim.ready["ca_file"], "--frozen-vm", "frozen", "--frozen-path", "",
-           "--cluster-name", "raybase", "--server-pid", str(sim.proc.pid), "--op", op, "--json", str(out),
+           "--cluster-name", "raybase", "--server-pid", str(sim.proc.pid), "--task-wait", "poll",
+           "--op", op, "--json", str(out),
            *extra]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     records = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
@@ -197,6 +203,16 @@ def vsray_side(sim, counts, ticks):
     return rows, ideals
 
 
+def print_vsray_table(size, vs, ideals, load):
+    print(f"\n## vsray alone, ~{size} VMs in the inventory (load average at start: {load})")
+    print(f"{'operation':<16}{'vsray':>24}{'ideal':>10}{'vsray/ideal':>13}")
+    for op, (vw, vr) in vs.items():
+        vs_wall = f"{vw * 1000:.2f} ms" if op == "tick" else f"{vw:.2f} s"
+        ideal = f"{ideals[op]:.2f} s" if op in ideals else "-"
+        ratio = f"{vw / ideals[op]:.2f}x" if op in ideals else "-"
+        print(f"{op:<16}{vs_wall:>12} {int(vr):>7} req{ideal:>10}{ratio:>13}")
+
+
 def print_table(size, ray, vs, ideals, load):
     print(f"\n## ~{size} VMs in the inventory (load average at start: {load})")
     print(f"{'operation':<16}{'Ray pattern':>22}{'vsray':>24}{'speed-up':>10}{'vsray/ideal':>13}")
@@ -224,6 +240,8 @@ def scale_run(args, workdir, nodes):
         rss0 = rss_kib()
         runner = VsrayRunner(sim, "vsscale", {"name": "frozen", "resource_pool": "Resources"})
         created, create_wall, create_stats = runner.create(nodes)
+        if len(created) != nodes:
+            raise SystemExit(f"side_by_side: vsray created {len(created)} of {nodes} nodes")
         rss_created = rss_kib()
         # The first tick after the create lists the changed cache (one pass in C++); the
         # steady ticks after it are answered from that listing while nothing changes.
@@ -252,34 +270,38 @@ def scale_run(args, workdir, nodes):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--sim", default=os.environ.get("VSRAY_SIM", str(REPO / "build/bin/vsray-sim")))
+    p.add_argument("--sim", default=os.environ.get("VSRAY_SIM", str(BUILD / "bin/vsray-sim")))
     p.add_argument("--ray-pattern", type=pathlib.Path, default=REPO.parent / "shared/raybench/raypattern.py")
     p.add_argument("--sizes", default="200,2000", help="inventory sizes (VMs), comma-separated")
     p.add_argument("--counts", default="20,100", help="create/terminate sizes, comma-separated")
     p.add_argument("--ticks", type=int, default=5, help="timed ticks per side")
     p.add_argument("--scale", type=int, default=1000, help="nodes of the scale run (0: none)")
     p.add_argument("--skip-side-by-side", action="store_true")
+    p.add_argument("--vsray-only", action="store_true", help="the side-by-side sizes without the Ray pattern")
     p.add_argument("--max-concurrency", type=int, help="vsphere_config.max_concurrency for vsray (default: vsray's)")
     args = p.parse_args()
     global MAX_CONCURRENCY
     MAX_CONCURRENCY = args.max_concurrency
-    sys.path.insert(0, str(REPO / "build/python"))
+    sys.path.insert(0, str(BUILD / "python"))
     workdir = tempfile.mkdtemp(prefix="vsray-bench-")
     os.environ["HOME"] = workdir
     counts = [int(c) for c in args.counts.split(",") if c]
     if not args.skip_side_by_side:
-        if not args.ray_pattern.exists():
+        if not args.vsray_only and not args.ray_pattern.exists():
             raise SystemExit(f"side_by_side: {args.ray_pattern} not found (--ray-pattern)")
         for size in [int(s) for s in args.sizes.split(",") if s]:
             load = open("/proc/loadavg").read().split()[0]
             sim = Sim(args.sim, ["--timing", "vcenter", "--hosts", "3", "--vms", str(size), "--frozen-vm",
                                  "frozen", "--guest-ip-delay", "0s"], workdir)
             try:
-                ray = ray_side(args, sim, counts)
+                ray = None if args.vsray_only else ray_side(args, sim, counts)
                 vs, ideals = vsray_side(sim, counts, args.ticks)
             finally:
                 sim.stop()
-            print_table(size, ray, vs, ideals, load)
+            if ray is None:
+                print_vsray_table(size, vs, ideals, load)
+            else:
+                print_table(size, ray, vs, ideals, load)
     if args.scale:
         scale_run(args, workdir, args.scale)
 
