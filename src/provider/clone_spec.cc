@@ -30,6 +30,17 @@ std::string RandomSuffix() {
   return out;
 }
 
+std::vector<vsphere::OptionValue> BirthTags(const TagMap& tags) {
+  std::vector<vsphere::OptionValue> options;
+  options.reserve(tags.size() + 1);
+  for (const auto& [key, value] : tags) {
+    options.push_back({std::string(kGuestinfoTagPrefix) + key, value});
+  }
+  options.push_back({std::string(kGuestinfoTagPrefix) + std::string(kTagVsrayNodeStatus),
+                     std::string(kVsrayStatusCreating)});
+  return options;
+}
+
 std::vector<vsphere::OptionValue> BirthConfig(const CloneRequest& request) {
   const auto user_type = request.tags.find(std::string(kTagRayUserNodeType));
   std::vector<vsphere::OptionValue> config = {
@@ -40,11 +51,8 @@ std::vector<vsphere::OptionValue> BirthConfig(const CloneRequest& request) {
   if (!request.intent.empty()) config.push_back({std::string(kGuestinfoIntent), request.intent});
   // Birth tags: the node is listed with its tags (and as `creating`) from the moment it
   // exists, before any custom attribute is written, by this process or by any other.
-  for (const auto& [key, value] : request.tags) {
-    config.push_back({std::string(kGuestinfoTagPrefix) + key, value});
-  }
-  config.push_back({std::string(kGuestinfoTagPrefix) + std::string(kTagVsrayNodeStatus),
-                    std::string(kVsrayStatusCreating)});
+  const auto birth_tags = BirthTags(request.tags);
+  config.insert(config.end(), birth_tags.begin(), birth_tags.end());
   config.insert(config.end(), request.extra_config.begin(), request.extra_config.end());
   return config;
 }

@@ -41,6 +41,10 @@ std::string NodeName(const TagMap& tags, const std::string& cluster, const std::
 // 8 random hex digits.
 std::string RandomSuffix();
 
+// The birth tags of a node launched with LaunchTags `tags`, as extraConfig options
+// (guestinfo.vsray.tag.<key>): each tag, then vsray-node-status=creating.
+std::vector<vsphere::OptionValue> BirthTags(const TagMap& tags);
+
 // The extraConfig a node is born with: identity (cluster, user node type, birth time, create
 // intent), birth tags (each launch tag and vsray-node-status=creating), then
 // request.extra_config.

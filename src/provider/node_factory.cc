@@ -279,6 +279,9 @@ void NodeFactory::Remember(const NewNode& node) {
   const auto user_type = node.tags.find(std::string(kTagRayUserNodeType));
   cached.identity[std::string(kGuestinfoNodeType)] =
       user_type == node.tags.end() ? std::string() : user_type->second;
+  // Its tags are its birth tags until attributes override them: known here before the
+  // watcher reports the clone's extraConfig (read-your-writes).
+  for (auto& [key, value] : BirthTags(node.tags)) cached.identity[key] = std::move(value);
   if (auto existing = cache_.Get(node.vm.value)) {
     // The watcher may already know more (guest IPs, fresher values).
     cached.nics = existing->nics;

@@ -176,7 +176,7 @@ def test_a_node_type_without_gpus_is_untouched(two_hosts, env, providers):
         assert soap.get(method, 0) == 0, method
     [(host, power, ids, locked)] = cluster.census().values()
     assert power == "poweredOn" and ids == [] and not locked
-    assert cluster.provider.internal_ip(node)
+    assert wait_for(lambda: cluster.provider.internal_ip(node))  # as the guest reports it
 
 
 def test_dynamic_directpath_devices_are_bound_at_power_on(start_sim, env, providers):
